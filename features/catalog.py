@@ -1,0 +1,252 @@
+"""The feature catalog: every model feature in plain words, and the sentence a collector reads when
+the feature is a reason for a prediction. A test keeps it and the SQL in step.
+
+Reason sentences are `str.format` templates over the feature row (any column may be used), written
+to complete "Risk is higher because the customer ...", or about the invoice.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    description: str
+    reason: str
+    # used instead of `reason` when the feature's value is negative; `{minus}` is −value
+    reason_if_negative: str | None = None
+
+
+_FEATURES = [
+    # invoice context at as_of
+    Feature("amount", "Invoice amount (currency units).", "a large invoice ({amount:,.0f})"),
+    Feature(
+        "amount_vs_customer_avg",
+        "Invoice amount divided by the customer's average invoice before as_of.",
+        "invoice is {amount_vs_customer_avg:.1f}× the customer's usual amount",
+    ),
+    Feature(
+        "share_already_paid",
+        "Share of the invoice already paid before as_of (partial payments).",
+        "only {share_already_paid:.0%} of the invoice paid so far",
+    ),
+    Feature(
+        "terms_days",
+        "Payment terms: due date − issue date, in days.",
+        "{terms_days:.0f}-day payment terms",
+    ),
+    Feature(
+        "days_since_issue",
+        "Days from issue date to as_of.",
+        "issued {days_since_issue:.0f} days ago",
+    ),
+    Feature(
+        "days_past_due",
+        "as_of − due date in days (negative: days left before the due date).",
+        "{days_past_due:.0f} days past due",
+        "due in {minus:.0f} days",
+    ),
+    Feature(
+        "due_day_of_month",
+        "Day of the month of the due date.",
+        "due on day {due_day_of_month:.0f} of the month",
+    ),
+    Feature(
+        "due_is_month_end",
+        "1 when the due date is the last day of its month.",
+        "due at a month end",
+    ),
+    Feature(
+        "due_month",
+        "Calendar month of the due date (1–12).",
+        "due in month {due_month:.0f} (seasonal slowdown)",
+    ),
+    Feature(
+        "is_disputed",
+        "1 when a dispute on the invoice was opened before as_of.",
+        "the invoice is disputed",
+    ),
+    Feature("country", "Customer country (categorical).", "customers in {country} pay later"),
+    Feature("segment", "Customer segment (categorical).", "{segment} customers pay later"),
+    Feature(
+        "preferred_channel",
+        "Customer's preferred contact channel (categorical).",
+        "reached by {preferred_channel}",
+    ),
+    Feature(
+        "customer_terms_days",
+        "Payment terms usually granted to the customer, in days.",
+        "usual terms of {customer_terms_days:.0f} days",
+    ),
+    # customer history: invoices settled before as_of
+    Feature(
+        "settled_invoices",
+        "Invoices the customer settled before as_of.",
+        "little payment history ({settled_invoices:.0f} invoices settled)",
+    ),
+    Feature(
+        "settled_amount",
+        "Amount of the invoices settled before as_of.",
+        "little paid history ({settled_amount:,.0f} settled)",
+    ),
+    Feature(
+        "share_paid_late",
+        "Share of the customer's invoices settled before as_of that were paid after their due date.",
+        "paid {share_paid_late:.0%} of {settled_invoices:.0f} past invoices late",
+    ),
+    Feature(
+        "avg_days_late",
+        "Average days late (0 when on time) of invoices settled before as_of.",
+        "pays {avg_days_late:.0f} days late on average",
+    ),
+    Feature(
+        "std_days_late",
+        "Standard deviation of days late of settled invoices.",
+        "irregular payer (days late vary by ±{std_days_late:.0f})",
+    ),
+    Feature(
+        "max_days_late",
+        "Most days late of any invoice settled before as_of.",
+        "once paid {max_days_late:.0f} days late",
+    ),
+    Feature(
+        "amount_weighted_days_late",
+        "Days late of settled invoices, weighted by amount.",
+        "large invoices paid {amount_weighted_days_late:.0f} days late on average",
+    ),
+    Feature(
+        "settled_invoices_365d",
+        "Invoices settled in the 365 days before as_of.",
+        "{settled_invoices_365d:.0f} invoices settled in the last 12 months",
+    ),
+    Feature(
+        "share_paid_late_365d",
+        "Share of invoices settled in the 365 days before as_of that were paid late.",
+        "paid {share_paid_late_365d:.0%} of invoices late over the last 12 months",
+    ),
+    Feature(
+        "avg_days_late_365d",
+        "Average days late of invoices settled in the 365 days before as_of.",
+        "{avg_days_late_365d:.0f} days late on average over the last 12 months",
+    ),
+    Feature(
+        "settled_invoices_90d",
+        "Invoices settled in the 90 days before as_of.",
+        "{settled_invoices_90d:.0f} invoices settled in the last 3 months",
+    ),
+    Feature(
+        "share_paid_late_90d",
+        "Share of invoices settled in the 90 days before as_of that were paid late.",
+        "paid {share_paid_late_90d:.0%} of invoices late over the last 3 months",
+    ),
+    Feature(
+        "avg_days_late_90d",
+        "Average days late of invoices settled in the 90 days before as_of.",
+        "{avg_days_late_90d:.0f} days late on average over the last 3 months",
+    ),
+    Feature(
+        "trend_days_late_90d",
+        "Average days late over the last 90 days minus the long-run average (positive: getting worse).",
+        "paying later than usual recently (+{trend_days_late_90d:.0f} days vs long-run)",
+        "paying earlier than usual recently ({trend_days_late_90d:.0f} days vs long-run)",
+    ),
+    Feature(
+        "avg_days_late_last5",
+        "Average days late of the customer's last five settled invoices.",
+        "last 5 invoices paid {avg_days_late_last5:.0f} days late on average",
+    ),
+    Feature(
+        "share_paid_in_parts",
+        "Share of settled invoices paid in several partial payments.",
+        "pays {share_paid_in_parts:.0%} of invoices in instalments",
+    ),
+    Feature(
+        "dispute_rate",
+        "Disputes opened before as_of per invoice issued before as_of.",
+        "disputes {dispute_rate:.0%} of its invoices",
+    ),
+    Feature(
+        "invoices_issued_365d",
+        "Invoices issued to the customer in the 365 days before as_of.",
+        "{invoices_issued_365d:.0f} invoices in the last 12 months",
+    ),
+    Feature(
+        "credit_notes_365d",
+        "Credit notes issued to the customer in the 365 days before as_of.",
+        "{credit_notes_365d:.0f} credit notes in the last 12 months",
+    ),
+    Feature(
+        "tenure_days",
+        "Days since the customer's first invoice.",
+        "a recent customer ({tenure_days:.0f} days)",
+    ),
+    Feature(
+        "days_since_last_payment",
+        "Days since the customer's last payment before as_of.",
+        "no payment received for {days_since_last_payment:.0f} days",
+    ),
+    # customer exposure at as_of
+    Feature(
+        "customer_open_invoices",
+        "Customer's invoices open at as_of.",
+        "{customer_open_invoices:.0f} invoices open",
+    ),
+    Feature(
+        "customer_open_amount",
+        "Customer's open amount at as_of.",
+        "{customer_open_amount:,.0f} open in total",
+    ),
+    Feature(
+        "customer_overdue_invoices",
+        "Customer's invoices past due and unpaid at as_of.",
+        "{customer_overdue_invoices:.0f} invoices already overdue",
+    ),
+    Feature(
+        "customer_overdue_amount",
+        "Customer's overdue amount at as_of.",
+        "{customer_overdue_amount:,.0f} already overdue",
+    ),
+    Feature(
+        "customer_max_days_past_due",
+        "Days past due of the customer's oldest overdue invoice.",
+        "oldest unpaid invoice {customer_max_days_past_due:.0f} days past due",
+    ),
+    Feature(
+        "customer_disputed_open_invoices",
+        "Customer's open invoices under dispute at as_of.",
+        "{customer_disputed_open_invoices:.0f} open invoices in dispute",
+    ),
+    Feature(
+        "open_amount_vs_monthly_billing",
+        "Customer's open amount divided by its average monthly billing over the last 365 days.",
+        "owes {open_amount_vs_monthly_billing:.1f} months of usual billing",
+    ),
+]
+
+CATALOG: dict[str, Feature] = {f.name: f for f in _FEATURES}
+CATEGORICAL_FEATURES = ("country", "segment", "preferred_channel")
+
+
+def reason_sentence(feature: str, row: Mapping[str, object]) -> str:
+    """The plain-language sentence for `feature` as a reason, filled with the row's values.
+
+    Falls back to the feature's description when a value the sentence needs is missing.
+    """
+    entry = CATALOG[feature]
+    values = {k: v for k, v in row.items() if not _is_missing(v)}
+    template = entry.reason
+    value = values.get(feature)
+    if entry.reason_if_negative and isinstance(value, int | float) and value < 0:
+        template, values["minus"] = entry.reason_if_negative, -value
+    try:
+        return template.format(**values)
+    except (KeyError, ValueError, TypeError):
+        return entry.description.rstrip(".")
+
+
+def _is_missing(value: object) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))

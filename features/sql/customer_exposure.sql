@@ -1,0 +1,23 @@
+-- Grain: one row per (customer_id, as_of): the customer's open receivables at as_of, from the
+-- open_invoices snapshot (state at as_of, never the invoices' final outcome).
+with
+
+open_invoices as (
+    select customer_id, as_of, due_date, open_amount, is_disputed from open_invoices
+),
+
+final as (
+    select
+        customer_id,
+        as_of,
+        count(*) as customer_open_invoices,
+        sum(open_amount) as customer_open_amount,
+        count(*) filter (where due_date < as_of) as customer_overdue_invoices,
+        coalesce(sum(open_amount) filter (where due_date < as_of), 0) as customer_overdue_amount,
+        greatest(max(as_of - due_date), 0) as customer_max_days_past_due,
+        count(*) filter (where is_disputed) as customer_disputed_open_invoices
+    from open_invoices
+    group by customer_id, as_of
+)
+
+select * from final

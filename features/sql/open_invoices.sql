@@ -1,0 +1,60 @@
+-- Grain: one row per (invoice_id, as_of), for every invoice open at as_of.
+-- Input: as_of_dates(as_of). Point in time: an invoice is visible if issued before as_of; it is
+-- open if it was not settled before as_of; only payments dated before as_of count as paid.
+-- Credit notes are applied when issued and are never open.
+with
+
+as_of_dates as (
+    select distinct as_of::date as as_of from as_of_dates
+),
+
+invoices as (
+    select invoice_id, customer_id, issue_date, due_date, amount::double as amount
+    from staging.invoices
+    where amount > 0
+),
+
+settlements as (
+    select invoice_id, settled_date from staging.invoice_settlements
+),
+
+open_at as (
+    select
+        i.invoice_id,
+        i.customer_id,
+        d.as_of,
+        i.issue_date,
+        i.due_date,
+        i.amount
+    from invoices as i
+    join settlements as s using (invoice_id)
+    join as_of_dates as d
+        on i.issue_date < d.as_of
+        and (s.settled_date is null or s.settled_date >= d.as_of)
+),
+
+paid_before as (
+    select o.invoice_id, o.as_of, sum(p.amount)::double as paid_before_as_of
+    from open_at as o
+    join staging.payments as p
+        on p.invoice_id = o.invoice_id
+        and p.payment_date < o.as_of
+    group by o.invoice_id, o.as_of
+),
+
+disputes as (
+    select invoice_id, opened_date from staging.disputes
+),
+
+final as (
+    select
+        o.*,
+        coalesce(pb.paid_before_as_of, 0) as paid_before_as_of,
+        o.amount - coalesce(pb.paid_before_as_of, 0) as open_amount,
+        coalesce(dp.opened_date < o.as_of, false) as is_disputed
+    from open_at as o
+    left join paid_before as pb using (invoice_id, as_of)
+    left join disputes as dp using (invoice_id)
+)
+
+select * from final

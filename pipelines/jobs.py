@@ -1,0 +1,249 @@
+"""The workloads latepay runs, as plain functions of the settings: the CLI and the Prefect flows
+both call these. Each opens the warehouse, calls `features/` and `models/`, and writes results."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from features.catalog import CATEGORICAL_FEATURES
+from features.runner import build_features, data_end, invoice_outcomes, model_feature_columns
+from models.dataset import label_snapshots, snapshot_dates
+from models.evaluate import compare_with_baselines, split_at
+from models.explain import top_reasons
+from models.train import RiskModel, fit_risk_model
+from models.worklist import driver_invoices, rank_customers
+from pipelines import tracking
+from pipelines.ingest import LoadResult, ingest_files
+from pipelines.publish import publish_worklist
+from pipelines.settings import Settings
+from pipelines.warehouse import connect
+
+# Training snapshots start once customers have some history behind them.
+WARMUP_DAYS = 90
+DEFAULT_TEST_DAYS = 180
+MAX_REASON_ROWS = 2000
+# A new model becomes champion only if its backtest is at least as good on this metric.
+GATE_METRIC = "backtest_late_30_model_auc"
+
+
+class InsufficientData(ValueError):
+    """The warehouse does not hold enough history to train or evaluate a model."""
+
+
+def ingest(settings: Settings, paths: list[Path]) -> list[LoadResult]:
+    with connect(settings.warehouse_path) as con:
+        return ingest_files(con, paths)
+
+
+def write_features(settings: Settings, as_of: date | None, out: Path) -> tuple[Path, int]:
+    """Features of every invoice open at `as_of` (default: the day after the last data) to a
+    Parquet or CSV file. Returns the path and the row count."""
+    with connect(settings.warehouse_path) as con:
+        as_of = as_of or data_end(con)
+        frame = build_features(con, [as_of], grace_days=settings.late_grace_days)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix.lower() == ".csv":
+        frame.to_csv(out, index=False)
+    else:
+        frame.to_parquet(out, index=False)
+    return out, len(frame)
+
+
+@dataclass
+class TrainingData:
+    features: pd.DataFrame
+    outcomes: pd.DataFrame
+    first_as_of: date
+    data_end: date
+
+
+def training_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> TrainingData:
+    """Features of open invoices at every snapshot date of the book, and the invoices' outcomes."""
+    end = data_end(con)
+    first_issue = con.execute("select min(issue_date) from staging.invoices").fetchall()[0][0]
+    first = first_issue + timedelta(days=WARMUP_DAYS)
+    dates = snapshot_dates(first, end - timedelta(days=1), settings.snapshot_every_days)
+    if len(dates) < 8:
+        raise InsufficientData(
+            f"the book spans {(end - first_issue).days} days; training needs at least "
+            f"{WARMUP_DAYS + 8 * settings.snapshot_every_days} days of invoices "
+            f"({WARMUP_DAYS} days of warm-up history, then 8 snapshot dates)"
+        )
+    frame = build_features(con, dates, grace_days=settings.late_grace_days)
+    return TrainingData(frame, invoice_outcomes(con), dates[0], end)
+
+
+@dataclass
+class BacktestResult:
+    cut: date
+    data_end: date
+    metrics: dict[str, dict[str, float]]
+    train_rows: int
+    test_rows: int
+
+
+def backtest(settings: Settings, data: TrainingData, cut: date | None = None) -> BacktestResult:
+    """Train on snapshots before `cut` (labels known at the cut), test on snapshots after it."""
+    cut = cut or data.data_end - timedelta(days=DEFAULT_TEST_DAYS)
+    split = split_at(
+        data.features,
+        data.outcomes,
+        cut=cut,
+        data_end=data.data_end,
+        grace_days=settings.late_grace_days,
+        serious_days=settings.serious_late_days,
+    )
+    if split.train.empty or split.test.empty:
+        raise InsufficientData(
+            f"cut date {cut} leaves {len(split.train)} training and {len(split.test)} test "
+            f"snapshots; choose a cut between {data.first_as_of} and {data.data_end}"
+        )
+    model = _fit(settings, split.train)
+    predictions = model.predict(split.test)
+    fallback = float(split.train["late"].astype(float).mean())
+    metrics = compare_with_baselines(
+        split.test, predictions, fallback_late_rate=fallback, grace_days=settings.late_grace_days
+    )
+    return BacktestResult(cut, data.data_end, metrics, len(split.train), len(split.test))
+
+
+def _fit(settings: Settings, train: pd.DataFrame) -> RiskModel:
+    return fit_risk_model(
+        train,
+        model_feature_columns(train.drop(columns=["settled_date", "late", "late_30"])),
+        list(CATEGORICAL_FEATURES),
+        grace_days=settings.late_grace_days,
+        seed=settings.seed,
+    )
+
+
+@dataclass
+class TrainResult:
+    backtest: BacktestResult
+    model: RiskModel
+    registered: tracking.RegisteredModel
+    training_rows: int
+
+
+def train(settings: Settings, *, force_promote: bool = False) -> TrainResult:
+    """Backtest, then fit on all labelled snapshots, log to MLflow and register (see `register`)."""
+    with connect(settings.warehouse_path) as con:
+        data = training_data(con, settings)
+    return register(settings, data, backtest(settings, data), force_promote=force_promote)
+
+
+def register(
+    settings: Settings, data: TrainingData, result: BacktestResult, *, force_promote: bool = False
+) -> TrainResult:
+    """Fit on every snapshot whose labels are known at the end of the data, log the run with its
+    backtest to MLflow, register the model, and move the champion alias to it when it is the
+    first, when forced, or when its backtest AUC (serious lateness) is at least the champion's."""
+    labelled = label_snapshots(
+        data.features,
+        data.outcomes,
+        known_at=data.data_end,
+        grace_days=settings.late_grace_days,
+        serious_days=settings.serious_late_days,
+    )
+    model = _fit(settings, labelled)
+    metrics = {
+        f"backtest_{target}_{name}": value
+        for target, block in result.metrics.items()
+        for name, value in block.items()
+    }
+    champion_auc = tracking.champion_metric(
+        settings.mlflow_tracking_uri, settings.model_name, GATE_METRIC
+    )
+    registered = tracking.log_and_register(
+        model,
+        tracking_uri=settings.mlflow_tracking_uri,
+        experiment=settings.experiment_name,
+        artifacts_dir=settings.mlflow_artifacts_dir,
+        model_name=settings.model_name,
+        params={
+            "data_first_as_of": data.first_as_of.isoformat(),
+            "data_end": data.data_end.isoformat(),
+            "backtest_cut": result.cut.isoformat(),
+            "snapshot_every_days": settings.snapshot_every_days,
+            "late_grace_days": settings.late_grace_days,
+            "serious_late_days": settings.serious_late_days,
+            "training_rows": len(labelled),
+            "n_features": len(model.feature_names),
+        },
+        metrics=metrics,
+        example=labelled,
+        promote=force_promote or metrics[GATE_METRIC] >= champion_auc,
+    )
+    return TrainResult(result, model, registered, len(labelled))
+
+
+@dataclass
+class ScoreResult:
+    as_of: date
+    model_version: str
+    invoices_scored: int
+    worklist: pd.DataFrame
+    worklist_path: Path
+    scores: pd.DataFrame = field(repr=False)
+
+
+def score(settings: Settings, as_of: date | None = None) -> ScoreResult:
+    """Score every invoice open at `as_of` with the champion, rank customers, explain the top of
+    the list, store scores and worklist in the warehouse, and publish worklist.csv."""
+    model, version = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)
+    with connect(settings.warehouse_path) as con:
+        as_of = as_of or data_end(con)
+        features = build_features(con, [as_of], grace_days=settings.late_grace_days)
+        if features.empty:
+            raise InsufficientData(f"no invoice is open at {as_of}: nothing to score")
+        scores = features.join(model.predict(features))
+        customers = con.execute("select * from staging.customers").df()
+        worklist = rank_customers(scores, customers)
+        top = worklist["customer_id"].head(MAX_REASON_ROWS).tolist()
+        drivers = driver_invoices(scores, top)
+        reasons = top_reasons(model, "p_late_30", drivers, k=3)
+        by_customer = dict(
+            zip(drivers["customer_id"], ["; ".join(r) for r in reasons], strict=True)
+        )
+        worklist["reason"] = worklist["customer_id"].map(by_customer).fillna("")
+        _store(con, scores, worklist, as_of, version)
+    path = publish_worklist(worklist, settings.outputs_dir, as_of.isoformat())
+    return ScoreResult(as_of, version, len(scores), worklist, path, scores)
+
+
+def _store(
+    con: duckdb.DuckDBPyConnection,
+    scores: pd.DataFrame,
+    worklist: pd.DataFrame,
+    as_of: date,
+    version: str,
+) -> None:
+    """Replace this date's rows of scoring.invoice_scores and scoring.worklist."""
+    invoice_scores = scores[
+        [
+            "invoice_id",
+            "customer_id",
+            "as_of",
+            "open_amount",
+            "days_past_due",
+            "p_late",
+            "p_late_30",
+        ]
+    ].assign(model_version=version)
+    tables = {
+        "invoice_scores": invoice_scores,
+        "worklist": worklist.assign(as_of=as_of, model_version=version),
+    }
+    con.execute("begin transaction")
+    for name, frame in tables.items():
+        con.register("frame", frame)
+        con.execute(f"create table if not exists scoring.{name} as select * from frame limit 0")
+        con.execute(f"delete from scoring.{name} where as_of = $d", {"d": as_of})
+        con.execute(f"insert into scoring.{name} by name select * from frame")
+        con.unregister("frame")
+    con.execute("commit")

@@ -1,0 +1,44 @@
+"""The one settings object. Read at the edge (CLI, flows); nothing below `pipelines/` reads the
+environment: `features/` and `models/` take explicit arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """latepay settings; every field can be set as an environment variable `LATEPAY_<FIELD>`
+    or in a `.env` file in the working directory (see `.env.example`)."""
+
+    model_config = SettingsConfigDict(env_prefix="LATEPAY_", env_file=".env", extra="ignore")
+
+    warehouse_path: Path = Field(
+        Path("data/warehouse.duckdb"), description="DuckDB file holding raw, staging, scoring."
+    )
+    mlflow_tracking_uri: str = Field(
+        "sqlite:///data/mlflow.db", description="MLflow tracking and registry store."
+    )
+    outputs_dir: Path = Field(
+        Path("data/outputs"), description="Published worklists, one folder per as-of date."
+    )
+    sample_dir: Path = Field(Path("data/sample"), description="Bundled sample book for the demo.")
+    mlflow_artifacts_dir: Path = Field(
+        Path("data/mlartifacts"), description="Where MLflow stores run artifacts and models."
+    )
+    experiment_name: str = Field("latepay", description="MLflow experiment for training runs.")
+    model_name: str = Field("latepay", description="Registered MLflow model name.")
+    late_grace_days: int = Field(
+        0, ge=0, description="An invoice is late when settled more than this many days after due."
+    )
+    serious_late_days: int = Field(
+        30,
+        ge=1,
+        description="Serious lateness: unpaid this many days after the due date (or as-of date).",
+    )
+    snapshot_every_days: int = Field(
+        7, ge=1, description="Spacing of training snapshot dates (one as-of date every N days)."
+    )
+    seed: int = Field(0, description="Random seed for sampling and model training.")

@@ -1,0 +1,132 @@
+"""MLflow at the edge: log a training run, register the model, move the `champion` alias, load the
+champion for scoring. Nothing in `models/` touches MLflow."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+from mlflow.models import ModelSignature
+from mlflow.tracking import MlflowClient
+from mlflow.types import ColSpec, Schema
+
+from models.train import RiskModel
+
+CHAMPION = "champion"
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+logging.getLogger("mlflow").setLevel(logging.WARNING)
+logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class NoChampion(RuntimeError):
+    """No model carries the champion alias yet."""
+
+
+class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
+    """The MLflow form of a RiskModel: feature rows in, p_late and p_late_30 out."""
+
+    def __init__(self, model: RiskModel) -> None:
+        self.model = model
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        return self.model.predict(model_input)
+
+
+@dataclass(frozen=True)
+class RegisteredModel:
+    run_id: str
+    version: str
+    promoted: bool
+
+
+def _setup(tracking_uri: str, experiment: str, artifacts_dir: Path) -> None:
+    mlflow.set_tracking_uri(tracking_uri)
+    if mlflow.get_experiment_by_name(experiment) is None:
+        artifacts_dir.mkdir(parents=True, exist_ok=True)
+        mlflow.create_experiment(experiment, artifact_location=artifacts_dir.resolve().as_uri())
+    mlflow.set_experiment(experiment)
+
+
+def log_and_register(
+    model: RiskModel,
+    *,
+    tracking_uri: str,
+    experiment: str,
+    artifacts_dir: Path,
+    model_name: str,
+    params: dict[str, object],
+    metrics: dict[str, float],
+    example: pd.DataFrame,
+    promote: bool,
+) -> RegisteredModel:
+    """Log a training run with its parameters, metrics and model; register the model; move the
+    champion alias to it when `promote`."""
+    _setup(tracking_uri, experiment, artifacts_dir)
+    with mlflow.start_run() as run:
+        mlflow.log_params({k: v for k, v in params.items() if v is not None})
+        mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
+        mlflow.log_dict({"features": model.feature_names}, "features.json")
+        mlflow.log_text(json.dumps(model.params, indent=2, default=str), "lightgbm_params.json")
+        info = mlflow.pyfunc.log_model(
+            name="model",
+            python_model=RiskModelPyfunc(model),
+            input_example=example[model.feature_names].head(5),
+            signature=_signature(model),
+            registered_model_name=model_name,
+            pip_requirements=["lightgbm", "pandas", "scikit-learn"],
+        )
+    version = str(info.registered_model_version)
+    if promote:
+        MlflowClient().set_registered_model_alias(model_name, CHAMPION, version)
+    return RegisteredModel(run.info.run_id, version, promote)
+
+
+def _signature(model: RiskModel) -> ModelSignature:
+    """Every feature optional (history is missing for new customers); text for categoricals."""
+    inputs = Schema(
+        [
+            ColSpec("string" if name in model.categories else "double", name, required=False)
+            for name in model.feature_names
+        ]
+    )
+    outputs = Schema([ColSpec("double", target) for target in model.boosters])
+    return ModelSignature(inputs=inputs, outputs=outputs)
+
+
+def has_champion(tracking_uri: str, model_name: str) -> bool:
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
+    except mlflow.exceptions.MlflowException:
+        return False
+    return True
+
+
+def load_champion(tracking_uri: str, model_name: str) -> tuple[RiskModel, str]:
+    """The champion RiskModel and its registry version."""
+    mlflow.set_tracking_uri(tracking_uri)
+    try:
+        version = MlflowClient().get_model_version_by_alias(model_name, CHAMPION).version
+    except mlflow.exceptions.MlflowException as exc:
+        raise NoChampion(
+            f"no '{CHAMPION}' model named '{model_name}' in {tracking_uri}: "
+            "run `latepay train` first"
+        ) from exc
+    loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@{CHAMPION}")
+    return loaded.unwrap_python_model().model, str(version)
+
+
+def champion_metric(tracking_uri: str, model_name: str, metric: str) -> float:
+    """A metric logged by the champion's training run; -inf when there is no champion."""
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient()
+    try:
+        run_id = client.get_model_version_by_alias(model_name, CHAMPION).run_id
+    except mlflow.exceptions.MlflowException:
+        return float("-inf")
+    return float(client.get_run(run_id).data.metrics.get(metric, float("-inf")))

@@ -1,0 +1,290 @@
+"""Tests of the synthetic receivables generator (pipelines/synthetic.py)."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipelines.synthetic import (
+    ARCHETYPES,
+    CUSTOMER_COLUMNS,
+    INVOICE_COLUMNS,
+    ORACLE_COLUMNS,
+    PAYMENT_COLUMNS,
+    Book,
+    generate_book,
+    write_book,
+)
+
+END = date(2026, 10, 31)
+END_TS = pd.Timestamp(END)
+
+
+@pytest.fixture(scope="module")
+def book() -> Book:
+    return generate_book(1_500, 40_000, seed=7, end_date=END)
+
+
+@pytest.fixture(scope="module")
+def outcomes(book: Book) -> pd.DataFrame:
+    """Invoice-level outcome as observable at END from the three input tables only.
+
+    late = settled after due date, or unpaid with the due date already past; known = settled, or
+    due date past (an unpaid invoice not yet due has an unknown outcome).
+    """
+    inv = book.invoices[book.invoices["amount"] > 0]
+    paid = book.payments.groupby("invoice_id").agg(
+        paid=("amount", "sum"), last_payment=("payment_date", "max")
+    )
+    df = inv.merge(paid, left_on="invoice_id", right_index=True, how="left")
+    df["paid"] = df["paid"].fillna(0.0)
+    settled = df["paid"] >= df["amount"] - 0.005
+    past_due = df["due_date"] < END_TS
+    df["settled"] = settled
+    df["known"] = settled | past_due
+    df["late"] = np.where(settled, df["last_payment"] > df["due_date"], past_due)
+    return df.merge(book.oracle, on="invoice_id", how="left", validate="one_to_one")
+
+
+def _auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Rank-based ROC AUC (Mann-Whitney), ties averaged."""
+    ranks = pd.Series(score).rank().to_numpy()
+    pos = y.astype(bool)
+    n_pos, n_neg = pos.sum(), (~pos).sum()
+    return float((ranks[pos].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+# ---------------------------------------------------------------- determinism, shapes, keys
+def test_same_seed_same_book_and_other_seed_differs() -> None:
+    a = generate_book(200, 3_000, seed=3, end_date=END)
+    b = generate_book(200, 3_000, seed=3, end_date=END)
+    c = generate_book(200, 3_000, seed=4, end_date=END)
+    for name in ("customers", "invoices", "payments", "oracle"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
+    assert not a.invoices["amount"].equals(c.invoices["amount"])
+    assert not a.customers["name"].equals(c.customers["name"])
+
+
+def test_same_seed_same_csv_bytes(tmp_path: Path) -> None:
+    a = write_book(generate_book(100, 2_000, seed=5, end_date=END), tmp_path / "a")
+    b = write_book(generate_book(100, 2_000, seed=5, end_date=END), tmp_path / "b")
+    for name in a:
+        assert a[name].read_bytes() == b[name].read_bytes()
+
+
+def test_shapes_columns_and_keys(book: Book) -> None:
+    assert list(book.customers.columns) == CUSTOMER_COLUMNS
+    assert list(book.invoices.columns) == INVOICE_COLUMNS
+    assert list(book.payments.columns) == PAYMENT_COLUMNS
+    assert list(book.oracle.columns) == ORACLE_COLUMNS
+    assert len(book.customers) == 1_500
+    assert len(book.invoices) == 40_000
+    assert book.customers["customer_id"].is_unique
+    assert book.invoices["invoice_id"].is_unique
+    assert book.payments["payment_id"].is_unique
+    assert book.customers["customer_id"].iloc[0] == "C00001"
+    assert book.invoices["invoice_id"].iloc[0] == "INV-0000001"
+    assert set(book.invoices["customer_id"]) == set(book.customers["customer_id"])
+    assert set(book.payments["invoice_id"]) <= set(book.invoices["invoice_id"])
+
+
+def test_customer_attributes(book: Book) -> None:
+    c = book.customers
+    assert set(c["country"]) <= {"FR", "BE", "DE", "ES", "IT", "GB", "NL"}
+    assert c["country"].value_counts().idxmax() == "FR"
+    assert set(c["segment"]) == {"SME", "Mid-market", "Enterprise", "Public sector"}
+    assert set(c["payment_terms_days"]) == {30, 45, 60}
+    assert c["preferred_channel"].value_counts().idxmax() == "email"
+    assert 2 <= c["collector"].nunique() <= 12
+    assert c["name"].str.contains(",").any()
+    assert c["name"].str.contains("[éèàâüöäÉ]", regex=True).any()
+
+
+def test_invoice_dates_terms_and_order(book: Book) -> None:
+    inv = book.invoices.merge(book.customers, on="customer_id")
+    assert (inv["due_date"] >= inv["issue_date"]).all()
+    assert inv["issue_date"].min() >= END_TS - pd.Timedelta(days=round(3 * 365.25))
+    assert inv["issue_date"].max() <= END_TS
+    reg = inv[inv["amount"] > 0]
+    term = (reg["due_date"] - reg["issue_date"]).dt.days
+    net = reg["payment_terms"].isin(["net30", "net60"])
+    assert (term[net] == reg.loc[net, "payment_terms_days"]).all()
+    eom = reg[reg["payment_terms"] == "45eom"]
+    expected = (eom["issue_date"] + pd.Timedelta(days=45)) + pd.offsets.MonthEnd(0)
+    assert (eom["due_date"] == expected).all()
+    key = book.invoices[["issue_date", "invoice_id"]]
+    assert key.equals(key.sort_values(["issue_date", "invoice_id"]))
+    # Seasonality: far fewer invoices on Sundays and in August than a flat calendar gives.
+    weekday = book.invoices["issue_date"].dt.day_of_week
+    assert (weekday == 6).mean() < 0.03
+    month = book.invoices["issue_date"].dt.month
+    assert (month == 8).mean() < (month == 9).mean() * 0.8
+
+
+def test_customer_volume_is_heterogeneous(book: Book) -> None:
+    counts = book.invoices["customer_id"].value_counts()
+    assert counts.min() >= 1
+    assert counts.max() > 10 * counts.median()
+
+
+def test_no_date_after_end(book: Book) -> None:
+    assert book.invoices["issue_date"].max() <= END_TS
+    assert book.invoices["dispute_opened_date"].max() <= END_TS
+    assert book.payments["payment_date"].max() <= END_TS
+
+
+def test_disputes_are_dated_consistently(book: Book) -> None:
+    inv = book.invoices
+    d = inv[inv["disputed"] == 1]
+    assert inv.loc[inv["disputed"] == 0, "dispute_opened_date"].isna().all()
+    assert d["dispute_opened_date"].notna().all()
+    assert (d["dispute_opened_date"] >= d["issue_date"]).all()
+    assert (d["dispute_opened_date"] <= d["due_date"] + pd.Timedelta(days=20)).all()
+    assert 0.03 < inv["disputed"].mean() < 0.12
+
+
+def test_payments_sum_to_invoice_amount(book: Book, outcomes: pd.DataFrame) -> None:
+    assert (book.payments["amount"] > 0).all()
+    assert (outcomes["paid"] <= outcomes["amount"] + 0.005).all()
+    split = book.payments.groupby("invoice_id").size()
+    share_split = (split > 1).sum() / outcomes["settled"].sum()
+    assert 0.05 < share_split < 0.15
+    assert split.max() <= 3
+    # Payment amounts are whole cents and settled invoices are paid to the cent.
+    cents = book.payments["amount"] * 100
+    assert np.allclose(cents, cents.round())
+    settled = outcomes[outcomes["settled"]]
+    assert np.allclose(settled["paid"], settled["amount"], atol=1e-6)
+    # Invoices drawn as on time and already due must be fully paid, on or before the due date.
+    on_time_due = outcomes[(outcomes["late_outcome"] == 0) & (outcomes["due_date"] < END_TS)]
+    assert on_time_due["settled"].all()
+    assert (on_time_due["last_payment"] <= on_time_due["due_date"]).all()
+    # Some invoices are partially paid at END (instalments after END are not in the book).
+    partial = (outcomes["paid"] > 0) & ~outcomes["settled"]
+    assert partial.sum() > 0
+
+
+def test_credit_notes(book: Book) -> None:
+    inv = book.invoices
+    cn = inv[inv["amount"] < 0]
+    assert 0.01 < len(cn) / len(inv) < 0.03
+    assert (cn["due_date"] == cn["issue_date"]).all()
+    assert (cn["disputed"] == 0).all()
+    assert not set(cn["invoice_id"]) & set(book.payments["invoice_id"])
+    assert not set(cn["invoice_id"]) & set(book.oracle["invoice_id"])
+
+
+def test_oracle_rows_and_range(book: Book) -> None:
+    o = book.oracle
+    regular = book.invoices.loc[book.invoices["amount"] > 0, "invoice_id"]
+    assert len(o) == len(regular)
+    assert set(o["invoice_id"]) == set(regular)
+    assert ((o["p_late"] > 0) & (o["p_late"] < 1)).all()
+    assert set(o["archetype"]) == set(ARCHETYPES)
+
+
+def test_open_book_has_realistic_ageing(outcomes: pd.DataFrame) -> None:
+    open_ = outcomes[~outcomes["settled"]]
+    age = (END_TS - open_["due_date"]).dt.days
+    assert (age <= 0).sum() > 0  # not yet due
+    assert ((age > 0) & (age <= 30)).sum() > 0  # slightly overdue
+    assert (age > 90).sum() > 0  # long overdue (bad debt, long disputes)
+
+
+# ---------------------------------------------------------------- the generating process
+def test_archetypes_order_lateness(outcomes: pd.DataFrame) -> None:
+    share = outcomes[outcomes["known"]].groupby("archetype")["late"].mean()
+    assert share["reliable"] < share["end_of_month"] < share["habitually_late"]
+    assert share["reliable"] < share["disputer"] < share["habitually_late"]
+
+
+def test_deteriorating_customers_get_later(outcomes: pd.DataFrame) -> None:
+    det = outcomes[outcomes["known"] & (outcomes["archetype"] == "deteriorating")]
+    before = det[det["issue_date"] < det["trouble_date"]]
+    after = det[det["issue_date"] >= det["trouble_date"] + pd.Timedelta(days=90)]
+    assert len(before) > 200 and len(after) > 100
+    assert after["late"].mean() > before["late"].mean() + 0.2
+    days_late = (det["last_payment"] - det["due_date"]).dt.days
+    late_paid = det["settled"] & det["late"]
+    assert days_late[late_paid & det.index.isin(after.index)].mean() > (
+        days_late[late_paid & det.index.isin(before.index)].mean()
+    )
+
+
+def test_disputed_invoices_are_later(outcomes: pd.DataFrame) -> None:
+    known = outcomes[outcomes["known"]]
+    share = known.groupby("disputed")["late"].mean()
+    assert share[1] > share[0] + 0.2
+    paid_late = known[known["settled"] & known["late"]]
+    days = (paid_late["last_payment"] - paid_late["due_date"]).dt.days
+    assert days[paid_late["disputed"] == 1].mean() > days[paid_late["disputed"] == 0].mean() + 15
+
+
+def test_end_of_month_payers_pay_on_month_ends(outcomes: pd.DataFrame) -> None:
+    eom = outcomes[(outcomes["archetype"] == "end_of_month") & outcomes["settled"]]
+    eom = eom[(eom["disputed"] == 0) & (eom["paid"] > 0)]
+    is_month_end = eom["last_payment"].dt.is_month_end | (eom["last_payment"] == eom["due_date"])
+    assert is_month_end.mean() > 0.9
+
+
+def test_oracle_is_calibrated_and_discriminates(outcomes: pd.DataFrame) -> None:
+    # Every invoice due before END has a known outcome, so this subset has no selection bias.
+    due = outcomes[outcomes["due_date"] < END_TS]
+    assert len(due) > 30_000
+    assert abs(due["late"].mean() - due["p_late"].mean()) < 0.02
+    known = outcomes[outcomes["known"]]
+    assert abs(known["late"].mean() - known["p_late"].mean()) < 0.02
+    # Calibrated within deciles too, not only on average.
+    decile = pd.qcut(due["p_late"], 10, labels=False)
+    by = due.groupby(decile).agg(obs=("late", "mean"), exp=("p_late", "mean"))
+    assert (by["obs"] - by["exp"]).abs().max() < 0.04
+    auc = _auc(known["late"].to_numpy(), known["p_late"].to_numpy())
+    assert 0.75 < auc < 0.92, auc
+    # The drawn outcome matches what the export shows wherever it is known.
+    assert (known["late"].astype(int) == known["late_outcome"]).all()
+
+
+def test_history_predicts_future(outcomes: pd.DataFrame) -> None:
+    """A customer's past late rate predicts its future one (persistent latent propensity)."""
+    known = outcomes[outcomes["known"]]
+    cut = END_TS - pd.Timedelta(days=365)
+    past = known[known["due_date"] < cut].groupby("customer_id")["late"].agg(["mean", "size"])
+    future = known[known["issue_date"] >= cut].groupby("customer_id")["late"].mean()
+    both = past[past["size"] >= 5].join(future.rename("future"), how="inner")
+    assert both["mean"].corr(both["future"]) > 0.5
+
+
+# ---------------------------------------------------------------- files
+def test_write_book_round_trip(book: Book, tmp_path: Path) -> None:
+    paths = write_book(book, tmp_path / "out")
+    assert set(paths) == {"customers", "invoices", "payments", "oracle"}
+    expected = {
+        "customers": CUSTOMER_COLUMNS,
+        "invoices": INVOICE_COLUMNS,
+        "payments": PAYMENT_COLUMNS,
+        "oracle": ORACLE_COLUMNS,
+    }
+    for name, path in paths.items():
+        assert path.name == f"{name}.csv"
+        header = path.read_text(encoding="utf-8").split("\n", 1)[0]
+        assert header == ",".join(expected[name])
+        back = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = getattr(book, name)
+        assert len(back) == len(frame)
+        assert list(back.columns) == expected[name]
+    inv = pd.read_csv(paths["invoices"], dtype=str, keep_default_na=False)
+    assert inv["issue_date"].str.fullmatch(r"\d{4}-\d{2}-\d{2}").all()
+    assert inv["amount"].str.fullmatch(r"-?\d+\.\d{2}").all()
+    assert (inv["dispute_opened_date"] == "").sum() == (book.invoices["disputed"] == 0).sum()
+    np.testing.assert_allclose(inv["amount"].astype(float), book.invoices["amount"])
+    cust = pd.read_csv(paths["customers"], dtype=str, keep_default_na=False)
+    assert cust["name"].tolist() == book.customers["name"].tolist()
+
+
+def test_rejects_impossible_sizes() -> None:
+    with pytest.raises(ValueError):
+        generate_book(10, 5)
