@@ -17,7 +17,12 @@ settled as (
         i.amount,
         (s.settled_date - i.due_date) > $grace_days as is_late,
         greatest(s.settled_date - i.due_date, 0) as days_late,
-        s.n_payments > 1 as is_partial
+        -- payments up to the settlement only: s.n_payments also counts later (over-)payments,
+        -- facts dated after settled_date that must not change the history known before them
+        (
+            select count(*) from staging.payments as p
+            where p.invoice_id = i.invoice_id and p.payment_date <= s.settled_date
+        ) > 1 as is_partial
     from invoices as i
     join staging.invoice_settlements as s using (invoice_id)
     where i.amount > 0 and s.settled_date is not null

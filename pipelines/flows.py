@@ -1,0 +1,55 @@
+"""Prefect flows: thin wiring of `pipelines.jobs`, for scheduled and observed runs.
+
+Each flow reads the settings and calls named jobs in order; the jobs hold the logic and run (and
+are tested) without Prefect. The CLI calls the jobs directly, so a one-off command does not start
+Prefect's temporary server.
+"""
+
+from __future__ import annotations
+
+import os
+
+# No network here: keep Prefect's server from trying to send analytics.
+os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+
+from datetime import date
+from pathlib import Path
+
+from prefect import flow, task
+from prefect.cache_policies import NO_CACHE
+
+from pipelines import jobs
+from pipelines.settings import Settings
+
+
+@task(cache_policy=NO_CACHE)
+def ingest_files(settings: Settings, paths: list[Path]) -> list[jobs.LoadResult]:
+    return jobs.ingest(settings, paths)
+
+
+@task(cache_policy=NO_CACHE)
+def train_model(settings: Settings, force_promote: bool) -> jobs.TrainResult:
+    return jobs.train(settings, force_promote=force_promote)
+
+
+@task(cache_policy=NO_CACHE)
+def score_open_invoices(settings: Settings, as_of: date | None) -> jobs.ScoreResult:
+    return jobs.score(settings, as_of)
+
+
+@flow(name="ingest")
+def ingest_flow(paths: list[str]) -> list[jobs.LoadResult]:
+    """Load customers, invoices and payments exports into the warehouse."""
+    return ingest_files(Settings(), [Path(p) for p in paths])
+
+
+@flow(name="train")
+def train_flow(force_promote: bool = False) -> str:
+    """Backtest, train, register; returns the registered model version."""
+    return train_model(Settings(), force_promote).registered.version
+
+
+@flow(name="score")
+def score_flow(as_of: date | None = None) -> str:
+    """Score open invoices as of `as_of` and publish the worklist; returns its path."""
+    return str(score_open_invoices(Settings(), as_of).worklist_path)

@@ -1,0 +1,119 @@
+"""Model behaviour on a small generated book: monotone in the obvious directions, blind to names,
+time-ordered evaluation ahead of the baselines, and the champion gate."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from features.runner import build_features
+from pipelines import jobs, tracking
+from pipelines.warehouse import connect
+from tests.conftest import settings_in
+
+
+@pytest.fixture(scope="module")
+def trained(small_book_dir, tmp_path_factory):
+    settings = settings_in(tmp_path_factory.mktemp("models"))
+    jobs.ingest(settings, [small_book_dir])
+    with connect(settings.warehouse_path) as con:
+        data = jobs.training_data(con, settings)
+    result = jobs.backtest(settings, data)
+    return settings, data, result
+
+
+@pytest.fixture(scope="module")
+def model(trained):
+    settings, data, _ = trained
+    labelled = jobs.label_snapshots(data.features, data.outcomes, known_at=data.data_end)
+    return jobs._fit(settings, labelled)
+
+
+@pytest.fixture(scope="module")
+def open_now(trained):
+    settings, data, _ = trained
+    with connect(settings.warehouse_path) as con:
+        return build_features(con, [data.data_end])
+
+
+def test_backtest_beats_the_prior_late_rate(trained):
+    _, _, result = trained
+    late, serious = result.metrics["late"], result.metrics["late_30"]
+    assert late["n"] > 1000
+    assert late["model_auc"] > late["baseline_prior_late_rate_auc"]
+    assert serious["model_auc"] > serious["baseline_prior_late_rate_auc"]
+    assert serious["model_auc"] > serious["baseline_aging_auc"]
+
+
+def test_more_days_overdue_never_lowers_risk_on_average(model, open_now):
+    before = model.predict(open_now)["p_late_30"].mean()
+    later = open_now.assign(
+        days_past_due=open_now["days_past_due"] + 30,
+        days_since_issue=open_now["days_since_issue"] + 30,
+    )
+    assert model.predict(later)["p_late_30"].mean() >= before
+
+
+def test_a_worse_history_never_lowers_risk_on_average(model, open_now):
+    before = model.predict(open_now)
+    worse = open_now.copy()
+    for column in ("share_paid_late", "share_paid_late_365d", "share_paid_late_90d"):
+        worse[column] = np.minimum(worse[column].fillna(0) + 0.3, 1.0)
+    for column in (
+        "avg_days_late",
+        "avg_days_late_365d",
+        "avg_days_late_90d",
+        "avg_days_late_last5",
+    ):
+        worse[column] = worse[column].fillna(0) + 15
+    after = model.predict(worse)
+    pending = open_now["days_past_due"] <= 0
+    assert after["p_late"][pending].mean() >= before["p_late"][pending].mean()
+    assert after["p_late_30"].mean() >= before["p_late_30"].mean()
+
+
+def test_already_overdue_invoices_are_late(model, open_now):
+    overdue = open_now["days_past_due"] > 0
+    assert overdue.any()
+    assert (model.predict(open_now)["p_late"][overdue] == 1.0).all()
+
+
+def test_renaming_customers_and_invoices_changes_nothing(trained, model, open_now):
+    settings, data, _ = trained
+    with connect(settings.warehouse_path) as con:
+        for table, columns in {
+            "staging.customers": ["customer_id"],
+            "staging.invoices": ["invoice_id", "customer_id"],
+            "staging.payments": ["invoice_id"],
+            "staging.disputes": ["invoice_id"],
+            "staging.invoice_settlements": ["invoice_id"],
+        }.items():
+            sets = ", ".join(f"{c} = 'renamed-' || {c}" for c in columns)
+            con.execute(f"update {table} set {sets}")
+        renamed = build_features(con, [data.data_end])
+    assert (renamed["invoice_id"] == "renamed-" + open_now["invoice_id"]).all()
+    pd.testing.assert_frame_equal(model.predict(renamed), model.predict(open_now))
+
+
+def test_a_worse_model_is_not_promoted(trained, tmp_path):
+    _, data, result = trained
+    settings = settings_in(tmp_path)
+    first = jobs.register(settings, data, result, force_promote=False)
+    assert first.registered.promoted  # no champion yet: the first model is promoted
+    worse_metrics = {
+        target: {**block, "model_auc": block["model_auc"] - 0.05}
+        for target, block in result.metrics.items()
+    }
+    worse = jobs.BacktestResult(
+        result.cut, result.data_end, worse_metrics, result.train_rows, result.test_rows
+    )
+    second = jobs.register(settings, data, worse, force_promote=False)
+    assert not second.registered.promoted
+    _, version = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)
+    assert version == first.registered.version
+    forced = jobs.register(settings, data, worse, force_promote=True)
+    assert forced.registered.promoted
+    assert tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)[1] == (
+        forced.registered.version
+    )
