@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
 
-.PHONY: install demo test lint clean
+.PHONY: install demo test lint bench clean
 
 # Re-install whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -26,6 +26,11 @@ lint: install
 
 test: lint
 	$(BIN)/pytest
+
+# Scale benchmark (default 1M invoices; N=10000000 for the 10M run); appends to benchmarks/RESULTS.md.
+N ?= 1000000
+bench: install
+	$(BIN)/python benchmarks/run.py --invoices $(N)
 
 clean:
 	rm -rf data/warehouse.duckdb data/mlflow.db data/mlartifacts data/outputs

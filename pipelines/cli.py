@@ -8,6 +8,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -121,6 +122,10 @@ def backtest(
         list[datetime] | None,
         typer.Option(formats=["%Y-%m-%d"], help="Cut date(s); default: 180 days before the end."),
     ] = None,
+    predictions: Annotated[
+        Path | None,
+        typer.Option(help="Write the test snapshots with their predictions (.parquet or .csv)."),
+    ] = None,
 ) -> None:
     """Train before each cut date and evaluate on the period after, against baselines."""
     settings = Settings()
@@ -132,6 +137,10 @@ def backtest(
         raise _fail(str(exc)) from exc
     for result in results:
         _print_backtest(result)
+    if predictions:
+        rows = pd.concat([r.predictions.assign(cut=r.cut) for r in results], ignore_index=True)
+        jobs.write_table(rows, predictions)
+        console.print(f"Wrote {len(rows):,} test snapshots with predictions to {predictions}")
 
 
 def _print_backtest(result: jobs.BacktestResult) -> None:

@@ -46,12 +46,17 @@ def write_features(settings: Settings, as_of: date | None, out: Path) -> tuple[P
     with connect(settings.warehouse_path) as con:
         as_of = as_of or data_end(con)
         frame = build_features(con, [as_of], grace_days=settings.late_grace_days)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix.lower() == ".csv":
-        frame.to_csv(out, index=False)
-    else:
-        frame.to_parquet(out, index=False)
+    write_table(frame, out)
     return out, len(frame)
+
+
+def write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Write a table to Parquet, or CSV when the file name ends in .csv."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
 
 
 @dataclass
@@ -85,6 +90,9 @@ class BacktestResult:
     metrics: dict[str, dict[str, float]]
     train_rows: int
     test_rows: int
+    # test snapshots: invoice_id, customer_id, as_of, age_days, days_past_due, p_late, p_late_30,
+    # late, late_30 (labels as known at the end of the data; NaN when still unknown)
+    predictions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
 
 def backtest(settings: Settings, data: TrainingData, cut: date | None = None) -> BacktestResult:
@@ -109,7 +117,9 @@ def backtest(settings: Settings, data: TrainingData, cut: date | None = None) ->
     metrics = compare_with_baselines(
         split.test, predictions, fallback_late_rate=fallback, grace_days=settings.late_grace_days
     )
-    return BacktestResult(cut, data.data_end, metrics, len(split.train), len(split.test))
+    rows = split.test[["invoice_id", "customer_id", "as_of", "days_past_due", "late", "late_30"]]
+    rows = rows.assign(age_days=split.test["days_since_issue"]).join(predictions)
+    return BacktestResult(cut, data.data_end, metrics, len(split.train), len(split.test), rows)
 
 
 def _fit(settings: Settings, train: pd.DataFrame) -> RiskModel:
