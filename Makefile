@@ -5,6 +5,7 @@ BIN := $(VENV)/bin
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
+export OMP_WAIT_POLICY := PASSIVE
 
 .PHONY: install demo test lint bench clean
 

@@ -19,11 +19,13 @@ class Feature:
     reason: str
     # used instead of `reason` when the feature's value is negative; `{minus}` is −value
     reason_if_negative: str | None = None
+    # a yes/no feature is a reason only when its value is 1 (a 0 must not read as "is disputed")
+    binary: bool = False
 
 
 _FEATURES = [
     # invoice context at as_of
-    Feature("amount", "Invoice amount (currency units).", "a large invoice ({amount:,.0f})"),
+    Feature("amount", "Invoice amount (currency units).", "invoice of {amount:,.0f}"),
     Feature(
         "amount_vs_customer_avg",
         "Invoice amount divided by the customer's average invoice before as_of.",
@@ -32,7 +34,7 @@ _FEATURES = [
     Feature(
         "share_already_paid",
         "Share of the invoice already paid before as_of (partial payments).",
-        "only {share_already_paid:.0%} of the invoice paid so far",
+        "{share_already_paid:.0%} of the invoice paid so far",
     ),
     Feature(
         "terms_days",
@@ -63,15 +65,15 @@ _FEATURES = [
     Feature(
         "due_month",
         "Calendar month of the due date (1–12).",
-        "due in month {due_month:.0f} (seasonal slowdown)",
+        "due in month {due_month:.0f} of the year",
     ),
     Feature(
         "is_disputed",
         "1 when a dispute on the invoice was opened before as_of.",
         "the invoice is disputed",
     ),
-    Feature("country", "Customer country (categorical).", "customers in {country} pay later"),
-    Feature("segment", "Customer segment (categorical).", "{segment} customers pay later"),
+    Feature("country", "Customer country (categorical).", "customer based in {country}"),
+    Feature("segment", "Customer segment (categorical).", "{segment} customer"),
     Feature(
         "preferred_channel",
         "Customer's preferred contact channel (categorical).",
@@ -86,12 +88,12 @@ _FEATURES = [
     Feature(
         "settled_invoices",
         "Invoices the customer settled before as_of.",
-        "little payment history ({settled_invoices:.0f} invoices settled)",
+        "{settled_invoices:.0f} invoices settled so far",
     ),
     Feature(
         "settled_amount",
         "Amount of the invoices settled before as_of.",
-        "little paid history ({settled_amount:,.0f} settled)",
+        "{settled_amount:,.0f} settled so far",
     ),
     Feature(
         "share_paid_late",
@@ -106,7 +108,7 @@ _FEATURES = [
     Feature(
         "std_days_late",
         "Standard deviation of days late of settled invoices.",
-        "irregular payer (days late vary by ±{std_days_late:.0f})",
+        "days late vary by ±{std_days_late:.0f} from one invoice to the next",
     ),
     Feature(
         "max_days_late",
@@ -182,7 +184,7 @@ _FEATURES = [
     Feature(
         "tenure_days",
         "Days since the customer's first invoice.",
-        "a recent customer ({tenure_days:.0f} days)",
+        "customer for {tenure_days:.0f} days",
     ),
     Feature(
         "days_since_last_payment",
@@ -231,15 +233,18 @@ CATALOG: dict[str, Feature] = {f.name: f for f in _FEATURES}
 CATEGORICAL_FEATURES = ("country", "segment", "preferred_channel")
 
 
-def reason_sentence(feature: str, row: Mapping[str, object]) -> str:
+def reason_sentence(feature: str, row: Mapping[str, object]) -> str | None:
     """The plain-language sentence for `feature` as a reason, filled with the row's values.
 
-    Falls back to the feature's description when a value the sentence needs is missing.
+    None when the feature cannot be a reason for this row (a yes/no feature that is "no"). Falls
+    back to the feature's description when a value the sentence needs is missing.
     """
     entry = CATALOG[feature]
     values = {k: v for k, v in row.items() if not _is_missing(v)}
     template = entry.reason
     value = values.get(feature)
+    if entry.binary and value != 1:
+        return None
     if entry.reason_if_negative and isinstance(value, int | float) and value < 0:
         template, values["minus"] = entry.reason_if_negative, -value
     try:

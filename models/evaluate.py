@@ -1,5 +1,5 @@
-"""Time-ordered evaluation: train before a cut date, test after it, against the baselines a
-collector already has. Pure functions over DataFrames."""
+"""Time-ordered evaluation (rolling origin): train before each cut date, test on the period after
+it, against the baselines a collector already has. Pure functions over DataFrames."""
 
 from __future__ import annotations
 
@@ -8,16 +8,24 @@ from datetime import date
 
 import numpy as np
 import pandas as pd
-from sklearn.metrics import roc_auc_score
 
 from models.dataset import label_snapshots, not_yet_late
+from models.metrics import interval_metrics, ranking_metrics
+
+# What each block of a backtest measures, in the order the CLI prints them.
+POPULATIONS = {
+    "late_30": "seriously late (all open invoices)",
+    "late": "late (invoices not yet due)",
+    "late_age_1": "late (issued the day before)",
+}
+BLOCKS = ("model", "baseline_aging", "baseline_prior_late_rate")
 
 
 @dataclass(frozen=True)
 class BacktestSplit:
     cut: date
     train: pd.DataFrame  # snapshots before the cut, labels as known at the cut
-    test: pd.DataFrame  # snapshots from the cut on, labels as known at the end of the data
+    test: pd.DataFrame  # snapshots in [cut, test_end), labels as known at the end of the data
 
 
 def split_at(
@@ -26,6 +34,7 @@ def split_at(
     *,
     cut: date,
     data_end: date,
+    test_end: date | None = None,
     grace_days: int = 0,
     serious_days: int = 30,
 ) -> BacktestSplit:
@@ -33,7 +42,7 @@ def split_at(
     after the cut is the future, even for an old snapshot."""
     as_of = pd.to_datetime(features["as_of"])
     before = features[as_of < pd.Timestamp(cut)]
-    after = features[as_of >= pd.Timestamp(cut)]
+    after = features[(as_of >= pd.Timestamp(cut)) & (as_of < pd.Timestamp(test_end or data_end))]
     labels = {"grace_days": grace_days, "serious_days": serious_days}
     return BacktestSplit(
         cut,
@@ -42,45 +51,57 @@ def split_at(
     )
 
 
-def auc(labels: pd.Series, scores: pd.Series) -> float:
-    """ROC AUC on rows with a known label; NaN when only one class is present."""
-    known = labels.notna() & scores.notna()
-    y = labels[known].astype(int)
-    if y.nunique() < 2:
-        return float("nan")
-    return float(roc_auc_score(y, scores[known]))
-
-
 def prior_late_rate(frame: pd.DataFrame, fallback: float) -> pd.Series:
     """Baseline (b): the customer's share of invoices paid late before as_of; customers with no
     history get `fallback` (the training population's late rate)."""
     return frame["share_paid_late"].astype(float).fillna(fallback)
 
 
-def compare_with_baselines(
-    test: pd.DataFrame, predictions: pd.DataFrame, *, fallback_late_rate: float, grace_days: int = 0
-) -> dict[str, dict[str, float]]:
-    """AUC of the model and of the baselines on the test snapshots, per target.
+def evaluate(
+    test: pd.DataFrame,
+    predictions: pd.DataFrame,
+    *,
+    fallback_late_rate: float,
+    grace_days: int = 0,
+) -> dict[str, dict]:
+    """Metrics of the model and both baselines on test snapshots, per population.
 
-    `late` is measured on snapshots not yet past due (where it is still undecided); `late_30` on
-    all snapshots, where the aging baseline (most days past due first) applies too.
+    Rankings (for the capture metrics): the model by expected late amount (probability × open
+    amount); the aging list by days past due (most overdue first, then larger amounts); the prior
+    late rate by rate × open amount. Brier and ECE are not defined for the aging list (not a
+    probability).
     """
     prior = prior_late_rate(test, fallback_late_rate)
     aging = test["days_past_due"].astype(float)
+    amount = test["open_amount"].astype(float)
     pending = not_yet_late(test, grace_days)
-    late, late_30 = test["late"], test["late_30"]
-    return {
-        "late": {
-            "n": int(late[pending].notna().sum()),
-            "late_share": float(np.nanmean(late[pending].astype(float))),
-            "model_auc": auc(late[pending], predictions["p_late"][pending]),
-            "baseline_prior_late_rate_auc": auc(late[pending], prior[pending]),
-        },
-        "late_30": {
-            "n": int(late_30.notna().sum()),
-            "late_share": float(np.nanmean(late_30.astype(float))),
-            "model_auc": auc(late_30, predictions["p_late_30"]),
-            "baseline_prior_late_rate_auc": auc(late_30, prior),
-            "baseline_aging_auc": auc(late_30, aging),
-        },
+    populations = {
+        "late_30": (test.index == test.index, "late_30", "p_late_30"),
+        "late": (pending, "late", "p_late"),
+        "late_age_1": (pending & (test["days_since_issue"] == 1), "late", "p_late"),
     }
+    out: dict[str, dict] = {}
+    for name, (rows, label, column) in populations.items():
+        frame, labels = test[rows], test.loc[rows, label]
+        score = predictions.loc[rows, column]
+        out[name] = {
+            "model": ranking_metrics(frame, labels, score, score * amount[rows]),
+            "baseline_aging": ranking_metrics(
+                frame, labels, aging[rows], aging[rows], probabilistic=False
+            ),
+            "baseline_prior_late_rate": ranking_metrics(
+                frame, labels, prior[rows], prior[rows] * amount[rows]
+            ),
+        }
+    if "days_to_pay_p50" in predictions:
+        out["days_to_pay"] = interval_metrics(
+            test["days_to_pay"],
+            predictions["days_to_pay_p10"],
+            predictions["days_to_pay_p50"],
+            predictions["days_to_pay_p90"],
+        )
+    return out
+
+
+def late_share(labels: pd.Series) -> float:
+    return float(np.nanmean(labels.astype(float))) if labels.notna().any() else float("nan")

@@ -22,8 +22,13 @@ def top_reasons(model: RiskModel, target: str, frame: pd.DataFrame, k: int = 3) 
     values = shap_values(model, target, frame)
     reasons: list[list[str]] = []
     for index, row in values.iterrows():
-        order = np.argsort(-row.to_numpy())
-        raising = [values.columns[i] for i in order[:k] if row.iloc[i] > 0]
         record = frame.loc[index].to_dict()
-        reasons.append([reason_sentence(name, record) for name in raising])
+        sentences: list[str] = []
+        for i in np.argsort(-row.to_numpy()):
+            if row.iloc[i] <= 0 or len(sentences) == k:
+                break
+            sentence = reason_sentence(values.columns[i], record)
+            if sentence:
+                sentences.append(sentence)
+        reasons.append(sentences)
     return reasons

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import math
 import shutil
 import time
 from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated
 
-import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from models.evaluate import POPULATIONS
 from pipelines import jobs
 from pipelines.ingest import IngestError, LoadResult
 from pipelines.settings import Settings
@@ -73,36 +75,72 @@ def generate(
 
 @app.command()
 def ingest(
-    paths: Annotated[list[Path], typer.Argument(help="CSV files or folders of them.")],
+    paths: Annotated[
+        list[Path], typer.Argument(help="CSV, Excel (.xlsx) or Parquet files, or folders.")
+    ],
+    mapping: Annotated[
+        Path | None,
+        typer.Option(help="Column mapping file (TOML): see README, 'Input format'."),
+    ] = None,
+    load_date: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"], help="Rows dated after this day are rejected. Default: today."
+        ),
+    ] = None,
 ) -> None:
     """Load customers, invoices and payments files into the warehouse."""
     settings = Settings()
     try:
-        results = jobs.ingest(settings, paths)
+        results = jobs.ingest(settings, paths, mapping, _day(load_date))
     except (IngestError, WarehouseLocked) as exc:
         raise _fail(str(exc)) from exc
     _print_loads(results)
 
 
 def _print_loads(results: list[LoadResult]) -> None:
-    table = Table(title="Rows read = loaded + rejected")
-    for column in ("file", "kind", "read", "loaded", "rejected", ""):
-        table.add_column(
-            column, justify="right" if column in ("read", "loaded", "rejected") else "left"
-        )
+    table = Table(title="Reconciliation: rows read = loaded + pending + rejected")
+    for column in ("file", "kind", "read", "loaded", "pending", "rejected", ""):
+        numeric = column in ("read", "loaded", "pending", "rejected")
+        table.add_column(column, justify="right" if numeric else "left")
     for r in results:
+        notes = []
+        if r.skipped:
+            notes.append("already loaded: unchanged")
+        if r.rows_updated:
+            notes.append(f"{r.rows_updated:,} updated (previous versions kept)")
+        if r.payments_derived:
+            notes.append(f"{r.payments_derived:,} payments from settlement dates")
+        if r.payments_matched:
+            notes.append(f"{r.payments_matched:,} pending payments matched")
         table.add_row(
             str(r.file),
             r.kind,
             f"{r.rows_read:,}",
             f"{r.rows_loaded:,}",
+            f"{r.rows_pending:,}",
             f"{r.rows_rejected:,}",
-            "already loaded: unchanged" if r.skipped else "",
+            "; ".join(notes),
         )
     console.print(table)
+    for r in results:
+        if r.source_format and not r.skipped:
+            console.print(f"{r.file}: read as {r.source_format}", markup=False)
+    for r in results:
+        if r.rows_rejected and not r.skipped:
+            rules = ", ".join(f"{rule} {n:,}" for rule, n in r.rejects_by_rule)
+            console.print(f"[bold]{r.file}[/]: rejected by rule: {rules}")
+            for example in r.reject_examples:
+                console.print(f"  {r.file}: {example}", markup=False)
     if any(r.rows_rejected and not r.skipped for r in results):
         console.print(
-            "Rejected rows, with the rule each broke, are in the warehouse table `rejects`."
+            "Every rejected row, with its file, line, rule, message and original text, is in "
+            "the warehouse table `rejects`."
+        )
+    if any(r.rows_pending and not r.skipped for r in results):
+        console.print(
+            "Pending payments name invoices not loaded yet; they wait in "
+            "`staging.pending_payments` and are matched when the invoice arrives."
         )
 
 
@@ -120,7 +158,13 @@ def features(
 def backtest(
     cutoff: Annotated[
         list[datetime] | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Cut date(s); default: 180 days before the end."),
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="Cut date(s), repeatable; default: 360 and 180 days before the end of the data.",
+        ),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the metrics per cut date and overall.")
     ] = None,
     predictions: Annotated[
         Path | None,
@@ -132,41 +176,69 @@ def backtest(
     try:
         with connect(settings.warehouse_path) as con:
             data = jobs.training_data(con, settings)
-        results = [jobs.backtest(settings, data, c.date()) for c in cutoff or [None]]
+        result = jobs.backtest(settings, data, [c.date() for c in cutoff or []] or None)
     except jobs.InsufficientData as exc:
         raise _fail(str(exc)) from exc
-    for result in results:
-        _print_backtest(result)
+    _print_backtest(result)
+    if json_path:
+        summary = {
+            "data_end": result.data_end.isoformat(),
+            "per_cut": {cut: _summary(blocks) for cut, blocks in result.per_cut.items()},
+            "overall": _summary(result.overall),
+        }
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(summary, indent=2))
+        console.print(f"Wrote the backtest summary to {json_path}")
     if predictions:
-        rows = pd.concat([r.predictions.assign(cut=r.cut) for r in results], ignore_index=True)
-        jobs.write_table(rows, predictions)
-        console.print(f"Wrote {len(rows):,} test snapshots with predictions to {predictions}")
+        jobs.write_table(result.predictions, predictions)
+        console.print(f"Wrote {len(result.predictions):,} test snapshots to {predictions}")
+
+
+def _summary(blocks: dict) -> dict:
+    """The collector's target (serious lateness) blocks `model`, `baseline_aging`,
+    `baseline_prior_late_rate` at the top, every population below; NaN as null."""
+
+    def clean(value: object) -> object:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return None if isinstance(value, float) and math.isnan(value) else value
+
+    return clean({**blocks["late_30"], "populations": blocks})
 
 
 def _print_backtest(result: jobs.BacktestResult) -> None:
-    table = Table(
-        title=f"Backtest: train before {result.cut}, test {result.cut} → {result.data_end}"
-    )
-    for column in (
-        "target",
-        "test rows",
-        "late share",
-        "model AUC",
-        "prior late rate AUC",
-        "aging AUC",
-    ):
-        table.add_column(column, justify="right")
-    names = {"late": "paid after due date", "late_30": "seriously late (30 d)"}
-    for target, m in result.metrics.items():
-        table.add_row(
-            names[target],
-            f"{m['n']:,}",
-            f"{m['late_share']:.1%}",
-            f"{m['model_auc']:.3f}",
-            f"{m['baseline_prior_late_rate_auc']:.3f}",
-            f"{m['baseline_aging_auc']:.3f}" if "baseline_aging_auc" in m else "–",
-        )
+    cuts = ", ".join(c.isoformat() for c in result.cuts)
+    table = Table(title=f"Backtest, rolling origin: cuts {cuts}; data end {result.data_end}")
+    for column in ("ranking", "AUC", "PR-AUC", "Brier", "ECE", "top 10%", "top 20%"):
+        table.add_column(column, justify="left" if column == "ranking" else "right")
+    names = {
+        "model": "latepay",
+        "baseline_aging": "aging list",
+        "baseline_prior_late_rate": "prior late rate",
+    }
+    for population, label in POPULATIONS.items():
+        blocks = result.overall[population]
+        table.add_section()
+        table.add_row(f"[bold]{label}[/], n={blocks['model']['n']:,}")
+        for block, name in names.items():
+            m = blocks[block]
+            table.add_row(
+                f"  {name}",
+                *(_fmt(m[k]) for k in ("auc", "pr_auc", "brier", "ece")),
+                *(_fmt(m[k], "{:.0%}") for k in ("capture_top10", "capture_top20")),
+            )
     console.print(table)
+    if "days_to_pay" in result.overall:
+        d = result.overall["days_to_pay"]
+        console.print(
+            f"Days to pay: median error {d['mae_days']:.1f} days; "
+            f"{d['p10_p90_coverage']:.0%} of payments fell inside the P10–P90 interval (n={d['n']:,})."
+        )
+    console.print("top 10% / 20%: share of the late amount in the top of each day's list.")
+
+
+def _fmt(value: float, pattern: str = "{:.3f}") -> str:
+    return "–" if value is None or math.isnan(value) else pattern.format(value)
 
 
 @app.command()
@@ -269,11 +341,11 @@ def demo() -> None:
 
     _print_loads(loads)
     _print_backtest(result)
-    late = result.metrics["late"]
+    late = result.overall["late"]
     console.print(
-        f"On the later period, the model ranks invoices that will be paid late with AUC "
-        f"[bold]{late['model_auc']:.3f}[/] against [bold]{late['baseline_prior_late_rate_auc']:.3f}[/] "
-        "for the customer's prior late rate."
+        f"On the later periods, the model ranks invoices that will be paid late with AUC "
+        f"[bold]{late['model']['auc']:.3f}[/] against "
+        f"[bold]{late['baseline_prior_late_rate']['auc']:.3f}[/] for the customer's prior late rate."
     )
     _print_registered(settings, trained)
     _print_worklist(scored)

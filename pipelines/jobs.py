@@ -12,10 +12,10 @@ import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
 from features.runner import build_features, data_end, invoice_outcomes, model_feature_columns
-from models.dataset import label_snapshots, snapshot_dates
-from models.evaluate import compare_with_baselines, split_at
+from models.dataset import LABEL_COLUMNS, label_snapshots, snapshot_dates
+from models.evaluate import evaluate, prior_late_rate, split_at
 from models.explain import top_reasons
-from models.train import RiskModel, fit_risk_model
+from models.train import InsufficientData, RiskModel, fit_risk_model
 from models.worklist import driver_invoices, rank_customers
 from pipelines import tracking
 from pipelines.ingest import LoadResult, ingest_files
@@ -25,19 +25,21 @@ from pipelines.warehouse import connect
 
 # Training snapshots start once customers have some history behind them.
 WARMUP_DAYS = 90
-DEFAULT_TEST_DAYS = 180
+DEFAULT_TEST_DAYS = 180  # length of each rolling-origin test period
 MAX_REASON_ROWS = 2000
 # A new model becomes champion only if its backtest is at least as good on this metric.
 GATE_METRIC = "backtest_late_30_model_auc"
 
 
-class InsufficientData(ValueError):
-    """The warehouse does not hold enough history to train or evaluate a model."""
-
-
-def ingest(settings: Settings, paths: list[Path]) -> list[LoadResult]:
+def ingest(
+    settings: Settings,
+    paths: list[Path],
+    mapping: Path | None = None,
+    load_date: date | None = None,
+) -> list[LoadResult]:
+    """Load exports; rows dated after `load_date` (default: today) are rejected as future."""
     with connect(settings.warehouse_path) as con:
-        return ingest_files(con, paths)
+        return ingest_files(con, paths, mapping, load_date=load_date or date.today())
 
 
 def write_features(settings: Settings, as_of: date | None, out: Path) -> tuple[Path, int]:
@@ -85,50 +87,93 @@ def training_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> Trainin
 
 @dataclass
 class BacktestResult:
-    cut: date
+    cuts: list[date]
     data_end: date
-    metrics: dict[str, dict[str, float]]
-    train_rows: int
+    per_cut: dict[str, dict]  # cut date (ISO) -> models.evaluate.evaluate() blocks
+    overall: dict  # the same blocks on all test snapshots of all cuts
+    train_rows: int  # training snapshots of the last cut
     test_rows: int
-    # test snapshots: invoice_id, customer_id, as_of, age_days, days_past_due, p_late, p_late_30,
-    # late, late_30 (labels as known at the end of the data; NaN when still unknown)
+    # test snapshots: invoice_id, customer_id, as_of, age_days, days_past_due, open_amount,
+    # late, late_30, days_to_pay (as known at the end of the data; NaN when unknown), the
+    # predictions, and the cut they were tested after
     predictions: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
 
+    def flat_metrics(self) -> dict[str, float]:
+        """Overall metrics as flat MLflow names, e.g. backtest_late_30_model_auc."""
+        flat: dict[str, float] = {}
+        for population, blocks in self.overall.items():
+            for block, values in blocks.items():
+                if isinstance(values, dict):
+                    flat.update(
+                        {f"backtest_{population}_{block}_{k}": v for k, v in values.items()}
+                    )
+                else:
+                    flat[f"backtest_{population}_{block}"] = values
+        return flat
 
-def backtest(settings: Settings, data: TrainingData, cut: date | None = None) -> BacktestResult:
-    """Train on snapshots before `cut` (labels known at the cut), test on snapshots after it."""
-    cut = cut or data.data_end - timedelta(days=DEFAULT_TEST_DAYS)
-    split = split_at(
-        data.features,
-        data.outcomes,
-        cut=cut,
-        data_end=data.data_end,
-        grace_days=settings.late_grace_days,
-        serious_days=settings.serious_late_days,
-    )
-    if split.train.empty or split.test.empty:
-        raise InsufficientData(
-            f"cut date {cut} leaves {len(split.train)} training and {len(split.test)} test "
-            f"snapshots; choose a cut between {data.first_as_of} and {data.data_end}"
+
+def default_cuts(end: date) -> list[date]:
+    """Rolling origin: two test periods of DEFAULT_TEST_DAYS days each, ending at `end`."""
+    return [end - timedelta(days=2 * DEFAULT_TEST_DAYS), end - timedelta(days=DEFAULT_TEST_DAYS)]
+
+
+def backtest(
+    settings: Settings,
+    data: TrainingData,
+    cuts: list[date] | None = None,
+    params: dict[str, object] | None = None,
+) -> BacktestResult:
+    """For each cut date: train on snapshots before it (labels known at the cut), test on the
+    snapshots up to the next cut (the last one: up to the end of the data)."""
+    cuts = sorted(cuts or default_cuts(data.data_end))
+    per_cut, tested, train_rows = {}, [], 0
+    for i, cut in enumerate(cuts):
+        split = split_at(
+            data.features,
+            data.outcomes,
+            cut=cut,
+            data_end=data.data_end,
+            test_end=cuts[i + 1] if i + 1 < len(cuts) else None,
+            grace_days=settings.late_grace_days,
+            serious_days=settings.serious_late_days,
         )
-    model = _fit(settings, split.train)
-    predictions = model.predict(split.test)
-    fallback = float(split.train["late"].astype(float).mean())
-    metrics = compare_with_baselines(
-        split.test, predictions, fallback_late_rate=fallback, grace_days=settings.late_grace_days
+        if split.train.empty or split.test.empty:
+            raise InsufficientData(
+                f"cut date {cut} leaves {len(split.train)} training and {len(split.test)} test "
+                f"snapshots; choose cut dates between {data.first_as_of} and {data.data_end}"
+            )
+        model = _fit(settings, split.train, params)
+        predictions = model.predict(split.test)
+        fallback = float(split.train["late"].astype(float).mean())
+        per_cut[cut.isoformat()] = evaluate(
+            split.test,
+            predictions,
+            fallback_late_rate=fallback,
+            grace_days=settings.late_grace_days,
+        )
+        test = split.test.assign(share_paid_late=prior_late_rate(split.test, fallback), cut=cut)
+        tested.append(test.join(predictions))
+        train_rows = len(split.train)
+    pooled = pd.concat(tested, ignore_index=True)
+    overall = evaluate(pooled, pooled, fallback_late_rate=0.0, grace_days=settings.late_grace_days)
+    keep = ["invoice_id", "customer_id", "as_of", "cut", "days_past_due", "open_amount"]
+    labels = ["late", "late_30", "days_to_pay"]
+    rows = pooled[keep + labels + [c for c in predictions.columns]].assign(
+        age_days=pooled["days_since_issue"]
     )
-    rows = split.test[["invoice_id", "customer_id", "as_of", "days_past_due", "late", "late_30"]]
-    rows = rows.assign(age_days=split.test["days_since_issue"]).join(predictions)
-    return BacktestResult(cut, data.data_end, metrics, len(split.train), len(split.test), rows)
+    return BacktestResult(cuts, data.data_end, per_cut, overall, train_rows, len(pooled), rows)
 
 
-def _fit(settings: Settings, train: pd.DataFrame) -> RiskModel:
+def _fit(
+    settings: Settings, train: pd.DataFrame, params: dict[str, object] | None = None
+) -> RiskModel:
     return fit_risk_model(
         train,
-        model_feature_columns(train.drop(columns=["settled_date", "late", "late_30"])),
+        model_feature_columns(train.drop(columns=list(LABEL_COLUMNS))),
         list(CATEGORICAL_FEATURES),
         grace_days=settings.late_grace_days,
         seed=settings.seed,
+        params=params,
     )
 
 
@@ -161,11 +206,7 @@ def register(
         serious_days=settings.serious_late_days,
     )
     model = _fit(settings, labelled)
-    metrics = {
-        f"backtest_{target}_{name}": value
-        for target, block in result.metrics.items()
-        for name, value in block.items()
-    }
+    metrics = result.flat_metrics()
     champion_auc = tracking.champion_metric(
         settings.mlflow_tracking_uri, settings.model_name, GATE_METRIC
     )
@@ -178,7 +219,7 @@ def register(
         params={
             "data_first_as_of": data.first_as_of.isoformat(),
             "data_end": data.data_end.isoformat(),
-            "backtest_cut": result.cut.isoformat(),
+            "backtest_cuts": ",".join(c.isoformat() for c in result.cuts),
             "snapshot_every_days": settings.snapshot_every_days,
             "late_grace_days": settings.late_grace_days,
             "serious_late_days": settings.serious_late_days,

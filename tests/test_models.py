@@ -3,11 +3,14 @@ time-ordered evaluation ahead of the baselines, and the champion gate."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from features.runner import build_features
+from models.dataset import label_snapshots
 from pipelines import jobs, tracking
 from pipelines.warehouse import connect
 from tests.conftest import settings_in
@@ -26,7 +29,7 @@ def trained(small_book_dir, tmp_path_factory):
 @pytest.fixture(scope="module")
 def model(trained):
     settings, data, _ = trained
-    labelled = jobs.label_snapshots(data.features, data.outcomes, known_at=data.data_end)
+    labelled = label_snapshots(data.features, data.outcomes, known_at=data.data_end)
     return jobs._fit(settings, labelled)
 
 
@@ -37,13 +40,29 @@ def open_now(trained):
         return build_features(con, [data.data_end])
 
 
-def test_backtest_beats_the_prior_late_rate(trained):
+def test_backtest_beats_both_baselines(trained):
     _, _, result = trained
-    late, serious = result.metrics["late"], result.metrics["late_30"]
-    assert late["n"] > 1000
-    assert late["model_auc"] > late["baseline_prior_late_rate_auc"]
-    assert serious["model_auc"] > serious["baseline_prior_late_rate_auc"]
-    assert serious["model_auc"] > serious["baseline_aging_auc"]
+    for population in ("late", "late_30"):
+        blocks = result.overall[population]
+        assert blocks["model"]["n"] > 500
+        for baseline in ("baseline_aging", "baseline_prior_late_rate"):
+            assert blocks["model"]["auc"] > blocks[baseline]["auc"], (population, baseline)
+            assert blocks["model"]["capture_top20"] > blocks[baseline]["capture_top20"]
+    late = result.overall["late"]
+    assert late["model"]["brier"] < late["baseline_prior_late_rate"]["brier"]
+    assert late["model"]["ece"] < 0.05  # calibrated
+
+
+def test_backtest_is_time_ordered(trained):
+    *_, result = trained
+    rows = result.predictions
+    assert len(result.cuts) == 2
+    for cut in result.cuts:
+        tested = rows[rows["cut"] == cut]
+        assert (tested["as_of"] >= pd.Timestamp(cut)).all()
+    # the first cut's test period stops at the second cut
+    first = rows[rows["cut"] == result.cuts[0]]
+    assert (first["as_of"] < pd.Timestamp(result.cuts[1])).all()
 
 
 def test_more_days_overdue_never_lowers_risk_on_average(model, open_now):
@@ -101,13 +120,12 @@ def test_a_worse_model_is_not_promoted(trained, tmp_path):
     settings = settings_in(tmp_path)
     first = jobs.register(settings, data, result, force_promote=False)
     assert first.registered.promoted  # no champion yet: the first model is promoted
-    worse_metrics = {
-        target: {**block, "model_auc": block["model_auc"] - 0.05}
-        for target, block in result.metrics.items()
+    overall = {
+        population: {**blocks, "model": {**blocks["model"], "auc": blocks["model"]["auc"] - 0.05}}
+        for population, blocks in result.overall.items()
+        if population != "days_to_pay"
     }
-    worse = jobs.BacktestResult(
-        result.cut, result.data_end, worse_metrics, result.train_rows, result.test_rows
-    )
+    worse = dataclasses.replace(result, overall=overall)
     second = jobs.register(settings, data, worse, force_promote=False)
     assert not second.registered.promoted
     _, version = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)

@@ -66,3 +66,8 @@ def test_reason_sentences_read_as_plain_words():
     assert reason_sentence("days_past_due", {"days_past_due": 23.0}) == "23 days past due"
     # a value the sentence needs is missing: fall back to the description
     assert reason_sentence("avg_days_late", {}) == CATALOG["avg_days_late"].description.rstrip(".")
+
+
+def test_a_yes_no_feature_is_a_reason_only_when_yes():
+    assert reason_sentence("is_disputed", {"is_disputed": 1.0}) == "the invoice is disputed"
+    assert reason_sentence("is_disputed", {"is_disputed": 0.0}) is None

@@ -14,21 +14,21 @@ customer_dates as (
 ),
 
 now as (
-    select d.customer_id, d.as_of, e.*
+    select d.customer_id, d.as_of, e.* exclude (customer_id)
     from customer_dates as d
     asof left join customer_events as e
         on d.customer_id = e.customer_id and d.as_of > e.event_date
 ),
 
 before_90d as (
-    select d.customer_id, d.as_of, e.*
+    select d.customer_id, d.as_of, e.* exclude (customer_id)
     from customer_dates as d
     asof left join customer_events as e
         on d.customer_id = e.customer_id and d.as_of_90d > e.event_date
 ),
 
 before_365d as (
-    select d.customer_id, d.as_of, e.*
+    select d.customer_id, d.as_of, e.* exclude (customer_id)
     from customer_dates as d
     asof left join customer_events as e
         on d.customer_id = e.customer_id and d.as_of_365d > e.event_date

@@ -1,5 +1,8 @@
--- The warehouse schema, created (idempotently) every time latepay opens the warehouse.
--- raw.*      rows as read, every value kept as text, with load_id and source line number.
+-- The warehouse schema, created and migrated (idempotently) every time latepay opens the
+-- warehouse: `create ... if not exists` for tables, `add column if not exists` for columns added
+-- since the first version. Nothing here drops or rewrites data.
+-- raw.*      rows as read, every value kept as text, with load_id, source file and line number
+--            (the line where the row starts; for Excel the sheet row, for Parquet the row number).
 -- staging.*  typed and keyed; what features read.
 -- loads      one row per file loaded; rejects: every row not loaded, with the rule it broke.
 create schema if not exists raw;
@@ -19,6 +22,16 @@ create table if not exists loads (
     started_at timestamp not null,
     finished_at timestamp
 );
+-- Added with the multi-format ingest. rows_read = rows_loaded + rows_pending + rows_rejected.
+alter table loads add column if not exists rows_pending bigint;
+alter table loads add column if not exists rows_updated bigint;
+alter table loads add column if not exists rows_unchanged bigint;
+alter table loads add column if not exists payments_derived bigint;
+alter table loads add column if not exists payments_matched bigint;
+alter table loads add column if not exists mapping_hash varchar;
+alter table loads add column if not exists mapping_file varchar;
+alter table loads add column if not exists source_format varchar;
+alter table loads add column if not exists load_date date;
 
 create table if not exists rejects (
     load_id integer not null,
@@ -43,6 +56,15 @@ create table if not exists raw.payments (
     load_id integer, source_file varchar, line bigint,
     payment_id varchar, invoice_id varchar, payment_date varchar, amount varchar
 );
+-- n_fields: fields found on the row when it was read row by row (null when read by DuckDB, which
+-- accepts only rows with as many fields as the header).
+alter table raw.customers add column if not exists n_fields integer;
+alter table raw.invoices add column if not exists settled_date varchar;
+alter table raw.invoices add column if not exists paid_amount varchar;
+alter table raw.invoices add column if not exists customer_name varchar;
+alter table raw.invoices add column if not exists payment_terms_days varchar;
+alter table raw.invoices add column if not exists n_fields integer;
+alter table raw.payments add column if not exists n_fields integer;
 
 create table if not exists staging.customers (
     customer_id varchar primary key,
@@ -54,8 +76,12 @@ create table if not exists staging.customers (
     collector varchar,
     load_id integer
 );
+-- Grain: one row per invoice_id (the current version), one row per payment_id. The keys are
+-- enforced by the ingest (duplicate_key rule, versioned updates), not by a primary-key index:
+-- maintaining one on 10M rows costs more than the whole rest of a load.
+-- (pipelines.ingest.ensure_schema rebuilds tables made with the index by earlier versions.)
 create table if not exists staging.invoices (
-    invoice_id varchar primary key,
+    invoice_id varchar not null,
     customer_id varchar not null,
     issue_date date not null,
     due_date date not null,
@@ -65,7 +91,7 @@ create table if not exists staging.invoices (
     load_id integer
 );
 create table if not exists staging.payments (
-    payment_id varchar primary key,
+    payment_id varchar not null,
     invoice_id varchar not null,
     payment_date date not null,
     amount decimal(18, 2) not null,
@@ -76,4 +102,30 @@ create table if not exists staging.payments (
 create table if not exists staging.disputes (
     invoice_id varchar primary key,
     opened_date date not null
+);
+-- Grain: one row per (invoice_id, valid_to_load_id): the versions of an invoice that a later
+-- export replaced (the current version is in staging.invoices). valid_from_load_id is the load
+-- that brought the version, valid_to_load_id the load that replaced it.
+create table if not exists staging.invoice_versions (
+    invoice_id varchar not null,
+    customer_id varchar not null,
+    issue_date date not null,
+    due_date date not null,
+    amount decimal(18, 2) not null,
+    currency varchar,
+    disputed boolean not null,
+    dispute_opened_date date,
+    valid_from_load_id integer,
+    valid_to_load_id integer not null
+);
+-- Grain: one row per payment_id whose invoice is not in staging.invoices yet. Moved to
+-- staging.payments by the load that brings the invoice.
+create table if not exists staging.pending_payments (
+    payment_id varchar primary key,
+    invoice_id varchar not null,
+    payment_date date not null,
+    amount decimal(18, 2) not null,
+    load_id integer,
+    file_name varchar,
+    line bigint
 );

@@ -1,0 +1,167 @@
+"""The benchmark harness: a whole run on a tiny book, and the RESULTS.md section it writes."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SCRIPT = REPO / "benchmarks" / "run.py"
+
+
+def _harness():
+    spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_run"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _harness()
+
+
+def _stage(name, status="ok", wall=1.0, cpu=1.0, rss=0.5, note="", extra=None):
+    return {
+        "name": name,
+        "status": status,
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "peak_rss_gb": rss,
+        "note": note,
+        "extra": extra or {},
+        "stderr_tail": "",
+    }
+
+
+def _run(invoices, stages, quality=None):
+    return {
+        "date": "2026-11-22 21:00",
+        "cores": 2,
+        "ram_gb": 23.5,
+        "load_avg": 1.25,
+        "invoices": invoices,
+        "customers": invoices // 50,
+        "seed": 0,
+        "commit": "abc1234",
+        "command": f".venv/bin/python benchmarks/run.py --invoices {invoices}",
+        "mem_cap_gb": 20.0,
+        "timeout_s": 1800.0,
+        "stages": stages,
+        "quality": quality or {},
+    }
+
+
+def test_section_lines_for_given_figures(tmp_path: Path) -> None:
+    quality = {"rows": 2000.0, "late_share": 0.3, "model_auc": 0.70, "oracle_auc": 0.75}
+    quality["gap"] = quality["model_auc"] - quality["oracle_auc"]
+    base = _run(
+        1_000_000,
+        [
+            _stage("ingest", wall=10.0),
+            _stage("features", wall=4.0),
+            _stage("window_pass", wall=1.0, extra={"query_s": 0.5}),
+            _stage("train", wall=100.0),
+        ],
+    )
+    run = _run(
+        10_000_000,
+        [
+            _stage("generate", status="cached", wall=None, cpu=None, rss=None, note="book"),
+            _stage("ingest", wall=50.0, cpu=80.0, rss=1.5),
+            _stage("features", wall=30.0),
+            _stage("window_pass", wall=6.0, extra={"query_s": 5.0}),
+            _stage("train", status="killed: memory cap (20 GB RSS)", wall=700.0, rss=20.1),
+            _stage("score", wall=130.0),
+        ],
+        quality,
+    )
+    text = bench.format_section(run, base)
+    lines = text.splitlines()
+    assert lines[0] == "## 10,000,000 invoices, seed 0 — 2026-11-22 21:00"
+    assert (
+        "- machine: 2 cores, 23.5 GB RAM, load average 1.25 at start; memory cap 20 GB, timeout 1800 s per stage"
+        in lines
+    )
+    assert "- commit: `abc1234`" in lines
+    assert "| generate | cached | – | – | – | book |" in lines
+    assert "| ingest | ok | 50.0 | 80.0 | 1.50 |  |" in lines
+    assert "| ingest + validate | ≤ 60 s | 50.0 s | met |" in lines
+    assert (
+        "| features / window pass (query) | ≤ 3× | 6.0× (5.0× the window process wall) "
+        "| NOT met (gap: 2.0× over) |" in lines
+    )
+    assert (
+        "| training set + training | ≤ 600 s | – "
+        "| NOT met (stage killed: memory cap (20 GB RSS)) |" in lines
+    )
+    assert (
+        "| nightly scoring + publishing | ≤ 120 s | 130.0 s "
+        "| NOT met (gap: +10.0 s, 1.1× the target) |" in lines
+    )
+    assert (
+        "| peak RSS (any stage) | ≤ 8 GB | 20.10 GB (train) "
+        "| NOT met (gap: +12.10 GB; killed at the memory cap: train) |" in lines
+    )
+    assert (
+        "| AUC gap at age 1 (model − oracle) | ≥ -0.03 | -0.050 (0.700 vs 0.750, 2,000 rows) "
+        "| NOT met (gap: -0.020) |" in lines
+    )
+    assert "| ingest: 10× invoices | ≤ 12× | 5.0× (10.0 → 50.0 s) | met |" in lines
+    assert "| features: 10× invoices | ≤ 12× | 7.5× (4.0 → 30.0 s) | met |" in lines
+    assert (
+        "| train: 10× invoices | ≤ 12× | – | NOT met (no figure: killed: memory cap (20 GB RSS)) |"
+        in lines
+    )
+    assert not any(line.startswith("| generate: 10×") for line in lines)
+
+    # The section carries a machine-readable record, which finds the 1M base of a 10M run.
+    results = tmp_path / "RESULTS.md"
+    bench.append_section(results, bench.format_section(base))
+    bench.append_section(results, text)
+    assert results.read_text(encoding="utf-8").startswith("# Benchmark results")
+    assert [r["invoices"] for r in bench.recorded_runs(results)] == [1_000_000, 10_000_000]
+    assert bench.base_run(results, 10_000_000, 0)["date"] == base["date"]
+    assert bench.base_run(results, 10_000_000, 1) is None
+
+
+def test_help() -> None:
+    done = subprocess.run(
+        [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True
+    )
+    assert "--invoices" in done.stdout and "--no-record" in done.stdout
+
+
+def test_every_stage_runs_on_a_tiny_book(tmp_path: Path) -> None:
+    """Seven latepay processes on a 3,000-invoice book: about a minute."""
+    figures = tmp_path / "run.json"
+    results = REPO / "benchmarks" / "RESULTS.md"
+    before = results.read_bytes() if results.exists() else None
+    done = subprocess.run(
+        [
+            sys.executable,
+            str(SCRIPT),
+            "--invoices=3000",
+            f"--root={tmp_path}",
+            "--no-record",
+            f"--json={figures}",
+            "--timeout=300",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = json.loads(figures.read_text(encoding="utf-8"))
+    assert [s["name"] for s in run["stages"]] == list(bench.STAGES)
+    for s in run["stages"]:
+        assert s["status"] == "ok", s
+        assert s["wall_s"] > 0 and s["cpu_s"] > 0 and s["peak_rss_gb"] > 0, s
+    window = next(s for s in run["stages"] if s["name"] == "window_pass")
+    assert window["extra"]["query_s"] > 0
+    assert 0.5 < run["quality"]["oracle_auc"] <= 1 and 0 < run["quality"]["model_auc"] <= 1
+    assert (tmp_path / "books" / "3000-0" / "oracle.csv").exists()
+    assert (results.read_bytes() if results.exists() else None) == before  # --no-record
