@@ -61,6 +61,7 @@ _FEATURES = [
         "due_is_month_end",
         "1 when the due date is the last day of its month.",
         "due at a month end",
+        binary=True,
     ),
     Feature(
         "due_month",
@@ -71,6 +72,7 @@ _FEATURES = [
         "is_disputed",
         "1 when a dispute on the invoice was opened before as_of.",
         "the invoice is disputed",
+        binary=True,
     ),
     Feature("country", "Customer country (categorical).", "customer based in {country}"),
     Feature("segment", "Customer segment (categorical).", "{segment} customer"),
@@ -160,6 +162,16 @@ _FEATURES = [
         "avg_days_late_last5",
         "Average days late of the customer's last five settled invoices.",
         "last 5 invoices paid {avg_days_late_last5:.0f} days late on average",
+    ),
+    Feature(
+        "median_days_late_last10",
+        "Median days late of the customer's last ten settled invoices.",
+        "last 10 invoices paid a median {median_days_late_last10:.0f} days late",
+    ),
+    Feature(
+        "share_paid_late_last10",
+        "Share of the customer's last ten settled invoices that were paid late.",
+        "paid {share_paid_late_last10:.0%} of its last 10 invoices late",
     ),
     Feature(
         "share_paid_in_parts",

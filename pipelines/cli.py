@@ -260,6 +260,12 @@ def train(
 def _print_registered(settings: Settings, result: jobs.TrainResult) -> None:
     r = result.registered
     status = "now champion" if r.promoted else "not promoted: the champion's backtest is better"
+    if result.champion_score is not None:
+        new = result.backtest.flat_metrics()[jobs.GATE_METRIC]
+        console.print(
+            f"Champion gate ({jobs.GATE_METRIC}, same backtest): new model {new:.4f}, "
+            f"current champion {result.champion_score:.4f}"
+        )
     console.print(
         f"Model '{settings.model_name}' version {r.version} ({status}); "
         f"trained on {result.training_rows:,} snapshots; MLflow run {r.run_id}"

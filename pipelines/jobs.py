@@ -183,6 +183,7 @@ class TrainResult:
     model: RiskModel
     registered: tracking.RegisteredModel
     training_rows: int
+    champion_score: float | None = None  # the previous champion's GATE_METRIC, same backtest
 
 
 def train(settings: Settings, *, force_promote: bool = False) -> TrainResult:
@@ -207,9 +208,10 @@ def register(
     )
     model = _fit(settings, labelled)
     metrics = result.flat_metrics()
-    champion_auc = tracking.champion_metric(
-        settings.mlflow_tracking_uri, settings.model_name, GATE_METRIC
-    )
+    champion_score = champion_backtest(settings, data, result)
+    promote = force_promote or champion_score is None or metrics[GATE_METRIC] >= champion_score
+    if champion_score is not None:
+        metrics[f"champion_{GATE_METRIC}"] = champion_score
     registered = tracking.log_and_register(
         model,
         tracking_uri=settings.mlflow_tracking_uri,
@@ -228,9 +230,31 @@ def register(
         },
         metrics=metrics,
         example=labelled,
-        promote=force_promote or metrics[GATE_METRIC] >= champion_auc,
+        backtest={"per_cut": result.per_cut, "overall": result.overall},
+        backtest_predictions=result.predictions,
+        promote=promote,
     )
-    return TrainResult(result, model, registered, len(labelled))
+    return TrainResult(result, model, registered, len(labelled), champion_score)
+
+
+def champion_backtest(
+    settings: Settings, data: TrainingData, result: BacktestResult
+) -> float | None:
+    """The current champion's GATE_METRIC on the same backtest as `result`: read from its run
+    when it was backtested on the same data end and cut dates, otherwise measured again by
+    backtesting the champion's LightGBM parameters on this data. None without a champion."""
+    champion = tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name)
+    if champion is None:
+        return None
+    params, metrics = champion
+    same = params.get("data_end") == data.data_end.isoformat() and params.get(
+        "backtest_cuts"
+    ) == ",".join(c.isoformat() for c in result.cuts)
+    if same and GATE_METRIC in metrics:
+        return metrics[GATE_METRIC]
+    model, _ = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)
+    rerun = backtest(settings, data, result.cuts, params=model.params)
+    return rerun.flat_metrics()[GATE_METRIC]
 
 
 @dataclass

@@ -16,6 +16,7 @@ from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from models.train import RiskModel
+from pipelines import plots
 
 CHAMPION = "champion"
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -63,15 +64,20 @@ def log_and_register(
     metrics: dict[str, float],
     example: pd.DataFrame,
     promote: bool,
+    backtest: dict[str, object] | None = None,
+    backtest_predictions: pd.DataFrame | None = None,
 ) -> RegisteredModel:
-    """Log a training run with its parameters, metrics and model; register the model; move the
-    champion alias to it when `promote`."""
+    """Log a training run with its parameters, metrics, backtest, plots and model; register the
+    model; move the champion alias to it when `promote`."""
     _setup(tracking_uri, experiment, artifacts_dir)
     with mlflow.start_run() as run:
         mlflow.log_params({k: v for k, v in params.items() if v is not None})
         mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
         mlflow.log_dict({"features": model.feature_names}, "features.json")
         mlflow.log_text(json.dumps(model.params, indent=2, default=str), "lightgbm_params.json")
+        if backtest is not None:
+            mlflow.log_text(json.dumps(backtest, indent=2, default=str), "backtest.json")
+        _log_figures(model, example, backtest_predictions)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RiskModelPyfunc(model),
@@ -84,6 +90,18 @@ def log_and_register(
     if promote:
         MlflowClient().set_registered_model_alias(model_name, CHAMPION, version)
     return RegisteredModel(run.info.run_id, version, promote)
+
+
+def _log_figures(model: RiskModel, example: pd.DataFrame, predictions: pd.DataFrame | None) -> None:
+    figures = {
+        "plots/feature_importance.png": plots.importance_figure(model),
+        "plots/shap_summary.png": plots.shap_summary_figure(model, example),
+    }
+    if predictions is not None and not predictions.empty:
+        figures["plots/calibration.png"] = plots.calibration_figure(predictions)
+    for path, figure in figures.items():
+        mlflow.log_figure(figure, path)
+        plots.plt.close(figure)
 
 
 def _signature(model: RiskModel) -> ModelSignature:
@@ -121,12 +139,13 @@ def load_champion(tracking_uri: str, model_name: str) -> tuple[RiskModel, str]:
     return loaded.unwrap_python_model().model, str(version)
 
 
-def champion_metric(tracking_uri: str, model_name: str, metric: str) -> float:
-    """A metric logged by the champion's training run; -inf when there is no champion."""
+def champion_run(tracking_uri: str, model_name: str) -> tuple[dict, dict] | None:
+    """Params and metrics of the champion's training run; None when there is no champion."""
     mlflow.set_tracking_uri(tracking_uri)
     client = MlflowClient()
     try:
         run_id = client.get_model_version_by_alias(model_name, CHAMPION).run_id
     except mlflow.exceptions.MlflowException:
-        return float("-inf")
-    return float(client.get_run(run_id).data.metrics.get(metric, float("-inf")))
+        return None
+    data = client.get_run(run_id).data
+    return dict(data.params), dict(data.metrics)

@@ -28,17 +28,25 @@ settled as (
     where i.amount > 0 and s.settled_date is not null
 ),
 
-settled_last5 as (
-    -- days late averaged over the customer's last five settled invoices, in settlement order
+settled_recent as (
+    -- the customer's last five / ten settled invoices, in settlement order
     select
         customer_id,
         settled_date,
         invoice_id,
-        avg(days_late) over (
+        avg(days_late) over last5 as avg_days_late_last5,
+        median(days_late) over last10 as median_days_late_last10,
+        avg(is_late::int) over last10 as share_paid_late_last10
+    from settled
+    window
+        last5 as (
             partition by customer_id order by settled_date, invoice_id
             rows between 4 preceding and current row
-        ) as avg_days_late_last5
-    from settled
+        ),
+        last10 as (
+            partition by customer_id order by settled_date, invoice_id
+            rows between 9 preceding and current row
+        )
 ),
 
 issued_daily as (
@@ -68,12 +76,15 @@ settled_daily as (
     group by all
 ),
 
-last5_daily as (
+recent_daily as (
+    -- the state after the day's last settlement (highest invoice_id of the day, as ordered above)
     select
         customer_id,
         settled_date as event_date,
-        arg_max(avg_days_late_last5, invoice_id) as avg_days_late_last5
-    from settled_last5
+        arg_max(avg_days_late_last5, invoice_id) as avg_days_late_last5,
+        arg_max(median_days_late_last10, invoice_id) as median_days_late_last10,
+        arg_max(share_paid_late_last10, invoice_id) as share_paid_late_last10
+    from settled_recent
     group by all
 ),
 
@@ -107,12 +118,14 @@ daily as (
         sum(partial_n) as partial_n,
         max(days_late_max) as days_late_max,
         max(avg_days_late_last5) as avg_days_late_last5,
+        max(median_days_late_last10) as median_days_late_last10,
+        max(share_paid_late_last10) as share_paid_late_last10,
         sum(disputes_n) as disputes_n,
         sum(payments_n) as payments_n
     from (
         select * from issued_daily
         union all by name select * from settled_daily
-        union all by name select * from last5_daily
+        union all by name select * from recent_daily
         union all by name select * from disputes_daily
         union all by name select * from payments_daily
     )
@@ -136,6 +149,8 @@ final as (
         sum(coalesce(disputes_n, 0)) over w as cum_disputes_n,
         max(days_late_max) over w as max_days_late,
         last_value(avg_days_late_last5 ignore nulls) over w as avg_days_late_last5,
+        last_value(median_days_late_last10 ignore nulls) over w as median_days_late_last10,
+        last_value(share_paid_late_last10 ignore nulls) over w as share_paid_late_last10,
         min(event_date) filter (where issued_n > 0) over w as first_issue_date,
         max(event_date) filter (where payments_n > 0) over w as last_payment_date
     from daily

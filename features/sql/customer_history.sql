@@ -50,6 +50,8 @@ windows as (
         n.cum_disputes_n as disputes_n,
         n.max_days_late,
         n.avg_days_late_last5,
+        n.median_days_late_last10,
+        n.share_paid_late_last10,
         n.first_issue_date,
         n.last_payment_date,
         n.cum_settled_n - coalesce(y.cum_settled_n, 0) as settled_n_365d,
@@ -89,6 +91,8 @@ final as (
         days_late_sum_90d / nullif(settled_n_90d, 0)
             - days_late_sum / nullif(settled_n, 0) as trend_days_late_90d,
         avg_days_late_last5,
+        median_days_late_last10,
+        share_paid_late_last10,
         partial_n / nullif(settled_n, 0) as share_paid_in_parts,
         disputes_n / nullif(issued_n, 0) as dispute_rate,
         coalesce(issued_n_365d, 0) as invoices_issued_365d,
