@@ -39,13 +39,15 @@ def build_features(
     as_of_dates: Iterable[date],
     *,
     grace_days: int = 0,
+    sample_one_in: int = 1,
 ) -> pd.DataFrame:
     """Features of every invoice open at each date in `as_of_dates`.
 
     Grain: one row per (invoice_id, as_of), sorted by as_of then invoice_id. A feature as of D uses
     only facts dated before D. Numeric features are float64 (missing = NaN), categorical ones text.
     `grace_days`: a settlement counts as late when more than this many
-    days after the due date.
+    days after the due date. `sample_one_in` > 1 keeps one customer in that many (by a hash of
+    the id; all of a kept customer's invoices), to bound the training set of very large books.
     """
     dates = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(as_of_dates))).date})
     if dates.empty:
@@ -54,7 +56,8 @@ def build_features(
     try:
         for table in FEATURE_TABLES:
             sql = feature_sql(table)
-            params = {"grace_days": grace_days} if "$grace_days" in sql else None
+            values = {"grace_days": grace_days, "sample_one_in": sample_one_in}
+            params = {k: v for k, v in values.items() if f"${k}" in sql} or None
             con.execute(f"create or replace temp table {table} as {sql}", params)
         frame = con.execute("select * from invoice_features order by as_of, invoice_id").df()
         numeric = [c for c in model_feature_columns(frame) if c not in CATEGORICAL_FEATURES]

@@ -3,6 +3,7 @@ both call these. Each opens the warehouse, calls `features/` and `models/`, and 
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -67,6 +68,7 @@ class TrainingData:
     outcomes: pd.DataFrame
     first_as_of: date
     data_end: date
+    sample_one_in: int = 1  # customers kept: one in this many (see customer_sample)
 
 
 def training_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> TrainingData:
@@ -81,8 +83,28 @@ def training_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> Trainin
             f"{WARMUP_DAYS + 8 * settings.snapshot_every_days} days of invoices "
             f"({WARMUP_DAYS} days of warm-up history, then 8 snapshot dates)"
         )
-    frame = build_features(con, dates, grace_days=settings.late_grace_days)
-    return TrainingData(frame, invoice_outcomes(con), dates[0], end)
+    sample_one_in = customer_sample(con, dates, settings)
+    frame = build_features(
+        con, dates, grace_days=settings.late_grace_days, sample_one_in=sample_one_in
+    )
+    return TrainingData(frame, invoice_outcomes(con), dates[0], end, sample_one_in)
+
+
+def customer_sample(con: duckdb.DuckDBPyConnection, dates: list[date], settings: Settings) -> int:
+    """Keep one customer in N so that the training snapshots (invoices open at each snapshot
+    date) stay near settings.max_training_snapshots; 1 (everyone) for most books."""
+    [(estimate,)] = con.execute(
+        """
+        select coalesce(sum(greatest(
+            least(coalesce(s.settled_date, $last), $last) - greatest(i.issue_date, $first), 0
+        )), 0) / $every
+        from staging.invoices as i
+        join staging.invoice_settlements as s using (invoice_id)
+        where i.amount > 0
+        """,
+        {"first": dates[0], "last": dates[-1], "every": settings.snapshot_every_days},
+    ).fetchall()
+    return max(1, math.ceil(float(estimate) / settings.max_training_snapshots))
 
 
 @dataclass
@@ -226,6 +248,7 @@ def register(
             "late_grace_days": settings.late_grace_days,
             "serious_late_days": settings.serious_late_days,
             "training_rows": len(labelled),
+            "customer_sample_one_in": data.sample_one_in,
             "n_features": len(model.feature_names),
         },
         metrics=metrics,

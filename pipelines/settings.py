@@ -41,4 +41,9 @@ class Settings(BaseSettings):
     snapshot_every_days: int = Field(
         7, ge=1, description="Spacing of training snapshot dates (one as-of date every N days)."
     )
+    max_training_snapshots: int = Field(
+        2_000_000,
+        ge=10_000,
+        description="Above this many training snapshots, train on a hashed sample of customers.",
+    )
     seed: int = Field(0, description="Random seed for sampling and model training.")

@@ -490,3 +490,18 @@ def test_every_reason_sentence_formats_on_a_real_row(at_d, invoice_id):
     assert reason_sentence("days_past_due", row) == (
         "due in 30 days" if invoice_id == "O1" else "17 days past due"
     )
+
+
+def test_a_customer_sample_keeps_whole_customers_with_identical_features(small_book_dir):
+    """Training sets of very large books keep one customer in N: each kept customer's rows must
+    be exactly those of the full build (customer features are per customer)."""
+    from pipelines.ingest import ingest_files
+
+    con = connect(":memory:")
+    ingest_files(con, [small_book_dir])
+    dates = [date(2026, 3, 2), date(2026, 6, 1)]
+    full = build_features(con, dates)
+    sample = build_features(con, dates, sample_one_in=3)
+    assert 0 < sample["customer_id"].nunique() < full["customer_id"].nunique()
+    kept = full[full["customer_id"].isin(sample["customer_id"].unique())].reset_index(drop=True)
+    pd.testing.assert_frame_equal(sample, kept)
