@@ -21,6 +21,8 @@ class Feature:
     reason_if_negative: str | None = None
     # a yes/no feature is a reason only when its value is 1 (a 0 must not read as "is disputed")
     binary: bool = False
+    # calendar and tenure effects help the model but tell a collector nothing to act on
+    shown_as_reason: bool = True
 
 
 _FEATURES = [
@@ -56,6 +58,7 @@ _FEATURES = [
         "due_day_of_month",
         "Day of the month of the due date.",
         "due on day {due_day_of_month:.0f} of the month",
+        shown_as_reason=False,
     ),
     Feature(
         "due_is_month_end",
@@ -67,6 +70,7 @@ _FEATURES = [
         "due_month",
         "Calendar month of the due date (1–12).",
         "due in month {due_month:.0f} of the year",
+        shown_as_reason=False,
     ),
     Feature(
         "is_disputed",
@@ -80,6 +84,7 @@ _FEATURES = [
         "preferred_channel",
         "Customer's preferred contact channel (categorical).",
         "reached by {preferred_channel}",
+        shown_as_reason=False,
     ),
     Feature(
         "customer_terms_days",
@@ -197,6 +202,7 @@ _FEATURES = [
         "tenure_days",
         "Days since the customer's first invoice.",
         "customer for {tenure_days:.0f} days",
+        shown_as_reason=False,
     ),
     Feature(
         "days_since_last_payment",
@@ -248,14 +254,15 @@ CATEGORICAL_FEATURES = ("country", "segment", "preferred_channel")
 def reason_sentence(feature: str, row: Mapping[str, object]) -> str | None:
     """The plain-language sentence for `feature` as a reason, filled with the row's values.
 
-    None when the feature cannot be a reason for this row (a yes/no feature that is "no"). Falls
+    None when the feature is not shown as a reason, or cannot be one for this row (a yes/no
+    feature that is "no"). Falls
     back to the feature's description when a value the sentence needs is missing.
     """
     entry = CATALOG[feature]
     values = {k: v for k, v in row.items() if not _is_missing(v)}
     template = entry.reason
     value = values.get(feature)
-    if entry.binary and value != 1:
+    if not entry.shown_as_reason or (entry.binary and value != 1):
         return None
     if entry.reason_if_negative and isinstance(value, int | float) and value < 0:
         template, values["minus"] = entry.reason_if_negative, -value

@@ -71,3 +71,8 @@ def test_reason_sentences_read_as_plain_words():
 def test_a_yes_no_feature_is_a_reason_only_when_yes():
     assert reason_sentence("is_disputed", {"is_disputed": 1.0}) == "the invoice is disputed"
     assert reason_sentence("is_disputed", {"is_disputed": 0.0}) is None
+
+
+def test_calendar_and_tenure_are_never_given_as_reasons():
+    assert reason_sentence("tenure_days", {"tenure_days": 1000.0}) is None
+    assert reason_sentence("due_month", {"due_month": 8.0}) is None
