@@ -256,15 +256,15 @@ def ram_gb() -> float:
     return float("nan")
 
 
-def git_commit(*, dirty: bool = True) -> str:
-    """Short HEAD commit, plus "+dirty" when the working tree has changes (if `dirty`)."""
+def git_commit() -> str:
+    """Short HEAD commit, plus "+dirty" when the working tree has uncommitted changes."""
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
         return done.stdout.strip() if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    return commit + ("+dirty" if dirty and git("status", "--porcelain") else "")
+    return commit + ("+dirty" if git("status", "--porcelain") else "")
 
 
 # --------------------------------------------------------------------------------------------
@@ -514,7 +514,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         "invoices": n,
         "customers": customers,
         "seed": seed,
-        "commit": git_commit() if code == REPO else f"{git_commit(dirty=False)}, code from {code}",
+        "commit": git_commit() if code == REPO else f"{args.code_commit}, code from {code}",
         "command": " ".join([".venv/bin/python", "benchmarks/run.py", *sys.argv[1:]]),
         "mem_cap_gb": args.mem_cap_gb,
         "timeout_s": args.timeout,
@@ -745,6 +745,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "(default: the run with N/10 invoices, if any)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the run's figures as JSON")
+    parser.add_argument(
+        "--code-commit",
+        default="unknown commit",
+        help="with --code: the commit that source tree was exported from (recorded as is)",
+    )
     parser.add_argument("--window-pass", metavar="WAREHOUSE", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 

@@ -23,8 +23,10 @@ from pipelines.settings import Settings
 
 
 @task(cache_policy=NO_CACHE)
-def ingest_files(settings: Settings, paths: list[Path]) -> list[jobs.LoadResult]:
-    return jobs.ingest(settings, paths)
+def ingest_files(
+    settings: Settings, paths: list[Path], mapping: Path | None
+) -> list[jobs.LoadResult]:
+    return jobs.ingest(settings, paths, mapping)
 
 
 @task(cache_policy=NO_CACHE)
@@ -38,9 +40,9 @@ def score_open_invoices(settings: Settings, as_of: date | None) -> jobs.ScoreRes
 
 
 @flow(name="ingest")
-def ingest_flow(paths: list[str]) -> list[jobs.LoadResult]:
-    """Load customers, invoices and payments exports into the warehouse."""
-    return ingest_files(Settings(), [Path(p) for p in paths])
+def ingest_flow(paths: list[str], mapping: str | None = None) -> list[jobs.LoadResult]:
+    """Load customers, invoices and payments exports (with an optional mapping file)."""
+    return ingest_files(Settings(), [Path(p) for p in paths], Path(mapping) if mapping else None)
 
 
 @flow(name="train")

@@ -182,7 +182,8 @@ def ingest_files(
             con.execute("begin transaction")
             try:
                 results = [_load(con, plan, load_date) for plan in ordered]
-                rebuild_settlements(con)
+                if not all(r.skipped for r in results):
+                    rebuild_settlements(con)
                 con.execute("commit")
                 break
             except _ReadRowByRow as retry:
