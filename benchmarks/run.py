@@ -378,6 +378,8 @@ def scaling(run: dict, base: dict) -> list[tuple[str, str, str, str]]:
                     _verdict(ratio <= TARGET_SCALING, f"{ratio / TARGET_SCALING:.1f}× over"),
                 )
             )
+        elif _ok(s) and b is not None and b["status"] == "cached":
+            rows.append((label, f"≤ {TARGET_SCALING:g}×", "–", "not measured (cached in base)"))
         else:
             why = s["status"] if not _ok(s) else (b["status"] if b else "not run") + " in base"
             rows.append((label, f"≤ {TARGET_SCALING:g}×", "–", f"NOT met (no figure: {why})"))
