@@ -234,13 +234,7 @@ def materialize_csv(con: duckdb.DuckDBPyConnection, source: Source, table: str) 
     the loader can reject it instead of failing the file.
     """
     width = len(source.columns)
-    schema = pa.schema(
-        [("line", pa.int64())]
-        + [(f"c{i}", pa.string()) for i in range(width)]
-        + [("n_fields", pa.int32())]
-    )
-    cols = ", ".join(f"c{i} varchar" for i in range(width))
-    con.execute(f"create or replace temp table {table} (line bigint, {cols}, n_fields integer)")
+    schema = _rows_table(con, table, width)
     path = source.readable_path or source.path
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle, delimiter=source.delimiter)
@@ -326,13 +320,7 @@ def _sniff_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) 
     source.sheet = ws.title
     table = f"_src_{abs(hash(str(path)))}"
     width = len(header)
-    schema = pa.schema(
-        [("line", pa.int64())]
-        + [(f"c{i}", pa.string()) for i in range(width)]
-        + [("n_fields", pa.int32())]
-    )
-    cols = ", ".join(f"c{i} varchar" for i in range(width))
-    con.execute(f"create or replace temp table {table} (line bigint, {cols}, n_fields integer)")
+    schema = _rows_table(con, table, width)
     for start in range(0, len(data), BATCH_ROWS):
         _append(con, table, schema, data[start : start + BATCH_ROWS])
     source.table = table
@@ -366,3 +354,14 @@ def _sniff_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> Source:
     ]
     source.table = table
     return source
+
+
+def _rows_table(con: duckdb.DuckDBPyConnection, table: str, width: int) -> pa.Schema:
+    """Create temp table `table` (line, c0..c{width-1}, n_fields) and return its Arrow schema."""
+    cols = ", ".join(f"c{i} varchar" for i in range(width))
+    con.execute(f"create or replace temp table {table} (line bigint, {cols}, n_fields integer)")
+    return pa.schema(
+        [("line", pa.int64())]
+        + [(f"c{i}", pa.string()) for i in range(width)]
+        + [("n_fields", pa.int32())]
+    )
