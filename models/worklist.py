@@ -63,6 +63,8 @@ def rank_customers(scores: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFram
     )
     ranked["rank"] = range(1, len(ranked) + 1)
     ranked["reason"] = ""
+    counts = ["open_invoices", "oldest_days_past_due", "disputed_invoices"]
+    ranked[counts] = ranked[counts].astype("int64")
     return ranked[WORKLIST_COLUMNS].reset_index(drop=True)
 
 

@@ -17,7 +17,9 @@ def publish_worklist(worklist: pd.DataFrame, outputs_dir: Path, as_of: str) -> P
     target = outputs_dir / as_of
     staging = Path(tempfile.mkdtemp(prefix=f".{as_of}-", dir=outputs_dir))
     try:
-        worklist.to_csv(staging / "worklist.csv", index=False, float_format="%.4f")
+        amounts = ["open_amount", "overdue_amount", "expected_amount_at_risk"]
+        rounded = worklist.round(dict.fromkeys(amounts, 2) | {"risk_probability": 4})
+        rounded.to_csv(staging / "worklist.csv", index=False)
         if target.exists():
             old = outputs_dir / f".{as_of}-old"
             shutil.rmtree(old, ignore_errors=True)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pandas as pd
+import pytest
 
 from features.catalog import CATALOG, reason_sentence
 from models.worklist import WORKLIST_COLUMNS, driver_invoices, rank_customers
+from pipelines.publish import publish_worklist
 
 CUSTOMERS = pd.DataFrame(
     {
@@ -76,3 +78,21 @@ def test_a_yes_no_feature_is_a_reason_only_when_yes():
 def test_calendar_and_tenure_are_never_given_as_reasons():
     assert reason_sentence("tenure_days", {"tenure_days": 1000.0}) is None
     assert reason_sentence("due_month", {"due_month": 8.0}) is None
+
+
+def test_publishing_replaces_a_date_whole_or_not_at_all(tmp_path, monkeypatch):
+    worklist = rank_customers(SCORES, CUSTOMERS)
+    path = publish_worklist(worklist, tmp_path, "2026-01-01")
+    published = pd.read_csv(path)
+    assert published["customer_id"].tolist() == ["A", "B", "C"]
+    assert published["oldest_days_past_due"].tolist() == [10, 0, 40]  # whole days, not floats
+
+    def crash(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(pd.DataFrame, "to_csv", crash)
+    with pytest.raises(OSError, match="disk full"):
+        publish_worklist(worklist.head(1), tmp_path, "2026-01-01")
+    monkeypatch.undo()
+    assert pd.read_csv(path)["customer_id"].tolist() == ["A", "B", "C"]  # the previous list
+    assert [p.name for p in tmp_path.iterdir()] == ["2026-01-01"]  # no half-written folder
