@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-import numpy as np
 import pandas as pd
 
 from models.dataset import label_snapshots, not_yet_late
@@ -101,7 +100,3 @@ def evaluate(
             predictions["days_to_pay_p90"],
         )
     return out
-
-
-def late_share(labels: pd.Series) -> float:
-    return float(np.nanmean(labels.astype(float))) if labels.notna().any() else float("nan")

@@ -116,15 +116,6 @@ def _signature(model: RiskModel) -> ModelSignature:
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def has_champion(tracking_uri: str, model_name: str) -> bool:
-    mlflow.set_tracking_uri(tracking_uri)
-    try:
-        MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
-    except mlflow.exceptions.MlflowException:
-        return False
-    return True
-
-
 def load_champion(tracking_uri: str, model_name: str) -> tuple[RiskModel, str]:
     """The champion RiskModel and its registry version."""
     mlflow.set_tracking_uri(tracking_uri)
