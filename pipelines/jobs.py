@@ -331,8 +331,15 @@ def _store(
             "days_past_due",
             "p_late",
             "p_late_30",
+            "days_to_pay_p10",
+            "days_to_pay_p50",
+            "days_to_pay_p90",
         ]
-    ].assign(model_version=version)
+    ].assign(
+        predicted_payment_date=pd.to_datetime(scores["as_of"])
+        + pd.to_timedelta(scores["days_to_pay_p50"].round(), unit="D"),
+        model_version=version,
+    )
     tables = {
         "invoice_scores": invoice_scores,
         "worklist": worklist.assign(as_of=as_of, model_version=version),

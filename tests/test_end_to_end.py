@@ -29,6 +29,15 @@ def test_demo_end_to_end(small_book_dir, settings_env, monkeypatch):
         "select count(distinct customer_id) from scoring.invoice_scores"
     ).fetchall()
     assert len(worklist) == customers_with_open == worklist["customer_id"].nunique()
+    [(bad_intervals, before_as_of)] = con.execute(
+        """
+        select count(*) filter (where not days_to_pay_p10 <= days_to_pay_p50
+                                       and days_to_pay_p50 <= days_to_pay_p90),
+               count(*) filter (where predicted_payment_date < as_of)
+        from scoring.invoice_scores
+        """
+    ).fetchall()
+    assert (bad_intervals, before_as_of) == (0, 0)
     [(read, loaded, rejected)] = con.execute(
         "select sum(rows_read), sum(rows_loaded), sum(rows_rejected) from loads"
     ).fetchall()
