@@ -518,6 +518,15 @@ def _rules(pairs: list[tuple[str, str, str]]) -> str:
     return f"case {rule} end as rule, case {message} end as message"
 
 
+def _duplicate_rule(name: str, column: str) -> tuple[str, str, str]:
+    """The duplicate_key rule: a key seen on an earlier line of the same file (first row wins)."""
+    return (
+        "repeated",
+        "duplicate_key",
+        f"'{name} ' || {column} || ' appears earlier in the file, line ' || first_line",
+    )
+
+
 def _duplicates(rows: str, key: str) -> str:
     """CTE `dup`: keys found on several rows of the load, with their first line. A hash
     aggregate: much cheaper than numbering rows within each key on 10M rows."""
@@ -544,11 +553,7 @@ def _check_customers(plan: Plan, s: _Sql) -> str:
                 "absurd_value",
                 f"'payment_terms_days outside 0..365: ' || {terms}",
             ),
-            (
-                "repeated",
-                "duplicate_key",
-                "'customer_id ' || customer_id || ' appears earlier in the file, line ' || first_line",
-            ),
+            _duplicate_rule("customer_id", "customer_id"),
         ]
     )
     return f"""
@@ -685,13 +690,7 @@ def _check_invoices(plan: Plan, s: _Sql) -> str:
                 "'paid_amount ' || paid || ' exceeds the invoice amount ' || amt",
             ),
         ]
-    rules.append(
-        (
-            "repeated",
-            "duplicate_key",
-            "'invoice_id ' || invoice_id || ' appears earlier in the file, line ' || first_line",
-        )
-    )
+    rules.append(_duplicate_rule("invoice_id", "invoice_id"))
     return f"""
         with rows as (select * from raw.invoices where load_id = $id),
         {_duplicates("rows", "invoice_id")},
@@ -755,11 +754,7 @@ def _check_payments(plan: Plan, s: _Sql) -> str:
                 "future_date",
                 f"'payment_date ' || paid_on || ' is after the load date {s.load_date}'",
             ),
-            (
-                "repeated",
-                "duplicate_key",
-                "'payment_id ' || pid || ' appears earlier in the file, line ' || first_line",
-            ),
+            _duplicate_rule("payment_id", "pid"),
         ]
     )
     return f"""
