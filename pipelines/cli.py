@@ -102,7 +102,9 @@ def _print_loads(results: list[LoadResult]) -> None:
     table = Table(title="Reconciliation: rows read = loaded + pending + rejected")
     for column in ("file", "kind", "read", "loaded", "pending", "rejected", ""):
         numeric = column in ("read", "loaded", "pending", "rejected")
-        table.add_column(column, justify="right" if numeric else "left")
+        table.add_column(
+            column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric
+        )
     for r in results:
         notes = []
         if r.skipped:
@@ -125,13 +127,13 @@ def _print_loads(results: list[LoadResult]) -> None:
     console.print(table)
     for r in results:
         if r.source_format and not r.skipped:
-            console.print(f"{r.file}: read as {r.source_format}", markup=False)
+            console.print(f"{r.file}: read as {r.source_format}", markup=False, soft_wrap=True)
     for r in results:
         if r.rows_rejected and not r.skipped:
             rules = ", ".join(f"{rule} {n:,}" for rule, n in r.rejects_by_rule)
             console.print(f"[bold]{r.file}[/]: rejected by rule: {rules}")
             for example in r.reject_examples:
-                console.print(f"  {r.file}: {example}", markup=False)
+                console.print(f"  {r.file}: {example}", markup=False, soft_wrap=True)
     if any(r.rows_rejected and not r.skipped for r in results):
         console.print(
             "Every rejected row, with its file, line, rule, message and original text, is in "
