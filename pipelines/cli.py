@@ -16,7 +16,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from models.evaluate import POPULATIONS
-from pipelines import jobs
+from pipelines import jobs, scoring
 from pipelines.ingest import IngestError, LoadResult
 from pipelines.settings import Settings
 from pipelines.synthetic import generate_book, write_book
@@ -279,13 +279,13 @@ def score(as_of: AsOf = None) -> None:
     """Score open invoices with the champion model and publish the worklist."""
     settings = Settings()
     try:
-        result = jobs.score(settings, _day(as_of))
+        result = scoring.score(settings, _day(as_of))
     except (NoChampion, jobs.InsufficientData, WarehouseLocked) as exc:
         raise _fail(str(exc)) from exc
     _print_worklist(result)
 
 
-def _print_worklist(result: jobs.ScoreResult, rows: int = 10) -> None:
+def _print_worklist(result: scoring.ScoreResult, rows: int = 10) -> None:
     table = Table(title=f"Worklist as of {result.as_of}: top {rows} of {len(result.worklist):,}")
     for column in ("#", "customer", "collector", "open", "overdue", "risk", "at risk", "why"):
         table.add_column(
@@ -344,7 +344,7 @@ def demo() -> None:
         progress.update(task, completed=1)
 
         task = step("Scoring open invoices and publishing the worklist")
-        scored = jobs.score(settings)
+        scored = scoring.score(settings)
         progress.update(task, completed=1)
 
     _print_loads(loads)

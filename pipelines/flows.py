@@ -18,7 +18,7 @@ from pathlib import Path
 from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
 
-from pipelines import jobs
+from pipelines import jobs, scoring
 from pipelines.settings import Settings
 
 
@@ -35,8 +35,8 @@ def train_model(settings: Settings, force_promote: bool) -> jobs.TrainResult:
 
 
 @task(cache_policy=NO_CACHE)
-def score_open_invoices(settings: Settings, as_of: date | None) -> jobs.ScoreResult:
-    return jobs.score(settings, as_of)
+def score_open_invoices(settings: Settings, as_of: date | None) -> scoring.ScoreResult:
+    return scoring.score(settings, as_of)
 
 
 @flow(name="ingest")
