@@ -6,14 +6,15 @@ separator, encoding, decimal mark and date order detected. A file that cannot be
 (empty, not a table, a required column missing, ambiguous dates) stops the ingest with an
 `IngestError` naming the file and the rule, before anything is written.
 
-The planned files are then loaded, customers → invoices → payments, in ONE transaction: a failure
+The planned files are then loaded, customers → invoices → payments → promises, in ONE transaction: a failure
 anywhere leaves the warehouse exactly as it was. Each file lands in `raw.*` as read (text, with
 load_id, source file and line), is typed and checked in SQL, and each row ends up in staging,
-in `staging.pending_payments` (a payment whose invoice has not arrived yet), or in `rejects` with
-the rule it broke. `loads` keeps the counts per file: read = loaded + pending + rejected.
+in `staging.pending_payments` / `staging.pending_promises` (a payment or promise to pay whose
+invoice has not arrived yet), or in `rejects` with the rule it broke. `loads` keeps the counts per file: read = loaded + pending + rejected.
 
 Policies (see README, "Input format"): an invoice sent again with other values is a new version
-(previous one kept in `staging.invoice_versions`); a file whose content (and mapping) was loaded
+(previous one kept in `staging.invoice_versions`), and so is a promise (`staging.promise_versions`);
+a file whose content (and mapping) was loaded
 before is skipped; "future" means after `load_date`, given by the caller.
 """
 
@@ -43,6 +44,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "customers": ("customer_id",),
     "invoices": ("invoice_id", "customer_id", "issue_date", "due_date", "amount"),
     "payments": ("invoice_id", "payment_date", "amount"),
+    # Without promise_id, a promise is keyed by invoice and the day it was made.
+    "promises": ("invoice_id", "promised_on", "promised_date"),
 }
 # Kept for callers of the first version: the canonical columns of each file.
 REQUIRED_COLUMNS = {
@@ -51,7 +54,7 @@ REQUIRED_COLUMNS = {
     "payments": FIELDS["payments"],
 }
 # Customers first so invoices find them, invoices before payments so payments find theirs.
-LOAD_ORDER = ("customers", "invoices", "payments")
+LOAD_ORDER = ("customers", "invoices", "payments", "promises")
 FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".parquet", ".pq")
 # The synthetic generator's answer key sits beside its book; the pipeline never reads it.
 ANSWER_KEY = "oracle.csv"
@@ -97,6 +100,7 @@ class LoadResult:
     rows_unchanged: int = 0
     payments_derived: int = 0  # from settlement dates on invoice rows
     payments_matched: int = 0  # pending payments whose invoice arrived with this file
+    promises_matched: int = 0  # pending promises whose invoice arrived with this file
     load_id: int | None = None
     source_format: str = ""
     rejects_by_rule: tuple[tuple[str, int], ...] = ()
@@ -286,6 +290,8 @@ def _map_columns(path: Path, columns: list[str], section: Section | None) -> dic
 def _detect_kind(path: Path, columns: list[str], fields: dict[str, int]) -> str:
     """Which table a file holds, from its (mapped) header."""
     names = set(fields)
+    if names & {"promise_id", "promised_on", "promised_date"} and "issue_date" not in names:
+        return "promises"
     if "payment_id" in names or ("payment_date" in names and "issue_date" not in names):
         return "payments"
     if "invoice_id" in names or "issue_date" in names:
@@ -293,8 +299,8 @@ def _detect_kind(path: Path, columns: list[str], fields: dict[str, int]) -> str:
     if "customer_id" in names:
         return "customers"
     raise IngestError(
-        f"{path}: rule unknown_kind: cannot tell whether this is a customers, invoices or "
-        f"payments file; columns found: {', '.join(columns) or '(none)'}. Rename the columns "
+        f"{path}: rule unknown_kind: cannot tell whether this is a customers, invoices, "
+        f"payments or promises file; columns found: {', '.join(columns) or '(none)'}. Rename the columns "
         "to latepay's names or give a mapping file (--mapping)"
     )
 
@@ -778,7 +784,91 @@ def _check_payments(plan: Plan, s: _Sql) -> str:
     """
 
 
-_CHECKS = {"customers": _check_customers, "invoices": _check_invoices, "payments": _check_payments}
+def _check_promises(plan: Plan, s: _Sql) -> str:
+    wide, wide_msg = _wrong_width(plan)
+    hint = s.date_hint
+    # Without promise_id: one promise per invoice and day made (a second one is a duplicate).
+    made = s.date("promised_on")
+    pid = (
+        "r.promise_id"
+        if "promise_id" in plan.fields
+        else f"r.invoice_id || '/' || coalesce(({made})::varchar, r.promised_on, '')"
+    )
+    amount = s.text("amount")
+    rules = _rules(
+        [
+            (wide, "wrong_field_count", wide_msg),
+            (
+                "pid is null or invoice_id is null",
+                "required_value",
+                "'promise_id and invoice_id are required'",
+            ),
+            (
+                "made is null",
+                "bad_date",
+                f"'promised_on is not a date ({hint}): ' || coalesce({s.text('promised_on')}, '(empty)')",
+            ),
+            (
+                "promised is null",
+                "bad_date",
+                f"'promised_date is not a date ({hint}): ' || coalesce({s.text('promised_date')}, '(empty)')",
+            ),
+            (
+                f"amt is null and {amount} is not null",
+                "bad_amount",
+                f"'amount is not a number (decimal mark ''{plan.decimal_mark}''): ' || {amount}",
+            ),
+            ("amt <= 0", "non_positive_amount", "'promised amount must be positive: ' || amt"),
+            (
+                "promised < made",
+                "promised_before_made",
+                "'promised_date ' || promised || ' is before promised_on ' || made",
+            ),
+            (
+                f"amt >= {MAX_AMOUNT:.0f} or made < date '{EARLIEST_DATE}' "
+                f"or promised - made > {MAX_TERMS_DAYS}",
+                "absurd_value",
+                f"case when amt >= {MAX_AMOUNT:.0f} then 'amount is absurd: ' || amt "
+                f"when made < date '{EARLIEST_DATE}' then 'promised_on before {EARLIEST_DATE}: ' || made "
+                f"else 'promised_date ' || (promised - made) || ' days after promised_on (more than {MAX_TERMS_DAYS})' end",
+            ),
+            (
+                # The promised date itself may be in the future: that is what a promise is.
+                s.future("made"),
+                "future_date",
+                f"'promised_on ' || made || ' is after the load date {s.load_date}'",
+            ),
+            _duplicate_rule("promise_id", "pid"),
+        ]
+    )
+    return f"""
+        with ided as (
+            select r.*, {pid} as pid from raw.promises as r where r.load_id = $id
+        ),
+        {_duplicates("ided", "pid")},
+        typed as (
+            select r.*,
+                {made} as made,
+                {s.date("promised_date")} as promised,
+                {s.amount("amount")} as amt,
+                coalesce(r.line > dup.first_line, false) as repeated,
+                dup.first_line,
+                i.known_id is not null as invoice_known
+            from ided as r
+            left join (select invoice_id as known_id from staging.invoices) as i
+                on i.known_id = r.invoice_id
+            left join dup on dup.k = r.pid
+        )
+        select line, pid, invoice_id, made, promised, amt, invoice_known, {rules} from typed
+    """
+
+
+_CHECKS = {
+    "customers": _check_customers,
+    "invoices": _check_invoices,
+    "payments": _check_payments,
+    "promises": _check_promises,
+}
 
 
 # --------------------------------------------------------------------------- loading
@@ -887,7 +977,7 @@ def _load(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None) ->
         """
         update loads set rows_read = $r, rows_loaded = $l, rows_rejected = $j, rows_pending = $p,
             rows_updated = $u, rows_unchanged = $n, payments_derived = $dv,
-            payments_matched = $mt, finished_at = $t
+            payments_matched = $mt, promises_matched = $pm, finished_at = $t
         where load_id = $id
         """,
         r=read,
@@ -898,6 +988,7 @@ def _load(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None) ->
         n=counts.get("unchanged", 0),
         dv=counts.get("derived", 0),
         mt=counts.get("matched", 0),
+        pm=counts.get("promises_matched", 0),
         t=datetime.now(),
         id=load_id,
     )
@@ -914,6 +1005,7 @@ def _load(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None) ->
         rows_unchanged=counts.get("unchanged", 0),
         payments_derived=counts.get("derived", 0),
         payments_matched=counts.get("matched", 0),
+        promises_matched=counts.get("promises_matched", 0),
         load_id=load_id,
         source_format=plan.describe + "".join(f"; {n}" for n in plan.notes),
         rejects_by_rule=tuple((r, n) for r, n in by_rule),
@@ -1063,6 +1155,7 @@ def _upsert_invoices(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -
     if "settled_date" in plan.fields:
         counts["derived"] = _derive_payments(con, load_id)
     counts["matched"] = _match_pending(con)
+    counts["promises_matched"] = _match_pending_promises(con)
     _run(con, "alter table checked add column status varchar default 'loaded'")
     return counts
 
@@ -1241,8 +1334,114 @@ def _upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -
     return {"new": valid - unchanged - updated, "unchanged": unchanged, "updated": updated}
 
 
+def _upsert_promises(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
+    """Promises whose invoice is known go to staging.promises, the others wait in
+    staging.pending_promises. A promise re-sent with another date or amount is a new version:
+    the replaced one is kept in staging.promise_versions (a moved promise is a broken one)."""
+    _run(con, "alter table checked add column status varchar")
+    _run(
+        con,
+        "update checked set status = case when invoice_known then 'loaded' else 'pending' end "
+        "where rule is null",
+    )
+    _run(
+        con,
+        """
+        create or replace temp table existing as
+        select c.pid as promise_id,
+            s.invoice_id = c.invoice_id and s.promised_on = c.made
+                and s.promised_date = c.promised and s.amount is not distinct from c.amt as same
+        from checked as c join staging.promises as s on s.promise_id = c.pid
+        where c.status = 'loaded'
+        """,
+    )
+    [(valid, unchanged, updated)] = _run(
+        con,
+        "select (select count(*) from checked where status = 'loaded'), "
+        "count(*) filter (where same), count(*) filter (where not same) from existing",
+    )
+    if updated:
+        _run(
+            con,
+            """
+            insert into staging.promise_versions
+            select s.promise_id, s.invoice_id, s.promised_on, s.promised_date, s.amount,
+                s.load_id, $id
+            from staging.promises as s
+            join existing as e on e.promise_id = s.promise_id and not e.same
+            """,
+            id=load_id,
+        )
+        _run(
+            con,
+            "delete from staging.promises where promise_id in "
+            "(select promise_id from existing where not same)",
+        )
+    changed = "status = 'loaded'" + (
+        " and pid not in (select promise_id from existing where same)" if unchanged else ""
+    )
+    _run(
+        con,
+        f"""
+        insert into staging.promises
+        select pid, invoice_id, made, promised, amt, $id from checked where {changed}
+        """,
+        id=load_id,
+    )
+    _run(
+        con,
+        "delete from staging.pending_promises "
+        "where promise_id in (select pid from checked where status = 'loaded')",
+    )
+    _run(
+        con,
+        """
+        insert or replace into staging.pending_promises
+        select pid, invoice_id, made, promised, amt, $id, $f, line from checked
+        where status = 'pending'
+        """,
+        id=load_id,
+        f=str(plan.source.path),
+    )
+    return {"new": valid - unchanged - updated, "unchanged": unchanged, "updated": updated}
+
+
+def _match_pending_promises(con: duckdb.DuckDBPyConnection) -> int:
+    """Promises that waited for their invoice move to staging.promises once it is there."""
+    [(waiting,)] = _run(
+        con,
+        "select count(*) from staging.pending_promises "
+        "where invoice_id in (select invoice_id from staging.invoices)",
+    )
+    if waiting:
+        _run(
+            con,
+            """
+            delete from staging.promises where promise_id in (
+                select promise_id from staging.pending_promises
+                where invoice_id in (select invoice_id from staging.invoices))
+            """,
+        )
+        _run(
+            con,
+            """
+            insert into staging.promises
+            select promise_id, invoice_id, promised_on, promised_date, amount, load_id
+            from staging.pending_promises
+            where invoice_id in (select invoice_id from staging.invoices)
+            """,
+        )
+        _run(
+            con,
+            "delete from staging.pending_promises "
+            "where invoice_id in (select invoice_id from staging.invoices)",
+        )
+    return waiting
+
+
 _UPSERT = {
     "customers": _upsert_customers,
     "invoices": _upsert_invoices,
     "payments": _upsert_payments,
+    "promises": _upsert_promises,
 }

@@ -33,7 +33,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-KINDS = ("customers", "invoices", "payments")
+KINDS = ("customers", "invoices", "payments", "promises")
 
 # Every field latepay reads, per table. Required ones are in pipelines.ingest.REQUIRED.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -61,8 +61,19 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "payment_terms_days",
     ),
     "payments": ("payment_id", "invoice_id", "payment_date", "amount"),
+    # A promise to pay: on `promised_on` the customer committed to pay `amount` (empty: the open
+    # amount) of the invoice by `promised_date`.
+    "promises": ("promise_id", "invoice_id", "promised_on", "promised_date", "amount"),
 }
-DATE_FIELDS = ("issue_date", "due_date", "dispute_opened_date", "settled_date", "payment_date")
+DATE_FIELDS = (
+    "issue_date",
+    "due_date",
+    "dispute_opened_date",
+    "settled_date",
+    "payment_date",
+    "promised_on",
+    "promised_date",
+)
 AMOUNT_FIELDS = ("amount", "paid_amount")
 FORMAT_KEYS = ("delimiter", "encoding", "date_format", "decimal_mark", "sheet")
 DERIVE = re.compile(r"^\s*issue_date\s*\+\s*(?:(\d+)|(payment_terms_days))\s*$")

@@ -11,6 +11,10 @@ Grain and units
 * ``invoices``: one row per invoice or credit note; ``amount`` in ``currency`` units, rounded to
   cents; credit notes have negative amounts and ``due_date == issue_date``.
 * ``payments``: one row per payment received on or before ``end_date``; positive amounts.
+* ``promises``: one row per promise to pay made on or before ``end_date`` (``promised_on``); the
+  customer committed to pay by ``promised_date`` (which may be after ``end_date``) ``amount``, or
+  the open amount when empty. Drawn from their own random stream: adding them changed none of the
+  other tables of a seed.
 * ``oracle``: one row per invoice that is not a credit note. Never read by the pipeline.
   ``p_late`` (6 decimals) is the probability above; ``archetype`` the customer's archetype;
   ``trouble_date`` the deteriorating customer's trouble start (empty otherwise);
@@ -41,6 +45,7 @@ __all__ = [
     "INVOICE_COLUMNS",
     "ORACLE_COLUMNS",
     "PAYMENT_COLUMNS",
+    "PROMISE_COLUMNS",
     "Book",
     "generate_book",
     "write_book",
@@ -70,6 +75,7 @@ INVOICE_COLUMNS = [
     "dispute_opened_date",
 ]
 PAYMENT_COLUMNS = ["payment_id", "invoice_id", "payment_date", "amount"]
+PROMISE_COLUMNS = ["promise_id", "invoice_id", "promised_on", "promised_date", "amount"]
 ORACLE_COLUMNS = ["invoice_id", "p_late", "archetype", "trouble_date", "late_outcome"]
 
 # --------------------------------------------------------------------------------------------
@@ -179,6 +185,17 @@ _CREDIT_NOTE_SHARE = 0.02
 _PARTIAL_SHARE = 0.10  # of paid invoices, settled by 2-3 payments
 _DEFAULT_PARTIAL_SHARE = 0.25  # of bad debts, one partial payment before the customer stops
 
+# Promises to pay. A collector chases an overdue invoice 3-21 days after its due date; some
+# customers then promise a date. Kept promises are followed by the payment on or a few days
+# before the promised date; broken ones promise a date at least a week before the payment comes
+# (or a bad debt's, which never comes). Their own stream, so the rest of a seed's book is as it was.
+_PROMISE_STREAM = 0x50524F4D  # "PROM"
+_CHASE_DAYS = (3, 21)
+_PROMISE_SHARE_LATE = 0.40  # of invoices still unpaid when chased
+_PROMISE_SHARE_DEFAULT = 0.60  # of bad debts (collectors chase them longest)
+_PROMISE_KEPT = 0.60  # of promises on invoices that are paid later
+_PROMISE_AMOUNT_SHARE = 0.30  # promises that state an amount (the open amount at the time)
+
 
 @dataclass(frozen=True)
 class Book:
@@ -193,6 +210,7 @@ class Book:
     invoices: pd.DataFrame
     payments: pd.DataFrame
     oracle: pd.DataFrame
+    promises: pd.DataFrame
 
 
 # --------------------------------------------------------------------------------------------
@@ -598,6 +616,17 @@ def generate_book(
     p_inv, p_day, p_cents = p_inv[porder], p_day[porder], p_cents[porder]
     del keep, porder, day_off, day_key
 
+    promises = _make_promises(
+        np.random.default_rng([seed, _PROMISE_STREAM]),
+        end,
+        due,
+        settle,
+        defaults,
+        credit,
+        cents,
+        (p_inv, p_day, p_cents),
+    )
+
     # ---- frames.
     inv_width = max(7, len(str(n)))
     invoice_ids = _ids("INV-", n, inv_width)
@@ -638,7 +667,76 @@ def generate_book(
         },
         copy=False,
     )
-    return Book(customers=cust.frame, invoices=invoices, payments=payments, oracle=oracle)
+    n_promises = promises["invoice"].size
+    promise_ids = _ids("PRM-", n_promises, max(7, len(str(n_promises))))
+    promises_frame = pd.DataFrame(
+        {
+            "promise_id": _strings(promise_ids),
+            "invoice_id": _strings(invoice_ids.take(pa.array(promises["invoice"]))),
+            "promised_on": _timestamps(promises["made"]),
+            "promised_date": _timestamps(promises["promised"]),
+            "amount": promises["amount"],
+        },
+        copy=False,
+    )
+    return Book(
+        customers=cust.frame,
+        invoices=invoices,
+        payments=payments,
+        oracle=oracle,
+        promises=promises_frame,
+    )
+
+
+def _make_promises(
+    rng: np.random.Generator,
+    end: np.datetime64,
+    due: np.ndarray,
+    settle: np.ndarray,
+    defaults: np.ndarray,
+    credit: np.ndarray,
+    cents: np.ndarray,
+    payments: tuple[np.ndarray, np.ndarray, np.ndarray],
+) -> dict[str, np.ndarray]:
+    """Promises to pay on overdue invoices, sorted by the day made, then invoice.
+
+    Returns arrays ``invoice`` (row index), ``made``, ``promised`` (datetime64[D]) and ``amount``
+    (float, NaN = the open amount). Only ``rng`` is drawn from; outcomes are read, not changed.
+    """
+    # Candidates: invoices overdue at the first possible chase, chased on or before end.
+    first_chase = due + np.timedelta64(_CHASE_DAYS[0], "D")
+    cand = np.flatnonzero(~credit & (defaults | (settle > first_chase)) & (first_chase <= end))
+    chase = rng.integers(_CHASE_DAYS[0], _CHASE_DAYS[1] + 1, cand.size)
+    made = due[cand] + chase.astype("timedelta64[D]")
+    bad = defaults[cand]
+    share = np.where(bad, _PROMISE_SHARE_DEFAULT, _PROMISE_SHARE_LATE)
+    # A promise needs the invoice still unpaid when chased, and the chase to be in the book.
+    take = (rng.random(cand.size) < share) & (bad | (made < settle[cand])) & (made <= end)
+    gap = (settle[cand] - made).astype(np.int64)  # days from promise to payment (paid ones)
+    kept = ~bad & ((rng.random(cand.size) < _PROMISE_KEPT) | (gap < 10))
+    # Kept: the payment comes on the promised date or up to 3 days before it.
+    kept_date = settle[cand] + rng.integers(0, 4, cand.size).astype("timedelta64[D]")
+    # Broken: a date 1-14 days out that passes at least a week before any payment.
+    room = np.where(bad, 14, np.clip(gap - 8, 1, 14))
+    broken_date = made + (1 + np.floor(rng.random(cand.size) * room)).astype("timedelta64[D]")
+    promised = np.where(kept, kept_date, broken_date)
+    stated = rng.random(cand.size) < _PROMISE_AMOUNT_SHARE
+    cand, made, promised, stated = cand[take], made[take], promised[take], stated[take]
+    # The open amount when the promise is made: invoice amount less the payments before it.
+    p_inv, p_day, p_cents = payments
+    made_of = np.full(cents.size, np.datetime64("NaT", "D"))
+    made_of[cand] = made
+    before = p_day < made_of[p_inv]  # NaT compares False: invoices without a promise
+    paid = np.bincount(p_inv[before], weights=p_cents[before], minlength=cents.size)
+    open_cents = cents[cand] - paid[cand].astype(np.int64)
+    amount = np.where(stated & (open_cents > 0), open_cents / 100.0, np.nan)
+    order = np.lexsort((cand, made))
+    return {
+        "invoice": cand[order],
+        "made": made[order],
+        "promised": promised[order],
+        "amount": amount[order],
+    }
 
 
 # --------------------------------------------------------------------------------------------
@@ -650,7 +748,9 @@ def _arrow_column(series: pd.Series, name: str) -> pa.Array:
         return pa.array(series, from_pandas=True).cast(pa.date32())
     if name == "amount":
         # decimal(18, 2) makes the writer print "1234.50" and "-12.00"; the cast rounds to cents.
-        return pa.array(series.to_numpy(dtype=np.float64)).cast(pa.decimal128(18, 2))
+        # NaN (an optional amount left out) is written as an empty field.
+        values = pa.array(series.to_numpy(dtype=np.float64), from_pandas=True)
+        return values.cast(pa.decimal128(18, 2))
     if isinstance(series.dtype, pd.CategoricalDtype):
         return pa.array(series.astype(str), type=pa.string())
     values = pa.array(series, from_pandas=True)
@@ -685,15 +785,16 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
 
 
 def write_book(book: Book, out_dir: Path) -> dict[str, Path]:
-    """Write the four tables as UTF-8 CSV into ``out_dir`` (created if needed).
+    """Write the five tables as UTF-8 CSV into ``out_dir`` (created if needed).
 
-    Returns ``{"customers": path, "invoices": path, "payments": path, "oracle": path}``.
+    Returns ``{"customers": path, "invoices": path, "payments": path, "promises": path,
+    "oracle": path}``.
     Dates are ``YYYY-MM-DD``, amounts have two decimals, missing values are empty fields.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for name in ("customers", "invoices", "payments", "oracle"):
+    for name in ("customers", "invoices", "payments", "promises", "oracle"):
         path = out_dir / f"{name}.csv"
         _write_csv(getattr(book, name), path)
         paths[name] = path

@@ -585,3 +585,145 @@ def test_a_warehouse_made_by_the_first_version_is_migrated(tmp_path: Path):
         "select count(*) from duckdb_constraints() where schema_name = 'staging' "
         "and table_name = 'invoices' and constraint_type = 'PRIMARY KEY'"
     ).fetchall() == [(0,)]
+
+
+# --------------------------------------------------------------------------- promises to pay
+
+PROMISES = (
+    "promise_id,invoice_id,promised_on,promised_date,amount\n"
+    "PR1,I1,2026-02-10,2026-02-20,\n"  # line 2: the whole open amount (amount empty)
+    "PR2,I1,2026-03-01,2026-03-15,400.00\n"  # line 3: a partial amount
+    "PR3,I9,2026-03-01,2026-03-10,\n"  # line 4: invoice I9 not loaded yet: pending
+    "PR4,I1,2026-03-05,2026-03-01,\n"  # line 5: promised to pay before the promise was made
+    "PR5,I1,2026-07-01,2026-07-10,\n"  # line 6: made after the load date (2026-06-30)
+    "PR6,I1,2026-02-30,2026-03-10,\n"  # line 7: 30 February
+    "PR7,I1,2026-03-01,2026-03-10,abc\n"  # line 8: amount not a number
+    "PR8,I1,2026-03-01,2026-03-10,-5\n"  # line 9: a promise to pay a negative amount
+    "PR1,I1,2026-02-10,2026-02-25,\n"  # line 10: PR1 again in the same file
+    "PR9,I1,2026-06-01,2026-08-01,\n"  # line 11: promised date after the load date: fine
+)
+
+
+def test_promises_are_typed_checked_and_reconciled(tmp_path: Path):
+    con = loaded_base()
+    path = write(tmp_path, "promises.csv", PROMISES)
+    [result] = ingest_files(con, [path], load_date=LOAD_DATE)
+    assert result.kind == "promises"
+    assert (result.rows_read, result.rows_loaded, result.rows_pending, result.rows_rejected) == (
+        10,
+        3,
+        1,
+        6,
+    )
+    assert counts(con) == [(10, 3, 1, 6)]
+    assert con.execute(
+        "select line, rule from rejects where load_id = (select max(load_id) from loads) "
+        "order by line"
+    ).fetchall() == [
+        (5, "promised_before_made"),
+        (6, "future_date"),
+        (7, "bad_date"),
+        (8, "bad_amount"),
+        (9, "non_positive_amount"),
+        (10, "duplicate_key"),
+    ]
+    assert con.execute(
+        "select promise_id, invoice_id, promised_on::varchar, promised_date::varchar, "
+        "amount::double, load_id = $id from staging.promises order by promise_id",
+        {"id": result.load_id},
+    ).fetchall() == [
+        ("PR1", "I1", "2026-02-10", "2026-02-20", None, True),
+        ("PR2", "I1", "2026-03-01", "2026-03-15", 400.0, True),
+        ("PR9", "I1", "2026-06-01", "2026-08-01", None, True),
+    ]
+    assert con.execute(
+        "select promise_id, invoice_id, line from staging.pending_promises"
+    ).fetchall() == [("PR3", "I9", 4)]
+    # raw keeps every row as read, with its line
+    assert con.execute(
+        "select count(*), min(line), max(line), count(*) filter (where amount = 'abc') "
+        "from raw.promises"
+    ).fetchall() == [(10, 2, 11, 1)]
+    [(message, row_text)] = con.execute(
+        "select message, row_text from rejects where rule = 'promised_before_made'"
+    ).fetchall()
+    assert message == "promised_date 2026-03-01 is before promised_on 2026-03-05"
+    assert row_text == "PR4,I1,2026-03-05,2026-03-01,"
+
+    # Invoice I9 arrives: its promise leaves pending_promises for staging.promises.
+    invoices = write(
+        tmp_path,
+        "invoices.csv",
+        "invoice_id,customer_id,issue_date,due_date,amount\nI9,C1,2026-02-01,2026-02-28,300\n",
+    )
+    [result] = ingest_files(con, [invoices], load_date=LOAD_DATE)
+    assert result.promises_matched == 1
+    assert con.execute("select count(*) from staging.pending_promises").fetchall() == [(0,)]
+    assert con.execute(
+        "select invoice_id, promised_date::varchar from staging.promises where promise_id = 'PR3'"
+    ).fetchall() == [("I9", "2026-03-10")]
+
+
+def test_a_moved_promise_is_versioned_and_the_same_one_is_unchanged(tmp_path: Path):
+    con = loaded_base()
+    first = write(tmp_path, "promises.csv", PROMISES.split("PR3")[0])  # PR1, PR2
+    [loaded] = ingest_files(con, [first], load_date=LOAD_DATE)
+    moved = write(
+        tmp_path,
+        "promises.csv",
+        "promise_id,invoice_id,promised_on,promised_date,amount\n"
+        "PR1,I1,2026-02-10,2026-02-20,\n"  # the same promise: unchanged
+        "PR2,I1,2026-03-01,2026-03-31,400.00\n",  # the customer moved the date: a new version
+    )
+    [result] = ingest_files(con, [moved], load_date=LOAD_DATE)
+    assert (result.rows_new, result.rows_updated, result.rows_unchanged) == (0, 1, 1)
+    assert con.execute(
+        "select promise_id, promised_date::varchar from staging.promises order by 1"
+    ).fetchall() == [("PR1", "2026-02-20"), ("PR2", "2026-03-31")]
+    assert con.execute(
+        "select promise_id, promised_date::varchar, amount::double, valid_from_load_id, "
+        "valid_to_load_id from staging.promise_versions"
+    ).fetchall() == [("PR2", "2026-03-15", 400.0, loaded.load_id, result.load_id)]
+
+
+def test_a_french_promises_file_without_ids_is_recognised_by_its_columns(tmp_path: Path):
+    con = loaded_base()
+    path = tmp_path / "relances_crm.csv"  # the name says nothing: the header does
+    path.write_bytes(
+        (
+            "invoice_id;promised_on;promised_date;amount\r\n"
+            "I1;15/02/2026;28/02/2026;1 000,00\r\n"
+            "I1;15/02/2026;20/03/2026;\r\n"  # a second promise the same day: same key
+        ).encode("cp1252")
+    )
+    [result] = ingest_files(con, [path], load_date=LOAD_DATE)
+    assert (result.kind, result.rows_loaded, result.rows_rejected) == ("promises", 1, 1)
+    assert con.execute(
+        "select promise_id, promised_date::varchar, amount::double from staging.promises"
+    ).fetchall() == [("I1/2026-02-15", "2026-02-28", 1000.0)]
+    assert con.execute(
+        "select line, rule from rejects where load_id = $id", {"id": result.load_id}
+    ).fetchall() == [(3, "duplicate_key")]
+
+
+def test_a_promises_file_without_promised_date_stops_the_ingest(tmp_path: Path):
+    path = write(tmp_path, "promises.csv", "promise_id,invoice_id,promised_on\nPR1,I1,2026-02-10\n")
+    with pytest.raises(
+        IngestError, match=r"rule required_column: promises file lacks promised_date"
+    ):
+        ingest_files(connect(":memory:"), [path])
+
+
+SAMPLE = Path(__file__).parents[1] / "data" / "sample"
+
+
+def test_the_sample_books_promises_load_in_full():
+    con = connect(":memory:")
+    results = {r.kind: r for r in ingest_files(con, [SAMPLE], load_date=date(2026, 10, 31))}
+    promises = results["promises"]
+    assert (promises.rows_read, promises.rows_loaded, promises.rows_rejected) == (1949, 1949, 0)
+    # every promise is on an invoice that was overdue when the promise was made
+    assert con.execute(
+        "select count(*) from staging.promises join staging.invoices using (invoice_id) "
+        "where promised_on <= due_date"
+    ).fetchall() == [(0,)]

@@ -15,6 +15,7 @@ from pipelines.synthetic import (
     INVOICE_COLUMNS,
     ORACLE_COLUMNS,
     PAYMENT_COLUMNS,
+    PROMISE_COLUMNS,
     Book,
     generate_book,
     write_book,
@@ -63,7 +64,7 @@ def test_same_seed_same_book_and_other_seed_differs() -> None:
     a = generate_book(200, 3_000, seed=3, end_date=END)
     b = generate_book(200, 3_000, seed=3, end_date=END)
     c = generate_book(200, 3_000, seed=4, end_date=END)
-    for name in ("customers", "invoices", "payments", "oracle"):
+    for name in ("customers", "invoices", "payments", "promises", "oracle"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
     assert not a.invoices["amount"].equals(c.invoices["amount"])
     assert not a.customers["name"].equals(c.customers["name"])
@@ -261,11 +262,12 @@ def test_history_predicts_future(outcomes: pd.DataFrame) -> None:
 # ---------------------------------------------------------------- files
 def test_write_book_round_trip(book: Book, tmp_path: Path) -> None:
     paths = write_book(book, tmp_path / "out")
-    assert set(paths) == {"customers", "invoices", "payments", "oracle"}
+    assert set(paths) == {"customers", "invoices", "payments", "promises", "oracle"}
     expected = {
         "customers": CUSTOMER_COLUMNS,
         "invoices": INVOICE_COLUMNS,
         "payments": PAYMENT_COLUMNS,
+        "promises": PROMISE_COLUMNS,
         "oracle": ORACLE_COLUMNS,
     }
     for name, path in paths.items():
@@ -283,8 +285,70 @@ def test_write_book_round_trip(book: Book, tmp_path: Path) -> None:
     np.testing.assert_allclose(inv["amount"].astype(float), book.invoices["amount"])
     cust = pd.read_csv(paths["customers"], dtype=str, keep_default_na=False)
     assert cust["name"].tolist() == book.customers["name"].tolist()
+    prom = pd.read_csv(paths["promises"], dtype=str, keep_default_na=False)
+    assert (prom["amount"] == "").sum() == book.promises["amount"].isna().sum() > 0
+    assert prom.loc[prom["amount"] != "", "amount"].str.fullmatch(r"\d+\.\d{2}").all()
 
 
 def test_rejects_impossible_sizes() -> None:
     with pytest.raises(ValueError):
         generate_book(10, 5)
+
+
+# ---------------------------------------------------------------- promises to pay
+# sha256 of the CSV files of generate_book(100, 2_000, seed=5) before promises were added: they
+# come from their own random stream, so the other files of a seed must not have changed.
+BEFORE_PROMISES = {
+    "customers": "7e34925b3ccf503886e86d588c61be310c70f94374fe1ffdde4aac3b0d1445fe",
+    "invoices": "d1a31c20359bae12706198a41042dc0bbb92f5b1eaf935cc461228cdaafa7ed0",
+    "payments": "26fe876b6d6b95128efb034ca2c239faa3048fe141bc71022392af08188b4d09",
+    "oracle": "0db47afcdc059ec5062bd2760ce5b6d634164aad3c0ce8b6b316da0401fb2b26",
+}
+
+
+def test_promises_leave_the_rest_of_a_seeds_book_unchanged(tmp_path: Path) -> None:
+    import hashlib
+
+    paths = write_book(generate_book(100, 2_000, seed=5, end_date=END), tmp_path)
+    digests = {k: hashlib.sha256(paths[k].read_bytes()).hexdigest() for k in BEFORE_PROMISES}
+    assert digests == BEFORE_PROMISES
+    assert paths["promises"].stat().st_size > 0
+
+
+def test_promises_are_made_on_overdue_invoices_and_some_are_broken(
+    book: Book, outcomes: pd.DataFrame
+) -> None:
+    pr = book.promises
+    assert list(pr.columns) == PROMISE_COLUMNS
+    assert pr["promise_id"].is_unique and pr["invoice_id"].is_unique
+    assert pr["promise_id"].iloc[0] == "PRM-0000001"
+    key = pr[["promised_on", "invoice_id"]]
+    assert key.equals(key.sort_values(["promised_on", "invoice_id"]))
+    df = pr.merge(
+        outcomes, on="invoice_id", how="left", validate="one_to_one", suffixes=("", "_inv")
+    )
+    assert df["due_date"].notna().all()  # never on a credit note (not in outcomes)
+    assert (df["promised_on"] > df["due_date"]).all()  # made once overdue
+    assert (df["promised_on"] <= END_TS).all()  # a fact of the export
+    assert (df["promised_date"] > df["promised_on"]).all()
+    # Made while the invoice was still unpaid.
+    assert ((df["last_payment"] > df["promised_on"]) | ~df["settled"]).all()
+    # A realistic share of invoices ever overdue get one.
+    overdue = outcomes[outcomes["late"].astype(bool) & (outcomes["due_date"] < END_TS)]
+    assert 0.15 < len(pr) / len(overdue) < 0.40
+    # Kept (paid by the promised date) and broken ones, among promises whose date has passed.
+    passed = df[df["promised_date"] < END_TS]
+    kept = passed["settled"] & (passed["last_payment"] <= passed["promised_date"])
+    assert 0.45 < kept.mean() < 0.80
+    # A kept promise is followed by the payment within 3 days of the promised date; a broken one
+    # by nothing for at least a week.
+    gap = (passed["promised_date"] - passed["last_payment"]).dt.days
+    assert gap[kept].between(0, 3).all()
+    assert (gap[passed["settled"] & ~kept] <= -8).all()
+    # An amount, when stated, is what was still open when the promise was made.
+    stated = df[df["amount"].notna()]
+    assert 0.2 < len(stated) / len(df) < 0.4
+    pays = book.payments.merge(pr[["invoice_id", "promised_on"]], on="invoice_id")
+    before = pays[pays["payment_date"] < pays["promised_on"]].groupby("invoice_id")["amount"].sum()
+    open_amount = stated["amount_inv"] - stated["invoice_id"].map(before).fillna(0.0)
+    np.testing.assert_allclose(stated["amount"], open_amount, atol=0.005)

@@ -32,6 +32,7 @@ alter table loads add column if not exists mapping_hash varchar;
 alter table loads add column if not exists mapping_file varchar;
 alter table loads add column if not exists source_format varchar;
 alter table loads add column if not exists load_date date;
+alter table loads add column if not exists promises_matched bigint;
 
 create table if not exists rejects (
     load_id integer not null,
@@ -55,6 +56,11 @@ create table if not exists raw.invoices (
 create table if not exists raw.payments (
     load_id integer, source_file varchar, line bigint,
     payment_id varchar, invoice_id varchar, payment_date varchar, amount varchar
+);
+create table if not exists raw.promises (
+    load_id integer, source_file varchar, line bigint,
+    promise_id varchar, invoice_id varchar, promised_on varchar, promised_date varchar,
+    amount varchar, n_fields integer
 );
 -- n_fields: fields found on the row when it was read row by row (null when read by DuckDB, which
 -- accepts only rows with as many fields as the header).
@@ -125,6 +131,41 @@ create table if not exists staging.pending_payments (
     invoice_id varchar not null,
     payment_date date not null,
     amount decimal(18, 2) not null,
+    load_id integer,
+    file_name varchar,
+    line bigint
+);
+-- Grain: one row per promise_id (the current version). A promise to pay: on promised_on the
+-- customer committed to pay the invoice by promised_date; amount is the promised amount, null for
+-- "the open amount". Features may use a promise only where promised_on < as_of. Whether it was
+-- kept is not stored: it follows from staging.payments (paid in full by promised_date or not).
+create table if not exists staging.promises (
+    promise_id varchar not null,
+    invoice_id varchar not null,
+    promised_on date not null,
+    promised_date date not null,
+    amount decimal(18, 2),
+    load_id integer
+);
+-- Grain: one row per (promise_id, valid_to_load_id): versions of a promise that a later export
+-- replaced (a promise re-sent under the same id with another date or amount).
+create table if not exists staging.promise_versions (
+    promise_id varchar not null,
+    invoice_id varchar not null,
+    promised_on date not null,
+    promised_date date not null,
+    amount decimal(18, 2),
+    valid_from_load_id integer,
+    valid_to_load_id integer not null
+);
+-- Grain: one row per promise_id whose invoice is not in staging.invoices yet. Moved to
+-- staging.promises by the load that brings the invoice.
+create table if not exists staging.pending_promises (
+    promise_id varchar primary key,
+    invoice_id varchar not null,
+    promised_on date not null,
+    promised_date date not null,
+    amount decimal(18, 2),
     load_id integer,
     file_name varchar,
     line bigint
