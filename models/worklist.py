@@ -1,46 +1,185 @@
 """From invoice scores to the collectors' worklist: one row per customer with open receivables,
-ranked by expected amount at risk. Pure functions over DataFrames."""
+ranked by expected amount at risk, with the dunning step to take, the penalties owed and the
+flags a collector must see. Pure functions over DataFrames.
+
+Expected amount at risk of a customer = Σ over its open invoices of open amount × probability
+that the invoice is still unpaid `serious_late_days` (30) after the later of its due date and the
+as-of date (`p_late_30`). It ranks by what a call can still save: a large invoice that will
+probably be paid anyway ranks below a smaller one that probably will not.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+import numpy as np
 import pandas as pd
+
+from models.dunning import DEFAULT_HIGH_RISK, dunning_plan, late_penalties
+
+UNASSIGNED = "unassigned"
 
 WORKLIST_COLUMNS = [
     "rank",
+    "collector",
+    "collector_rank",
     "customer_id",
     "name",
-    "collector",
     "preferred_channel",
     "open_amount",
     "overdue_amount",
     "open_invoices",
     "oldest_days_past_due",
     "disputed_invoices",
+    "disputed_amount",
+    "promise_status",
+    "promised_date",
     "risk_probability",
     "expected_amount_at_risk",
-    "reason",
+    "driver_invoice_id",
+    "predicted_days_late",
+    "predicted_payment_date",
+    "payment_date_p10",
+    "payment_date_p90",
+    "dunning_stage",
+    "next_action",
+    "next_action_date",
+    "next_action_channel",
+    "late_interest",
+    "recovery_fees",
+    "reason_1",
+    "reason_2",
+    "reason_3",
+]
+REASON_COLUMNS = ["reason_1", "reason_2", "reason_3"]
+
+# Columns of the invoices behind each customer (the second sheet of a collector's workbook).
+INVOICE_COLUMNS = [
+    "customer_id",
+    "invoice_id",
+    "issue_date",
+    "due_date",
+    "open_amount",
+    "days_past_due",
+    "is_disputed",
+    "promised_date",
+    "p_late",
+    "p_late_30",
+    "predicted_payment_date",
+    "dunning_stage",
+    "next_action",
+    "next_action_date",
+    "late_interest",
+    "recovery_fee",
 ]
 
 
+@dataclass(frozen=True)
+class WorklistPolicy:
+    """The rules a collections team sets: daily capacity, when risk counts as high, penalties."""
+
+    capacity_per_collector: int = 30
+    high_risk_threshold: float = DEFAULT_HIGH_RISK
+    annual_interest_rate: float = 0.1215  # ECB main refinancing rate 2.15% + 10 points
+    recovery_fee: float = 40.0
+
+
 def expected_amount_at_risk(scores: pd.DataFrame) -> pd.Series:
-    """Per invoice: open amount × probability of serious lateness (still unpaid `serious_days`
-    after the later of the due date and as_of)."""
+    """Per invoice: open amount × probability of serious lateness (`p_late_30`)."""
     return scores["open_amount"] * scores["p_late_30"]
 
 
-def rank_customers(scores: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFrame:
-    """One row per customer with open invoices, highest expected amount at risk first.
+def latest_promises(promises: pd.DataFrame | None, as_of: pd.Timestamp) -> pd.DataFrame:
+    """The latest promise to pay made before `as_of` for each invoice: invoice_id, promised_date.
+    `promises`: invoice_id, promised_on, promised_date (staging.promises); None = no promises."""
+    if promises is None or promises.empty:
+        return pd.DataFrame({"invoice_id": pd.Series(dtype=object), "promised_date": pd.NaT})
+    made = promises[pd.to_datetime(promises["promised_on"]) < as_of]
+    latest = made.sort_values(["invoice_id", "promised_on", "promised_date"]).drop_duplicates(
+        "invoice_id", keep="last"
+    )
+    return latest.assign(promised_date=pd.to_datetime(latest["promised_date"]))[
+        ["invoice_id", "promised_date"]
+    ]
 
-    `scores`: invoice grain with customer_id, open_amount, days_past_due, is_disputed, p_late_30.
-    `customers`: customer_id, name, collector, preferred_channel.
-    `risk_probability` is the amount-weighted probability of serious lateness; `reason` is empty
-    here (see `driver_invoices`). Ties are broken by overdue amount, then customer_id, so the same
-    input always gives the same order.
+
+def plan_invoices(
+    scores: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    *,
+    promises: pd.DataFrame | None = None,
+    policy: WorklistPolicy = WorklistPolicy(),
+) -> pd.DataFrame:
+    """Every scored open invoice with its customer's channel, its latest promise, its dunning plan,
+    penalties, amount at risk and predicted payment dates.
+
+    `scores`: invoice grain with invoice_id, customer_id, issue_date, due_date, open_amount,
+    days_past_due, is_disputed, p_late, p_late_30, days_to_pay_p10/p50/p90 (days after as_of).
     """
-    frame = scores.assign(
-        at_risk=expected_amount_at_risk(scores),
-        overdue=scores["open_amount"].where(scores["days_past_due"] > 0, 0.0),
-        past_due=scores["days_past_due"].clip(lower=0),
+    as_of = pd.Timestamp(as_of)
+    frame = scores.merge(
+        customers[["customer_id", "preferred_channel"]], on="customer_id", how="left"
+    ).merge(latest_promises(promises, as_of), on="invoice_id", how="left")
+    frame = frame.join(
+        dunning_plan(frame, as_of, high_risk_threshold=policy.high_risk_threshold)
+    ).join(
+        late_penalties(
+            frame["open_amount"],
+            frame["days_past_due"],
+            annual_rate=policy.annual_interest_rate,
+            recovery_fee=policy.recovery_fee,
+        )
+    )
+    for q in ("p10", "p50", "p90"):
+        days = pd.to_timedelta(frame[f"days_to_pay_{q}"].round(), unit="D")
+        name = "predicted_payment_date" if q == "p50" else f"payment_date_{q}"
+        frame[name] = as_of + days
+    frame["at_risk"] = expected_amount_at_risk(frame)
+    return frame
+
+
+def _promise_status(invoices: pd.DataFrame, as_of: pd.Timestamp) -> pd.DataFrame:
+    """Per customer: "broken" if any open invoice has a promised date before as_of, else
+    "pending" if any has one from as_of on, else "none"; promised_date is the date concerned
+    (earliest broken, or earliest pending)."""
+    promised = invoices.dropna(subset=["promised_date"])
+    broken = promised[promised["promised_date"] < as_of].groupby("customer_id")["promised_date"]
+    pending = promised[promised["promised_date"] >= as_of].groupby("customer_id")["promised_date"]
+    status = pd.DataFrame(index=pd.Index(invoices["customer_id"].unique(), name="customer_id"))
+    status["promised_date"] = pending.min().reindex(status.index)
+    status["promise_status"] = np.where(status["promised_date"].notna(), "pending", "none")
+    broken_first = broken.min().reindex(status.index)
+    status.loc[broken_first.notna(), "promise_status"] = "broken"
+    status["promised_date"] = broken_first.fillna(status["promised_date"])
+    return status.reset_index()
+
+
+def rank_customers(
+    invoices: pd.DataFrame,
+    customers: pd.DataFrame,
+    as_of: pd.Timestamp | str,
+    *,
+    policy: WorklistPolicy = WorklistPolicy(),
+) -> pd.DataFrame:
+    """One row per customer with open invoices (WORKLIST_COLUMNS, plus `in_todays_list`),
+    highest expected amount at risk first.
+
+    `invoices`: the output of `plan_invoices`. `customers`: customer_id, name, collector.
+    risk_probability is the amount-weighted probability of serious lateness. The dunning stage
+    and next action are those of the customer's oldest open invoice (most days past due; an
+    undisputed one when there is any, since disputes pause dunning). The predicted delay and
+    dates are those of the driver invoice, the one carrying most of the amount at risk.
+    Ties are broken by overdue amount, then customer_id, so the same input always gives the
+    same order. `collector_rank` numbers each collector's customers in that order;
+    `in_todays_list` keeps the first `policy.capacity_per_collector` of each collector.
+    Reasons are left empty here: they are computed for the rows people read.
+    """
+    as_of = pd.Timestamp(as_of)
+    frame = invoices.assign(
+        overdue=invoices["open_amount"].where(invoices["days_past_due"] > 0, 0.0),
+        past_due=invoices["days_past_due"].clip(lower=0),
+        disputed_open=invoices["open_amount"].where(invoices["is_disputed"].astype(bool), 0.0),
     )
     grouped = frame.groupby("customer_id", as_index=False).agg(
         open_amount=("open_amount", "sum"),
@@ -48,31 +187,84 @@ def rank_customers(scores: pd.DataFrame, customers: pd.DataFrame) -> pd.DataFram
         open_invoices=("invoice_id", "count"),
         oldest_days_past_due=("past_due", "max"),
         disputed_invoices=("is_disputed", "sum"),
+        disputed_amount=("disputed_open", "sum"),
         expected_amount_at_risk=("at_risk", "sum"),
+        late_interest=("late_interest", "sum"),
+        recovery_fees=("recovery_fee", "sum"),
     )
     grouped["risk_probability"] = grouped["expected_amount_at_risk"] / grouped["open_amount"].where(
         grouped["open_amount"] > 0
     )
-    ranked = grouped.merge(
-        customers[["customer_id", "name", "collector", "preferred_channel"]],
-        on="customer_id",
-        how="left",
-    ).sort_values(
-        ["expected_amount_at_risk", "overdue_amount", "customer_id"],
-        ascending=[False, False, True],
+    oldest = (
+        frame.assign(disputed_first=frame["is_disputed"].astype(bool))
+        .sort_values(
+            ["customer_id", "disputed_first", "days_past_due", "invoice_id"],
+            ascending=[True, True, False, True],
+        )
+        .drop_duplicates("customer_id")[
+            [
+                "customer_id",
+                "dunning_stage",
+                "next_action",
+                "next_action_date",
+                "next_action_channel",
+            ]
+        ]
     )
-    ranked["rank"] = range(1, len(ranked) + 1)
-    ranked["reason"] = ""
-    counts = ["open_invoices", "oldest_days_past_due", "disputed_invoices"]
+    driver = (
+        frame.sort_values(["customer_id", "at_risk", "invoice_id"], ascending=[True, False, True])
+        .drop_duplicates("customer_id")
+        .assign(
+            driver_invoice_id=lambda d: d["invoice_id"],
+            predicted_days_late=lambda d: (
+                (d["predicted_payment_date"] - pd.to_datetime(d["due_date"])).dt.days
+            ),
+        )[
+            [
+                "customer_id",
+                "driver_invoice_id",
+                "predicted_days_late",
+                "predicted_payment_date",
+                "payment_date_p10",
+                "payment_date_p90",
+            ]
+        ]
+    )
+    ranked = (
+        grouped.merge(_promise_status(frame, as_of), on="customer_id", how="left")
+        .merge(oldest, on="customer_id", how="left")
+        .merge(driver, on="customer_id", how="left")
+        .merge(customers[["customer_id", "name", "collector"]], on="customer_id", how="left")
+        .sort_values(
+            ["expected_amount_at_risk", "overdue_amount", "customer_id"],
+            ascending=[False, False, True],
+        )
+        .reset_index(drop=True)
+    )
+    ranked["collector"] = ranked["collector"].fillna(UNASSIGNED).replace("", UNASSIGNED)
+    ranked["rank"] = np.arange(1, len(ranked) + 1)
+    ranked["collector_rank"] = ranked.groupby("collector").cumcount() + 1
+    ranked["in_todays_list"] = ranked["collector_rank"] <= policy.capacity_per_collector
+    for column in REASON_COLUMNS:
+        ranked[column] = ""
+    ranked["preferred_channel"] = ranked["customer_id"].map(
+        customers.set_index("customer_id")["preferred_channel"]
+    )
+    counts = ["open_invoices", "oldest_days_past_due", "disputed_invoices", "predicted_days_late"]
     ranked[counts] = ranked[counts].astype("int64")
-    return ranked[WORKLIST_COLUMNS].reset_index(drop=True)
+    return ranked[[*WORKLIST_COLUMNS, "in_todays_list"]]
 
 
-def driver_invoices(scores: pd.DataFrame, customer_ids: list[str]) -> pd.DataFrame:
+def todays_list(worklist: pd.DataFrame) -> pd.DataFrame:
+    """The published rows: each collector's first `capacity` customers, in global rank order."""
+    return worklist[worklist["in_todays_list"]].drop(columns="in_todays_list")
+
+
+def driver_invoices(invoices: pd.DataFrame, customer_ids: list[str]) -> pd.DataFrame:
     """For each listed customer, the open invoice that carries most of its amount at risk: the
     one whose reasons explain the customer's place on the list."""
-    frame = scores[scores["customer_id"].isin(customer_ids)]
-    frame = frame.assign(at_risk=expected_amount_at_risk(frame)).sort_values(
-        ["customer_id", "at_risk", "invoice_id"], ascending=[True, False, True]
+    frame = invoices[invoices["customer_id"].isin(customer_ids)]
+    frame = frame.assign(_risk=expected_amount_at_risk(frame)).sort_values(
+        ["customer_id", "_risk", "invoice_id"], ascending=[True, False, True]
     )
-    return frame.drop_duplicates("customer_id").drop(columns="at_risk")
+    return frame.drop_duplicates("customer_id").drop(columns="_risk")

@@ -6,7 +6,7 @@ import json
 import math
 import shutil
 import time
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from features.runner import data_end
 from models.evaluate import POPULATIONS
 from pipelines import jobs, scoring
 from pipelines.ingest import IngestError, LoadResult
@@ -275,24 +276,92 @@ def _print_registered(settings: Settings, result: jobs.TrainResult) -> None:
 
 
 @app.command()
-def score(as_of: AsOf = None) -> None:
-    """Score open invoices with the champion model and publish the worklist."""
+def score(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: today)."),
+    ] = None,
+) -> None:
+    """Score open invoices with the champion model and publish the worklist, the collectors'
+    workbooks and the report in data/outputs/<as_of>/."""
+    _print_worklist(_run_scoring(lambda: scoring.score(Settings(), _day(as_of))))
+
+
+@app.command()
+def nightly(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: today)."),
+    ] = None,
+) -> None:
+    """The nightly job without Prefect: load the exports dropped in the inbox, then score and
+    publish. Exits non-zero, leaving yesterday's outputs in place, when the inputs look broken."""
     settings = Settings()
+    result = _run_scoring(lambda: scoring.nightly(settings, _day(as_of)))
+    if result.loads:
+        _print_loads(result.loads)
+        console.print(f"Loaded files moved to {result.moved_to}")
+    else:
+        console.print(f"Nothing new in the inbox ({settings.inbox_dir}).")
+    _print_worklist(result.score)
+
+
+@app.command()
+def backfill(
+    start: Annotated[datetime, typer.Argument(formats=["%Y-%m-%d"], help="First as-of date.")],
+    end: Annotated[datetime, typer.Argument(formats=["%Y-%m-%d"], help="Last as-of date.")],
+) -> None:
+    """Score and publish every date from START to END (inclusive) with the current champion."""
+    settings = Settings()
+    day = start.date()
+    while day <= end.date():
+        result = _run_scoring(lambda d=day: scoring.score(settings, d))
+        console.print(
+            f"{day}: {result.invoices_scored:,} invoices scored, "
+            f"{len(result.published):,} customers listed -> {result.output_dir}"
+        )
+        day += timedelta(days=1)
+
+
+@app.command()
+def serve() -> None:
+    """Run the nightly schedule (LATEPAY_NIGHTLY_CRON in LATEPAY_NIGHTLY_TIMEZONE, default 02:00
+    Europe/Paris) as a Prefect deployment until stopped. Point PREFECT_API_URL at a running
+    `prefect server start` to see the runs in the Prefect UI."""
+    from pipelines import flows  # Prefect loads only for this command
+
+    settings = Settings()
+    console.print(
+        f"Serving the nightly deployment: cron '{settings.nightly_cron}' "
+        f"({settings.nightly_timezone}); Ctrl+C to stop."
+    )
+    flows.serve_nightly(settings)
+
+
+def _run_scoring(run):
     try:
-        result = scoring.score(settings, _day(as_of))
-    except (NoChampion, jobs.InsufficientData, WarehouseLocked) as exc:
+        return run()
+    except (
+        NoChampion,
+        scoring.RefusedToPublish,
+        scoring.RunLocked,
+        jobs.InsufficientData,
+        WarehouseLocked,
+    ) as exc:
         raise _fail(str(exc)) from exc
-    _print_worklist(result)
 
 
 def _print_worklist(result: scoring.ScoreResult, rows: int = 10) -> None:
-    table = Table(title=f"Worklist as of {result.as_of}: top {rows} of {len(result.worklist):,}")
-    for column in ("#", "customer", "collector", "open", "overdue", "risk", "at risk", "why"):
-        table.add_column(
-            column,
-            justify="right" if column in ("#", "open", "overdue", "risk", "at risk") else "left",
-        )
-    for row in result.worklist.head(rows).itertuples():
+    listed = result.published
+    table = Table(
+        title=f"Worklist as of {result.as_of}: top {min(rows, len(listed))} of {len(listed):,} "
+        f"customers listed today ({len(result.worklist):,} with open invoices)"
+    )
+    numeric = ("#", "open", "overdue", "risk", "at risk")
+    for column in ("#", "customer", "collector", "open", "overdue", "risk", "at risk", "next"):
+        table.add_column(column, justify="right" if column in numeric else "left")
+    table.add_column("why", overflow="fold")
+    for row in listed.head(rows).itertuples():
         table.add_row(
             str(row.rank),
             f"{row.name} ({row.customer_id})",
@@ -301,12 +370,17 @@ def _print_worklist(result: scoring.ScoreResult, rows: int = 10) -> None:
             f"{row.overdue_amount:,.0f}",
             f"{row.risk_probability:.0%}",
             f"{row.expected_amount_at_risk:,.0f}",
-            row.reason.split("; ")[0],
+            f"{row.next_action} ({row.next_action_date:%Y-%m-%d}, {row.next_action_channel})",
+            row.reason_1,
+            end_section=False,
         )
     console.print(table)
+    files = sorted(p.name for p in result.output_dir.iterdir())
     console.print(
         f"Scored {result.invoices_scored:,} open invoices with model version "
-        f"{result.model_version}; worklist: {result.worklist_path}"
+        f"{result.model_version} (run {result.run_id}). Published in {result.output_dir}/: "
+        + ", ".join(files),
+        soft_wrap=True,
     )
 
 
@@ -344,7 +418,9 @@ def demo() -> None:
         progress.update(task, completed=1)
 
         task = step("Scoring open invoices and publishing the worklist")
-        scored = scoring.score(settings)
+        with connect(settings.warehouse_path) as con:
+            as_of = data_end(con)
+        scored = scoring.score(settings, as_of)
         progress.update(task, completed=1)
 
     _print_loads(loads)
@@ -359,8 +435,12 @@ def demo() -> None:
     _print_worklist(scored)
     console.print(
         f"\nDone in {time.perf_counter() - started:.0f} s. Look at:\n"
-        f"  worklist      {scored.worklist_path}\n"
-        f"  warehouse     {settings.warehouse_path} (tables staging.*, scoring.worklist, rejects, loads)\n"
+        f"  worklist      {scored.worklist_path} (today's list: {settings.capacity_per_collector} "
+        "customers per collector)\n"
+        f"  collectors    {scored.output_dir}/worklist_<collector>.xlsx\n"
+        f"  managers      {scored.output_dir / 'report.html'}\n"
+        f"  warehouse     {settings.warehouse_path} (staging.*, scoring.worklist, "
+        "scoring.invoice_scores, scoring.runs, rejects, loads)\n"
         f"  MLflow        mlflow ui --backend-store-uri {settings.mlflow_tracking_uri}"
     )
 

@@ -15,8 +15,10 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 from datetime import date
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import flow, serve, task
 from prefect.cache_policies import NO_CACHE
+from prefect.deployments.runner import RunnerDeployment
+from prefect.schedules import Cron
 
 from pipelines import jobs, scoring
 from pipelines.settings import Settings
@@ -39,6 +41,18 @@ def score_open_invoices(settings: Settings, as_of: date | None) -> scoring.Score
     return scoring.score(settings, as_of)
 
 
+@task(cache_policy=NO_CACHE)
+def load_inbox(settings: Settings, today: date) -> list[jobs.LoadResult]:
+    loads, _ = scoring.load_inbox(settings, today)
+    return loads
+
+
+@task(cache_policy=NO_CACHE)
+def score_and_publish(settings: Settings, as_of: date) -> scoring.ScoreResult:
+    # the caller holds the run lock
+    return scoring._score(settings, as_of)
+
+
 @flow(name="ingest")
 def ingest_flow(paths: list[str], mapping: str | None = None) -> list[jobs.LoadResult]:
     """Load customers, invoices and payments exports (with an optional mapping file)."""
@@ -53,5 +67,32 @@ def train_flow(force_promote: bool = False) -> str:
 
 @flow(name="score")
 def score_flow(as_of: date | None = None) -> str:
-    """Score open invoices as of `as_of` and publish the worklist; returns its path."""
-    return str(score_open_invoices(Settings(), as_of).worklist_path)
+    """Score open invoices as of `as_of` (default today) and publish; returns the folder."""
+    return str(score_open_invoices(Settings(), as_of).output_dir)
+
+
+@flow(name="nightly")
+def nightly_flow(as_of: date | None = None) -> str:
+    """Load the exports dropped in the inbox, then score open invoices as of `as_of` (default
+    today) and publish the worklist; returns the published folder. Fails, leaving the previous
+    outputs in place, when the inputs look broken."""
+    settings = Settings()
+    today = date.today()
+    with scoring.run_lock(settings):
+        load_inbox(settings, today)
+        return str(score_and_publish(settings, as_of or today).output_dir)
+
+
+def nightly_deployment(settings: Settings) -> RunnerDeployment:
+    """The nightly flow on its cron schedule, one run at a time."""
+    return nightly_flow.to_deployment(
+        name="nightly",
+        schedules=[Cron(settings.nightly_cron, timezone=settings.nightly_timezone)],
+        description="Load the inbox, score open invoices, publish the worklist.",
+        tags=["latepay"],
+    )
+
+
+def serve_nightly(settings: Settings) -> None:
+    """Serve the nightly deployment until stopped (`latepay serve`)."""
+    serve(nightly_deployment(settings), limit=1)

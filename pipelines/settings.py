@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -47,3 +47,43 @@ class Settings(BaseSettings):
         description="Above this many training snapshots, train on a hashed sample of customers.",
     )
     seed: int = Field(0, description="Random seed for sampling and model training.")
+    # The nightly run and the worklist.
+    inbox_dir: Path = Field(
+        Path("data/inbox"),
+        description="Folder where exports are dropped for the nightly run (loaded files move to "
+        "inbox/loaded/<date>/, files that fail to load to inbox/failed/<date>/).",
+    )
+    inbox_mapping: Path | None = Field(
+        None, description="Column mapping file for the inbox exports (none: canonical format)."
+    )
+    nightly_cron: str = Field("0 2 * * *", description="Schedule of the nightly run (cron).")
+    nightly_timezone: str = Field("Europe/Paris", description="Time zone of the nightly cron.")
+    capacity_per_collector: int = Field(
+        30, ge=1, description="Customers per collector in the daily list (the worklist cut)."
+    )
+    high_risk_threshold: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="Probability of lateness from which pre-due reminders come earlier.",
+    )
+    late_interest_rate: float = Field(
+        0.1215,
+        ge=0,
+        description="Annual late-payment interest rate (French default: ECB main refinancing "
+        "rate + 10 points; 2.15% + 10 = 12.15%).",
+    )
+    recovery_fee: float = Field(
+        40.0, ge=0, description="Flat recovery indemnity owed per late invoice (EUR 40 in France)."
+    )
+    max_stale_days: int = Field(
+        7,
+        ge=1,
+        description="Refuse to publish when the latest payment or invoice in the warehouse is "
+        "older than this many days before the as-of date (a missing export).",
+    )
+
+    @field_validator("inbox_mapping", mode="before")
+    @classmethod
+    def _empty_is_none(cls, value: object) -> object:
+        return None if value == "" else value

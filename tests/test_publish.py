@@ -1,0 +1,187 @@
+"""Published files: atomic replacement (also when the process is killed), the collectors'
+workbooks read back with openpyxl, the report, and text from the data made inert."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import textwrap
+from datetime import date
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+
+from models.worklist import WorklistPolicy, plan_invoices, rank_customers, todays_list
+from pipelines import publish, report
+from pipelines.warehouse import connect, rebuild_settlements
+from tests.handmade_book import AS_OF, CUSTOMERS, PROMISES, SCORES
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def planned() -> tuple[pd.DataFrame, pd.DataFrame]:
+    invoices = plan_invoices(SCORES, CUSTOMERS, AS_OF, promises=PROMISES)
+    worklist = rank_customers(invoices, CUSTOMERS, AS_OF, policy=WorklistPolicy())
+    worklist.loc[worklist["customer_id"] == "B", "reason_1"] = "-1+2 days <b>late</b>"
+    return invoices, todays_list(worklist)
+
+
+def test_text_that_would_run_as_a_formula_is_neutralised():
+    assert publish.neutralise('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert [publish.neutralise(v) for v in ("+1", "-1", "@SUM", "\tx", "ok", 3)] == [
+        "'+1",
+        "'-1",
+        "'@SUM",
+        "'\tx",
+        "ok",
+        3,
+    ]
+
+
+def test_a_date_is_replaced_whole(tmp_path, planned):
+    _, published = planned
+    for names in (["A", "B"], ["C"]):
+        with publish.staged(tmp_path, "2026-11-01") as folder:
+            rows = published[published["customer_id"].isin(names)]
+            publish.write_worklist_csv(rows, folder / "worklist.csv")
+    assert pd.read_csv(tmp_path / "2026-11-01" / "worklist.csv")["customer_id"].tolist() == ["C"]
+    assert (tmp_path / "latest").resolve() == (tmp_path / "2026-11-01").resolve()
+    assert len(list((tmp_path / ".runs").iterdir())) == 1  # the replaced folder is gone
+
+    with (
+        pytest.raises(OSError, match="disk full"),
+        publish.staged(tmp_path, "2026-11-01") as folder,
+    ):
+        (folder / "worklist.csv").write_text("half")
+        raise OSError("disk full")
+    assert pd.read_csv(tmp_path / "2026-11-01" / "worklist.csv")["customer_id"].tolist() == ["C"]
+    assert len(list((tmp_path / ".runs").iterdir())) == 1
+
+
+def test_latest_points_at_the_newest_date(tmp_path, planned):
+    _, published = planned
+    for day in ("2026-11-02", "2026-11-01"):  # a backfill of an earlier date after a later one
+        with publish.staged(tmp_path, day) as folder:
+            publish.write_worklist_csv(published, folder / "worklist.csv")
+    assert (tmp_path / "latest").resolve() == (tmp_path / "2026-11-02").resolve()
+
+
+def test_a_run_killed_while_publishing_leaves_the_previous_outputs(tmp_path):
+    script = textwrap.dedent(
+        f"""
+        import os, signal
+        from pathlib import Path
+        from pipelines import publish
+        out = Path({str(tmp_path)!r})
+        with publish.staged(out, "2026-11-01") as folder:
+            (folder / "worklist.csv").write_text("previous\\n")
+        with publish.staged(out, "2026-11-01") as folder:
+            (folder / "worklist.csv").write_text("new, half writ")
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO, check=False)
+    assert done.returncode == -9  # killed
+    assert (tmp_path / "2026-11-01" / "worklist.csv").read_text() == "previous\n"
+    assert len(list((tmp_path / ".runs").iterdir())) == 2  # the killed run's folder is left over
+    with publish.staged(tmp_path, "2026-11-02") as folder:  # the next run cleans it up
+        (folder / "worklist.csv").write_text("next\n")
+    assert len(list((tmp_path / ".runs").iterdir())) == 2  # one folder per published date
+    assert (tmp_path / "2026-11-01" / "worklist.csv").read_text() == "previous\n"
+
+
+def test_a_folder_published_by_an_earlier_version_is_replaced(tmp_path):
+    (tmp_path / "2026-11-01").mkdir()
+    (tmp_path / "2026-11-01" / "worklist.csv").write_text("old layout\n")
+    with publish.staged(tmp_path, "2026-11-01") as folder:
+        (folder / "worklist.csv").write_text("new\n")
+    assert (tmp_path / "2026-11-01").is_symlink()
+    assert (tmp_path / "2026-11-01" / "worklist.csv").read_text() == "new\n"
+
+
+def test_each_collector_workbook_reads_back(tmp_path, planned):
+    invoices, published = planned
+    written = publish.write_collector_workbooks(published, invoices, tmp_path, date(2026, 11, 1))
+    assert sorted(p.name for p in written.values()) == [
+        "worklist_Karim.xlsx",
+        "worklist_Laura.xlsx",
+        "worklist_unassigned.xlsx",
+    ]
+    book = load_workbook(written["Karim"])
+    assert book.sheetnames == ["Worklist", "Invoices", "About"]
+    sheet = book["Worklist"]
+    header = [c.value for c in sheet[1]]
+    assert header[:5] == ["Rank", "Collector", "My rank", "Customer id", "Customer"]
+    assert sheet.freeze_panes == "A2"
+    assert sheet.auto_filter.ref == sheet.dimensions
+    rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(2)]
+    assert [r["Customer id"] for r in rows] == ["B", "E"]
+    # a formula in a customer's name stays text; so does a reason starting with "-"
+    assert rows[0]["Customer"] == '\'=HYPERLINK("http://evil.example","click")'
+    assert rows[0]["Reason 1"] == "'-1+2 days <b>late</b>"
+    assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
+    assert rows[1]["Promise to pay"] == "broken"
+    assert rows[0]["Open amount"] == 10000.0
+    column = header.index("Open amount") + 1
+    assert sheet.cell(2, column).number_format == publish.AMOUNT_FORMAT
+    assert sheet.cell(2, header.index("Next action date") + 1).number_format == "yyyy-mm-dd"
+    assert sheet.cell(2, header.index("Next action date") + 1).value.date() == date(2026, 11, 5)
+    behind = [[c.value for c in row] for row in book["Invoices"].iter_rows(2)]
+    assert [(r[0], r[1]) for r in behind] == [("B", "B1"), ("E", "E1"), ("E", "E2")]
+
+
+def test_collector_file_names_are_safe_and_unique():
+    taken: set[str] = set()
+    names = [publish.collector_file_name(c, taken) for c in ("A/B", "A B", "../x", "Zoé")]
+    assert names == [
+        "worklist_A_B.xlsx",
+        "worklist_A_B_2.xlsx",
+        "worklist_x.xlsx",
+        "worklist_Zoé.xlsx",
+    ]
+
+
+def _report_context(planned) -> dict:
+    invoices, published = planned
+    with connect(":memory:") as con:
+        rebuild_settlements(con)
+        return report.context(
+            con,
+            AS_OF.date(),
+            invoices,
+            published,
+            model_version="7",
+            champion=(
+                {"train_rows": "1000"},
+                {"backtest_late_30_model_auc": 0.84, "backtest_late_30_baseline_aging_auc": 0.75},
+            ),
+            capacity=30,
+        )
+
+
+def test_the_report_neutralises_html_from_the_data(planned):
+    html = report.render(_report_context(planned))
+    assert "<script>alert(1)</script>" not in html
+    assert "Delta &lt;script&gt;alert(1)&lt;/script&gt; SARL" in html
+    assert "<b>late</b>" not in html
+    # self-contained: no external asset, no script at all
+    assert "<script" not in html and "<link" not in html
+    assert "src=" not in html
+    assert not re.search(r"url\((?!#)|href=\"(?!#)", html)  # only references inside the page
+
+
+def test_the_report_figures(planned):
+    values = _report_context(planned)
+    aged = {row["age_bucket"]: row["open_amount"] for row in values["aged"]}
+    # not due: A2 3000 + B1 10000 + C2 500 (due today) + E2 400 + F1 900; 1–30: A1 1000 + E1 800;
+    # 31–60: C1 500; > 90: D1 2000
+    assert aged == {"not due": 14800.0, "1–30": 1800.0, "31–60": 500.0, "61–90": 0.0, ">90": 2000.0}
+    cash = pd.DataFrame(values["cash"])
+    assert cash["expected"].sum() == pytest.approx(SCORES["open_amount"].sum())
+    # weeks start on Monday 2026-10-26; C1 is predicted on 2026-11-04, in the week of 11-02
+    assert cash.loc[cash["week"] == "2026-11-02", "expected"].item() == 500.0
+    assert values["quality"]["rows"][0]["values"][0] == 0.84
