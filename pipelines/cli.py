@@ -10,6 +10,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
+import pandas as pd
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -351,6 +352,10 @@ def _run_scoring(run):
         raise _fail(str(exc)) from exc
 
 
+def _date_text(value) -> str:
+    return "–" if pd.isna(value) else f"{value:%Y-%m-%d}"
+
+
 def _print_worklist(result: scoring.ScoreResult, rows: int = 10) -> None:
     listed = result.published
     table = Table(
@@ -370,7 +375,7 @@ def _print_worklist(result: scoring.ScoreResult, rows: int = 10) -> None:
             f"{row.overdue_amount:,.0f}",
             f"{row.risk_probability:.0%}",
             f"{row.expected_amount_at_risk:,.0f}",
-            f"{row.next_action} ({row.next_action_date:%Y-%m-%d}, {row.next_action_channel})",
+            f"{row.next_action} ({_date_text(row.next_action_date)}, {row.next_action_channel})",
             row.reason_1,
             end_section=False,
         )

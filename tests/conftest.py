@@ -30,6 +30,7 @@ def settings_in(folder: Path, **overrides: object) -> Settings:
         "mlflow_tracking_uri": f"sqlite:///{folder / 'mlflow.db'}",
         "mlflow_artifacts_dir": folder / "mlartifacts",
         "outputs_dir": folder / "outputs",
+        "inbox_dir": folder / "inbox",
         **overrides,
     }
     return Settings(**values)
@@ -45,5 +46,5 @@ def settings_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
     """The same temp settings, also set as LATEPAY_* variables for the CLI and flows."""
     settings = settings_in(tmp_path)
     for name, value in settings.model_dump().items():
-        monkeypatch.setenv(f"LATEPAY_{name.upper()}", str(value))
+        monkeypatch.setenv(f"LATEPAY_{name.upper()}", "" if value is None else str(value))
     return settings

@@ -1,34 +1,71 @@
-"""End-to-end runs of the demo and of the Prefect flows, on a small generated book."""
+"""End-to-end runs on a small generated book: the demo, then scoring and publishing again the way
+operations run it (same date, broken inputs, a second run at once), and the Prefect flows."""
 
 from __future__ import annotations
+
+import shutil
+from datetime import date
 
 import duckdb
 import mlflow
 import pandas as pd
+import pytest
+from openpyxl import load_workbook
 from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from models.worklist import WORKLIST_COLUMNS
+from pipelines import scoring
 from pipelines.cli import app
 
+AS_OF = "2026-11-01"
 
-def test_demo_end_to_end(small_book_dir, settings_env, monkeypatch):
-    monkeypatch.setenv("LATEPAY_SAMPLE_DIR", str(small_book_dir))
-    result = CliRunner().invoke(app, ["demo"], terminal_width=160)
+
+@pytest.fixture(scope="module")
+def demo_run(small_book_dir, tmp_path_factory):
+    """`latepay demo` on the small book, in its own folder; the module's tests reuse it."""
+    from tests.conftest import settings_in
+
+    folder = tmp_path_factory.mktemp("demo")
+    settings = settings_in(folder, sample_dir=small_book_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in settings.model_dump().items():
+            patch.setenv(f"LATEPAY_{name.upper()}", "" if value is None else str(value))
+        result = CliRunner().invoke(app, ["demo"], terminal_width=160)
+    return settings, result
+
+
+@pytest.fixture
+def demo_env(demo_run, monkeypatch):
+    settings, _ = demo_run
+    for name, value in settings.model_dump().items():
+        monkeypatch.setenv(f"LATEPAY_{name.upper()}", "" if value is None else str(value))
+    return settings
+
+
+def test_demo_end_to_end(demo_run):
+    settings, result = demo_run
     assert result.exit_code == 0, result.output
-    assert "Worklist as of 2026-11-01" in result.output
-
-    worklist = pd.read_csv(settings_env.outputs_dir / "2026-11-01" / "worklist.csv")
+    assert f"Worklist as of {AS_OF}" in result.output
+    folder = settings.outputs_dir / AS_OF
+    worklist = pd.read_csv(folder / "worklist.csv")
+    collectors = worklist["collector"].nunique()
+    assert sorted(p.suffix for p in folder.iterdir()) == [".csv", ".html"] + [".xlsx"] * collectors
     assert list(worklist.columns) == WORKLIST_COLUMNS
-    assert worklist["rank"].tolist() == list(range(1, len(worklist) + 1))
+    assert worklist["rank"].is_monotonic_increasing
     assert worklist["expected_amount_at_risk"].is_monotonic_decreasing
-    assert worklist["reason"].head(20).str.len().gt(0).all()
+    assert worklist.groupby("collector")["collector_rank"].max().le(30).all()
+    assert worklist["reason_1"].notna().all()  # reasons for every published row
+    assert worklist["next_action"].notna().all() and worklist["dunning_stage"].notna().all()
 
-    con = duckdb.connect(str(settings_env.warehouse_path), read_only=True)
-    [(customers_with_open,)] = con.execute(
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    [(customers_with_open, listed)] = con.execute(
+        "select count(*), count(*) filter (where in_todays_list) from scoring.worklist"
+    ).fetchall()
+    [(scored_customers,)] = con.execute(
         "select count(distinct customer_id) from scoring.invoice_scores"
     ).fetchall()
-    assert len(worklist) == customers_with_open == worklist["customer_id"].nunique()
+    assert customers_with_open == scored_customers > listed == len(worklist)
     [(bad_intervals, before_as_of)] = con.execute(
         """
         select count(*) filter (where not days_to_pay_p10 <= days_to_pay_p50
@@ -38,14 +75,24 @@ def test_demo_end_to_end(small_book_dir, settings_env, monkeypatch):
         """
     ).fetchall()
     assert (bad_intervals, before_as_of) == (0, 0)
-    [(read, loaded, rejected)] = con.execute(
-        "select sum(rows_read), sum(rows_loaded), sum(rows_rejected) from loads"
+    [(status, scored)] = con.execute("select status, invoices_scored from scoring.runs").fetchall()
+    assert status == "published" and scored > 0
+    [(read, loaded, pending, rejected)] = con.execute(
+        "select sum(rows_read), sum(rows_loaded), sum(rows_pending), sum(rows_rejected) from loads"
     ).fetchall()
-    assert read == loaded + rejected and loaded > 12_000
+    assert read == loaded + pending + rejected and loaded > 12_000
+    con.close()
 
-    mlflow.set_tracking_uri(settings_env.mlflow_tracking_uri)
+    for path in folder.glob("worklist_*.xlsx"):
+        sheet = load_workbook(path)["Worklist"]
+        collector = path.stem.removeprefix("worklist_")
+        assert {row[1].value for row in sheet.iter_rows(2)} == {collector}
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    assert html.count("<svg") == 3 and "Aged balance" in html and "DSO" in html
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     client = mlflow.MlflowClient()
-    champion = client.get_model_version_by_alias(settings_env.model_name, "champion")
+    champion = client.get_model_version_by_alias(settings.model_name, "champion")
     metrics = client.get_run(champion.run_id).data.metrics
     # the model beats the customer's prior late rate on the later period
     assert (
@@ -53,14 +100,81 @@ def test_demo_end_to_end(small_book_dir, settings_env, monkeypatch):
     )
 
 
-def test_flows_ingest_train_score(small_book_dir, settings_env):
-    from pipelines.flows import ingest_flow, score_flow, train_flow
+def test_scoring_the_same_date_again_gives_the_same_list(demo_env):
+    before = (demo_env.outputs_dir / AS_OF / "worklist.csv").read_bytes()
+    result = CliRunner().invoke(app, ["score", "--as-of", AS_OF], terminal_width=160)
+    assert result.exit_code == 0, result.output
+    assert (demo_env.outputs_dir / AS_OF / "worklist.csv").read_bytes() == before
+    con = duckdb.connect(str(demo_env.warehouse_path), read_only=True)
+    # one run's rows per date are kept
+    [(runs,)] = con.execute("select count(distinct run_id) from scoring.worklist").fetchall()
+    con.close()
+    assert runs == 1
+
+
+def test_a_run_refuses_to_publish_on_stale_payments(demo_env):
+    published = sorted(p.name for p in demo_env.outputs_dir.iterdir())
+    result = CliRunner().invoke(app, ["score", "--as-of", "2026-12-15"], terminal_width=160)
+    assert result.exit_code == 1
+    assert "refused to publish the worklist of 2026-12-15" in result.output
+    assert "no payment dated in the 7 days before 2026-12-15" in result.output
+    assert sorted(p.name for p in demo_env.outputs_dir.iterdir()) == published
+    con = duckdb.connect(str(demo_env.warehouse_path), read_only=True)
+    [(status,)] = con.execute(
+        "select status from scoring.runs where as_of = '2026-12-15'"
+    ).fetchall()
+    con.close()
+    assert status == "refused"
+
+
+def test_a_second_run_at_once_is_refused_clearly(demo_env):
+    with scoring.run_lock(demo_env):
+        result = CliRunner().invoke(app, ["score", "--as-of", AS_OF], terminal_width=160)
+    assert result.exit_code == 1
+    assert "another latepay run holds" in result.output
+
+
+def test_features_that_cannot_be_right_are_refused():
+    features = pd.DataFrame({"a": [None, None], "b": [None, None], "c": [1.0, 2.0]})
+    assert scoring.check_features(features, ["a", "b", "c"])[0].startswith(
+        "2 of 3 numeric features are null for every open invoice"
+    )
+    assert scoring.check_features(features.drop(columns="a"), ["a", "c"])[0].startswith(
+        "the champion model expects features the warehouse does not give: ['a']"
+    )
+    assert scoring.check_features(features, ["a", "c"]) == []
+
+
+def test_flows_ingest_train_nightly(small_book_dir, settings_env):
+    from pipelines.flows import ingest_flow, nightly_deployment, nightly_flow, train_flow
+
+    deployment = nightly_deployment(settings_env)
+    [schedule] = deployment.schedules
+    assert (schedule.schedule.cron, schedule.schedule.timezone) == ("0 2 * * *", "Europe/Paris")
+
+    invoices = pd.read_csv(small_book_dir / "invoices.csv")
+    payments = pd.read_csv(small_book_dir / "payments.csv")
+    late = payments["payment_date"] >= "2026-10-01"
+    early_dir = settings_env.inbox_dir.parent / "history"
+    early_dir.mkdir()
+    for name in ("customers.csv", "promises.csv"):
+        shutil.copy(small_book_dir / name, early_dir / name)
+    invoices.to_csv(early_dir / "invoices.csv", index=False)
+    payments[~late].to_csv(early_dir / "payments.csv", index=False)
+    settings_env.inbox_dir.mkdir()
+    payments[late].to_csv(settings_env.inbox_dir / "payments_october.csv", index=False)
 
     with prefect_test_harness():
-        loads = ingest_flow([str(small_book_dir)])
-        assert {r.kind for r in loads} == {"customers", "invoices", "payments"}
+        loads = ingest_flow([str(early_dir)])
+        assert {r.kind for r in loads} == {"customers", "invoices", "payments", "promises"}
         assert train_flow(force_promote=True) == "1"
-        path = score_flow()
-    worklist = pd.read_csv(path)
-    assert len(worklist) > 50
-    assert worklist["rank"].iloc[0] == 1
+        folder = nightly_flow(as_of=date(2026, 11, 1))
+    assert not any(p.is_file() for p in settings_env.inbox_dir.iterdir())
+    moved = list((settings_env.inbox_dir / "loaded").glob("*/payments_october.csv"))
+    assert len(moved) == 1
+    worklist = pd.read_csv(f"{folder}/worklist.csv")
+    assert len(worklist) > 50 and worklist["rank"].iloc[0] == 1
+    con = duckdb.connect(str(settings_env.warehouse_path), read_only=True)
+    [(last_payment,)] = con.execute("select max(payment_date) from staging.payments").fetchall()
+    con.close()
+    assert last_payment.isoformat() == payments["payment_date"].max()
