@@ -10,7 +10,7 @@ latepay does not know which reminders were actually sent: it assumes each step w
 date. The *stage* of an invoice is the last step whose date has come; the *next action* is that
 step when it falls on the as-of date, otherwise the following step, with its date. Disputed
 invoices pause the ladder (resolve the dispute first); a pending promise to pay pauses it until
-the promised date; a broken promise calls for a call today.
+the promised date; a promise broken in the last 30 days calls for a call today.
 
 Pure functions over DataFrames: no I/O, no clock.
 """
@@ -50,6 +50,8 @@ HIGH_RISK_LADDER = (
     *LADDER[1:],
 )
 DEFAULT_HIGH_RISK = 0.5  # p_late at or above which the high-risk ladder applies
+# A promise broken within this many days calls for a call; after that the ladder has moved on.
+BROKEN_PROMISE_DAYS = 30
 
 NOT_STARTED = "not started"
 DISPUTE_PAUSED = "paused: disputed"
@@ -137,7 +139,7 @@ def dunning_plan(
         invoices.get("promised_date", pd.Series(pd.NaT, index=invoices.index))
     )
     pending = promised >= as_of
-    broken = promised < as_of
+    broken = (promised < as_of) & (promised >= as_of - pd.Timedelta(days=BROKEN_PROMISE_DAYS))
     plan.loc[pending, "dunning_stage"] = PROMISE_PAUSED
     plan.loc[pending, "next_action"] = "check the payment promised for " + promised[
         pending

@@ -5,7 +5,9 @@ flags a collector must see. Pure functions over DataFrames.
 Expected amount at risk of a customer = Σ over its open invoices of open amount × probability
 that the invoice is still unpaid `serious_late_days` (30) after the later of its due date and the
 as-of date (`p_late_30`). It ranks by what a call can still save: a large invoice that will
-probably be paid anyway ranks below a smaller one that probably will not.
+probably be paid anyway ranks below a smaller one that probably will not. Invoices past the last
+step of the ladder are with the collection agency, not the collectors' daily work: they count in
+`agency_amount`, not in the amount at risk.
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from models.dunning import DEFAULT_HIGH_RISK, dunning_plan, late_penalties
+from models.dunning import DEFAULT_HIGH_RISK, LADDER, dunning_plan, late_penalties
 
 UNASSIGNED = "unassigned"
+AGENCY_STAGE = LADDER[-1].key
 
 WORKLIST_COLUMNS = [
     "rank",
@@ -32,6 +35,7 @@ WORKLIST_COLUMNS = [
     "oldest_days_past_due",
     "disputed_invoices",
     "disputed_amount",
+    "agency_amount",
     "promise_status",
     "promised_date",
     "risk_probability",
@@ -135,7 +139,8 @@ def plan_invoices(
         days = pd.to_timedelta(frame[f"days_to_pay_{q}"].round(), unit="D")
         name = "predicted_payment_date" if q == "p50" else f"payment_date_{q}"
         frame[name] = as_of + days
-    frame["at_risk"] = expected_amount_at_risk(frame)
+    frame["with_agency"] = frame["dunning_stage"] == AGENCY_STAGE
+    frame["at_risk"] = expected_amount_at_risk(frame).where(~frame["with_agency"], 0.0)
     return frame
 
 
@@ -166,13 +171,15 @@ def rank_customers(
     highest expected amount at risk first.
 
     `invoices`: the output of `plan_invoices`. `customers`: customer_id, name, collector.
-    risk_probability is the amount-weighted probability of serious lateness. The dunning stage
-    and next action are those of the customer's oldest open invoice (most days past due; an
-    undisputed one when there is any, since disputes pause dunning). The predicted delay and
+    risk_probability is the amount-weighted probability of serious lateness (of the amount not with
+    the agency: expected_amount_at_risk / (open_amount − agency_amount)). The dunning stage
+    and next action are those of the customer's oldest open invoice (most days past due; one not
+    with the agency and undisputed when there is any, since disputes pause dunning). The predicted delay and
     dates are those of the driver invoice, the one carrying most of the amount at risk.
     Ties are broken by overdue amount, then customer_id, so the same input always gives the
-    same order. `collector_rank` numbers each collector's customers in that order;
-    `in_todays_list` keeps the first `policy.capacity_per_collector` of each collector.
+    same order. `collector_rank` numbers each collector's customers in that order (those with
+    every open invoice at the agency get none); `in_todays_list` keeps the first
+    `policy.capacity_per_collector` of each collector.
     Reasons are left empty here: they are computed for the rows people read.
     """
     as_of = pd.Timestamp(as_of)
@@ -180,6 +187,7 @@ def rank_customers(
         overdue=invoices["open_amount"].where(invoices["days_past_due"] > 0, 0.0),
         past_due=invoices["days_past_due"].clip(lower=0),
         disputed_open=invoices["open_amount"].where(invoices["is_disputed"].astype(bool), 0.0),
+        agency_open=invoices["open_amount"].where(invoices["with_agency"], 0.0),
     )
     grouped = frame.groupby("customer_id", as_index=False).agg(
         open_amount=("open_amount", "sum"),
@@ -188,18 +196,18 @@ def rank_customers(
         oldest_days_past_due=("past_due", "max"),
         disputed_invoices=("is_disputed", "sum"),
         disputed_amount=("disputed_open", "sum"),
+        agency_amount=("agency_open", "sum"),
         expected_amount_at_risk=("at_risk", "sum"),
         late_interest=("late_interest", "sum"),
         recovery_fees=("recovery_fee", "sum"),
     )
-    grouped["risk_probability"] = grouped["expected_amount_at_risk"] / grouped["open_amount"].where(
-        grouped["open_amount"] > 0
-    )
+    worked = grouped["open_amount"] - grouped["agency_amount"]
+    grouped["risk_probability"] = grouped["expected_amount_at_risk"] / worked.where(worked > 0)
     oldest = (
-        frame.assign(disputed_first=frame["is_disputed"].astype(bool))
+        frame.assign(disputed=frame["is_disputed"].astype(bool))
         .sort_values(
-            ["customer_id", "disputed_first", "days_past_due", "invoice_id"],
-            ascending=[True, True, False, True],
+            ["customer_id", "with_agency", "disputed", "days_past_due", "invoice_id"],
+            ascending=[True, True, True, False, True],
         )
         .drop_duplicates("customer_id")[
             [
@@ -212,7 +220,11 @@ def rank_customers(
         ]
     )
     driver = (
-        frame.sort_values(["customer_id", "at_risk", "invoice_id"], ascending=[True, False, True])
+        frame.assign(risk=expected_amount_at_risk(frame))
+        .sort_values(
+            ["customer_id", "with_agency", "risk", "invoice_id"],
+            ascending=[True, True, False, True],
+        )
         .drop_duplicates("customer_id")
         .assign(
             driver_invoice_id=lambda d: d["invoice_id"],
@@ -243,8 +255,12 @@ def rank_customers(
     )
     ranked["collector"] = ranked["collector"].fillna(UNASSIGNED).replace("", UNASSIGNED)
     ranked["rank"] = np.arange(1, len(ranked) + 1)
-    ranked["collector_rank"] = ranked.groupby("collector").cumcount() + 1
-    ranked["in_todays_list"] = ranked["collector_rank"] <= policy.capacity_per_collector
+    # customers whose every open invoice is with the agency are not the collectors' work today
+    worked = ranked["open_amount"] > ranked["agency_amount"]
+    ranked["collector_rank"] = (
+        ranked[worked].groupby("collector").cumcount().add(1).reindex(ranked.index).astype("Int64")
+    )
+    ranked["in_todays_list"] = worked & (ranked["collector_rank"] <= policy.capacity_per_collector)
     for column in REASON_COLUMNS:
         ranked[column] = ""
     ranked["preferred_channel"] = ranked["customer_id"].map(

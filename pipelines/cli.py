@@ -362,22 +362,17 @@ def _print_worklist(result: scoring.ScoreResult, rows: int = 10) -> None:
         title=f"Worklist as of {result.as_of}: top {min(rows, len(listed))} of {len(listed):,} "
         f"customers listed today ({len(result.worklist):,} with open invoices)"
     )
-    numeric = ("#", "open", "overdue", "risk", "at risk")
-    for column in ("#", "customer", "collector", "open", "overdue", "risk", "at risk", "next"):
-        table.add_column(column, justify="right" if column in numeric else "left")
+    for column in ("#", "customer", "collector", "at risk", "next action"):
+        table.add_column(column, justify="right" if column in ("#", "at risk") else "left")
     table.add_column("why", overflow="fold")
     for row in listed.head(rows).itertuples():
         table.add_row(
             str(row.rank),
-            f"{row.name} ({row.customer_id})",
+            str(row.name),
             str(row.collector),
-            f"{row.open_amount:,.0f}",
-            f"{row.overdue_amount:,.0f}",
-            f"{row.risk_probability:.0%}",
-            f"{row.expected_amount_at_risk:,.0f}",
+            f"{row.expected_amount_at_risk:,.0f} ({row.risk_probability:.0%})",
             f"{row.next_action} ({_date_text(row.next_action_date)}, {row.next_action_channel})",
             row.reason_1,
-            end_section=False,
         )
     console.print(table)
     files = sorted(p.name for p in result.output_dir.iterdir())

@@ -29,7 +29,6 @@ from models.explain import top_reasons
 from models.worklist import (
     REASON_COLUMNS,
     WorklistPolicy,
-    driver_invoices,
     plan_invoices,
     rank_customers,
     todays_list,
@@ -195,7 +194,9 @@ def _rank_and_publish(settings, con, model, version, run_id, as_of, features) ->
     )
     worklist = rank_customers(invoices, customers, as_of, policy=policy(settings))
     listed = worklist.loc[worklist["in_todays_list"], "customer_id"].tolist()
-    drivers = driver_invoices(scores, listed)
+    # the reasons explain each listed customer's driver invoice (the one carrying most risk)
+    driver_ids = worklist.loc[worklist["in_todays_list"], "driver_invoice_id"]
+    drivers = scores[scores["invoice_id"].isin(driver_ids)]
     reasons = top_reasons(model, "p_late_30", drivers, k=len(REASON_COLUMNS))
     by_customer = dict(zip(drivers["customer_id"], reasons, strict=True))
     for i, column in enumerate(REASON_COLUMNS):

@@ -46,7 +46,8 @@ SCORES = pd.DataFrame(
         _invoice("B1", "B", "2026-11-08", 10000.0, p_late=0.7, p30=0.08),  # J-7, high risk
         _invoice("C1", "C", "2026-09-22", 500.0, p_late=1.0, p30=0.5, days=(0, 3, 30)),  # J+40
         _invoice("C2", "C", "2026-11-01", 500.0, p_late=0.6, p30=0.5),  # due today
-        _invoice("D1", "D", "2026-08-01", 2000.0, p_late=1.0, p30=0.2, days=(10, 45, 120)),
+        _invoice("D1", "D", "2026-09-12", 1500.0, p_late=1.0, p30=0.2, days=(10, 45, 120)),
+        _invoice("D2", "D", "2026-08-01", 2000.0, p_late=1.0, p30=0.9),  # J+92: with the agency
         _invoice("E1", "E", "2026-10-29", 800.0, p_late=1.0, p30=0.3),  # J+3, promise broken
         _invoice("E2", "E", "2026-11-15", 400.0, p_late=0.2, p30=0.05),  # promise pending
         _invoice("F1", "F", "2026-11-30", 900.0, p_late=0.1, p30=0.01),  # J-29: nothing yet

@@ -178,8 +178,14 @@ def test_the_report_figures(planned):
     values = _report_context(planned)
     aged = {row["age_bucket"]: row["open_amount"] for row in values["aged"]}
     # not due: A2 3000 + B1 10000 + C2 500 (due today) + E2 400 + F1 900; 1–30: A1 1000 + E1 800;
-    # 31–60: C1 500; > 90: D1 2000
-    assert aged == {"not due": 14800.0, "1–30": 1800.0, "31–60": 500.0, "61–90": 0.0, ">90": 2000.0}
+    # 31–60: C1 500 + D1 1500; > 90: D2 2000
+    assert aged == {
+        "not due": 14800.0,
+        "1–30": 1800.0,
+        "31–60": 2000.0,
+        "61–90": 0.0,
+        ">90": 2000.0,
+    }
     cash = pd.DataFrame(values["cash"])
     assert cash["expected"].sum() == pytest.approx(SCORES["open_amount"].sum())
     # weeks start on Monday 2026-10-26; C1 is predicted on 2026-11-04, in the week of 11-02

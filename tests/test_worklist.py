@@ -126,6 +126,11 @@ def test_a_broken_promise_calls_for_a_call_today():
     assert plan.next_action_date == AS_OF
 
 
+def test_a_promise_broken_long_ago_no_longer_replaces_the_ladder():
+    plan = _plan(90, promised_date=AS_OF - pd.Timedelta(days=31))
+    assert (plan.dunning_stage, plan.next_action) == ("collection_agency", NO_FURTHER_STEP)
+
+
 def test_late_interest_and_the_recovery_fee():
     owed = late_penalties(
         pd.Series([1000.0, 1000.0, 1000.0, 250.5]),
@@ -148,11 +153,11 @@ def _worklist(capacity: int = 30) -> pd.DataFrame:
 def test_customers_are_ranked_by_expected_amount_at_risk():
     worklist = _worklist()
     assert list(worklist.columns) == [*WORKLIST_COLUMNS, "in_todays_list"]
-    # A: 1000×0.9 + 3000×0.1 = 1200; B: 10000×0.08 = 800; C: 500×0.5×2 = 500; D: 400;
-    # E: 800×0.3 + 400×0.05 = 260; F: 9
+    # A: 1000×0.9 + 3000×0.1 = 1200; B: 10000×0.08 = 800; C: 500×0.5×2 = 500;
+    # D: 1500×0.2 = 300 (D2, with the agency, does not count); E: 800×0.3 + 400×0.05 = 260; F: 9
     assert worklist["customer_id"].tolist() == ["A", "B", "C", "D", "E", "F"]
     assert worklist["expected_amount_at_risk"].tolist() == pytest.approx(
-        [1200.0, 800.0, 500.0, 400.0, 260.0, 9.0]
+        [1200.0, 800.0, 500.0, 300.0, 260.0, 9.0]
     )
     a = worklist.iloc[0]
     assert (a.open_amount, a.overdue_amount, a.open_invoices) == (4000.0, 1000.0, 2)
@@ -166,7 +171,19 @@ def test_customers_are_ranked_by_expected_amount_at_risk():
     assert a.recovery_fees == 40.0
     c = worklist.iloc[2]  # C2 is due today: not overdue yet
     assert (c.overdue_amount, c.oldest_days_past_due, c.recovery_fees) == (500.0, 40, 40.0)
-    assert worklist.iloc[3].collector == "unassigned"
+    d = worklist.iloc[3]
+    assert (d.collector, d.agency_amount, d.open_amount) == ("unassigned", 2000.0, 3500.0)
+    assert d.risk_probability == pytest.approx(300.0 / 1500.0)
+    # the collectors' work: D1 at formal notice, not D2 (older, with the agency)
+    assert (d.dunning_stage, d.next_action_date) == ("formal_notice", pd.Timestamp("2026-11-11"))
+
+
+def test_a_customer_entirely_with_the_agency_is_not_in_todays_list():
+    scores = SCORES[SCORES["invoice_id"] != "D1"]
+    worklist = rank_customers(plan_invoices(scores, CUSTOMERS, AS_OF), CUSTOMERS, AS_OF)
+    d = worklist.set_index("customer_id").loc["D"]
+    assert (d.expected_amount_at_risk, d.in_todays_list) == (0.0, False)
+    assert pd.isna(d.collector_rank)
 
 
 def test_promise_flags():
@@ -201,7 +218,7 @@ def test_ties_are_broken_deterministically():
     again = rank_customers(
         plan_invoices(shuffled, CUSTOMERS.iloc[::-1], AS_OF), CUSTOMERS.iloc[::-1], AS_OF
     )
-    # no risk anywhere: the overdue amount decides (D 2000, A 1000, E 800, C 500), then the id
+    # no risk anywhere: the overdue amount decides (D 3500, A 1000, E 800, C 500), then the id
     assert first["customer_id"].tolist() == ["D", "A", "E", "C", "B", "F"]
     assert again["customer_id"].tolist() == first["customer_id"].tolist()
 
