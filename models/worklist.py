@@ -274,13 +274,3 @@ def rank_customers(
 def todays_list(worklist: pd.DataFrame) -> pd.DataFrame:
     """The published rows: each collector's first `capacity` customers, in global rank order."""
     return worklist[worklist["in_todays_list"]].drop(columns="in_todays_list")
-
-
-def driver_invoices(invoices: pd.DataFrame, customer_ids: list[str]) -> pd.DataFrame:
-    """For each listed customer, the open invoice that carries most of its amount at risk: the
-    one whose reasons explain the customer's place on the list."""
-    frame = invoices[invoices["customer_id"].isin(customer_ids)]
-    frame = frame.assign(_risk=expected_amount_at_risk(frame)).sort_values(
-        ["customer_id", "_risk", "invoice_id"], ascending=[True, False, True]
-    )
-    return frame.drop_duplicates("customer_id").drop(columns="_risk")
