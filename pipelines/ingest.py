@@ -77,6 +77,7 @@ MAX_AMOUNT = 1e12
 EARLIEST_DATE = date(1990, 1, 1)
 MAX_TERMS_DAYS = 730  # due date more than two years after issue
 SETTLEMENT_SUFFIX = "#settlement"
+RAW_COMPRESSION_OFF = "dict_fsst"  # see _load: raw text is written uncompressed
 MEMORY_LIMIT = "5GB"  # DuckDB's share; the 10M-invoice load must stay under 8 GB resident  # payment_id of a payment derived from an invoice row
 
 
@@ -121,6 +122,7 @@ class Plan:
     mapping_hash: str | None = None
     mapping_file: str | None = None
     notes: list[str] = field(default_factory=list)
+    work_table: str | None = None  # temp table of the numbered rows, during the load only
 
     @property
     def describe(self) -> str:
@@ -175,14 +177,24 @@ def ingest_files(
             f"{', '.join(map(str, paths))}: rule no_files: no CSV, Excel or Parquet file found"
         )
     plans: list[Plan] = []
-    [(memory_limit,)] = _run(con, "select current_setting('memory_limit')")
+    [(memory_limit, insertion_order, compression)] = _run(
+        con,
+        "select current_setting('memory_limit'), current_setting('preserve_insertion_order'), "
+        "current_setting('disabled_compression_methods')",
+    )
     # Large loads spill to disk rather than grow past MEMORY_LIMIT (one transaction holds all).
     con.execute(f"set memory_limit = '{MEMORY_LIMIT}'")
     try:
         for path in files:
             plans.append(plan_file(con, path, mapping))
         ordered = sorted(plans, key=lambda p: LOAD_ORDER.index(p.kind))
+        # No statement of the load depends on the order rows are written in (line numbers are
+        # given when a file is read, see _number_rows): letting each thread write its own row
+        # groups halves the cost of writing 10M-row tables and avoids rewriting them at the next
+        # checkpoint.
         while True:
+            con.execute("set preserve_insertion_order = false")
+            con.execute(f"set disabled_compression_methods = {_q(compression or '')}")
             con.execute("begin transaction")
             try:
                 results = [_load(con, plan, load_date) for plan in ordered]
@@ -192,17 +204,30 @@ def ingest_files(
                 break
             except _ReadRowByRow as retry:
                 con.execute("rollback")
+                _forget_rolled_back_tables(con, plans)
                 _read_row_by_row(con, retry.plan)  # then load everything again
             except BaseException:
                 con.execute("rollback")
+                _forget_rolled_back_tables(con, plans)
                 raise
     finally:
         con.execute(f"set memory_limit = '{memory_limit}'")
+        con.execute(f"set preserve_insertion_order = {insertion_order}")
+        con.execute(f"set disabled_compression_methods = {_q(compression or '')}")
         for plan in plans:
             plan.source.cleanup()
             if plan.source.table:
                 con.execute(f"drop table if exists {plan.source.table}")
     return results
+
+
+def _forget_rolled_back_tables(con: duckdb.DuckDBPyConnection, plans: list[Plan]) -> None:
+    """Temp tables made inside a rolled-back transaction are gone: read those files again."""
+    temp = {name for (name,) in _run(con, "select table_name from duckdb_tables() where temporary")}
+    for plan in plans:
+        plan.work_table = None
+        if plan.source.table and plan.source.table not in temp:
+            plan.source.table = None
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
@@ -563,7 +588,7 @@ def _check_customers(plan: Plan, s: _Sql) -> str:
         ]
     )
     return f"""
-        with rows as (select * from raw.customers where load_id = $id),
+        with rows as ({_raw_rows(plan)}),
         {_duplicates("rows", "customer_id")},
         typed as (
             select r.*,
@@ -698,7 +723,7 @@ def _check_invoices(plan: Plan, s: _Sql) -> str:
         ]
     rules.append(_duplicate_rule("invoice_id", "invoice_id"))
     return f"""
-        with rows as (select * from raw.invoices where load_id = $id),
+        with rows as ({_raw_rows(plan)}),
         {_duplicates("rows", "invoice_id")},
         typed as (
             select r.*,
@@ -765,7 +790,7 @@ def _check_payments(plan: Plan, s: _Sql) -> str:
     )
     return f"""
         with ided as (
-            select r.*, {pid} as pid from raw.payments as r where r.load_id = $id
+            select r.*, {pid} as pid from ({_raw_rows(plan)}) as r
         ),
         {_duplicates("ided", "pid")},
         typed as (
@@ -774,13 +799,21 @@ def _check_payments(plan: Plan, s: _Sql) -> str:
                 {s.amount("amount")} as amt,
                 coalesce(r.line > dup.first_line, false) as repeated,
                 dup.first_line,
-                i.known_id is not null as invoice_known
+                i.known_id is not null as invoice_known,
+                i.invoice_amount
             from ided as r
-            left join (select invoice_id as known_id from staging.invoices) as i
+            left join (select invoice_id as known_id, amount as invoice_amount
+                       from staging.invoices) as i
                 on i.known_id = r.invoice_id
             left join dup on dup.k = r.pid
+        ),
+        checked as (
+            select line, pid, invoice_id, paid_on, amt, invoice_known, invoice_amount, {rules}
+            from typed
         )
-        select line, pid, invoice_id, paid_on, amt, invoice_known, {rules} from typed
+        select *,
+            case when rule is null then if(invoice_known, 'loaded', 'pending') end as status
+        from checked
     """
 
 
@@ -843,7 +876,7 @@ def _check_promises(plan: Plan, s: _Sql) -> str:
     )
     return f"""
         with ided as (
-            select r.*, {pid} as pid from raw.promises as r where r.load_id = $id
+            select r.*, {pid} as pid from ({_raw_rows(plan)}) as r
         ),
         {_duplicates("ided", "pid")},
         typed as (
@@ -919,30 +952,22 @@ def _load(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None) ->
         d=load_date,
         t=datetime.now(),
     )
-    raw_columns = FIELDS[kind]
-    select = ", ".join(
-        f"c{plan.fields[c]} as {c}" if c in plan.fields else f"null::varchar as {c}"
-        for c in raw_columns
-    )
-    insert = (
-        f"insert into raw.{kind} (load_id, source_file, line, {', '.join(raw_columns)}, n_fields) "
-        f"select $id, $f, line, {select}, {{n_fields}} from {{relation}}"
-    )
-    if source.table:
-        _run(con, insert.format(n_fields="n_fields", relation=source.relation), **params)
-    else:
-        try:
-            [(rows,)] = _run(
-                con, insert.format(n_fields="null", relation=source.relation), **params
-            )
-        except duckdb.Error as exc:  # DuckDB's reader refused a row: the transaction is lost
-            raise _ReadRowByRow(plan) from exc
-        if rows + 1 != source.newlines:
-            # Rows do not map one-to-one to lines (multi-line fields, blank lines): the line
-            # numbers would be wrong. Read the file row by row instead.
-            _run(con, f"delete from raw.{kind} where load_id = $id", **params)
-            _read_row_by_row(con, plan)
-            _run(con, insert.format(n_fields="n_fields", relation=source.relation), **params)
+    if not source.table:
+        _number_rows(con, plan)
+    columns = ", ".join(FIELDS[kind])
+    [(compression,)] = _run(con, "select current_setting('disabled_compression_methods')")
+    # raw.* is written once and read only to audit a load: its text is stored without DuckDB's
+    # string compression (dict_fsst), which costs more CPU than the rest of writing the rows
+    # (about 4x the disk of compressed text; staging stays compressed).
+    off = ",".join(filter(None, [compression, RAW_COMPRESSION_OFF]))
+    con.execute(f"set disabled_compression_methods = {_q(off)}")
+    _run(
+        con,
+        f"insert into raw.{kind} (load_id, source_file, line, {columns}, n_fields) "
+        f"{_raw_rows(plan)}",
+        **params,
+    )  # on failure, ingest_files restores the setting once the transaction is rolled back
+    con.execute(f"set disabled_compression_methods = {_q(compression or '')}")
     sql = _Sql(plan, load_date)
     _run(con, f"create or replace temp table checked as {_CHECKS[kind](plan, sql)}", **params)
 
@@ -993,6 +1018,9 @@ def _load(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None) ->
         id=load_id,
     )
     _run(con, "drop table temp.checked")
+    if plan.work_table:
+        _run(con, f"drop table {plan.work_table}")
+        plan.work_table = None
     return LoadResult(
         source.path,
         kind,
@@ -1013,6 +1041,45 @@ def _load(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None) ->
     )
 
 
+def _raw_rows(plan: Plan) -> str:
+    """The file's rows as they land in raw.<kind> (latepay's field names, text), read from the
+    table the file was read into: the checks read them from there, not back from raw."""
+    fields = ", ".join(
+        f"c{plan.fields[c]} as {c}" if c in plan.fields else f"null::varchar as {c}"
+        for c in FIELDS[plan.kind]
+    )
+    return f"select $id as load_id, $f as source_file, line, {fields}, n_fields from {_rows(plan)}"
+
+
+def _rows(plan: Plan) -> str:
+    """The file's rows (line, c0.., n_fields): the table they were read into for this load."""
+    return plan.work_table or plan.source.relation
+
+
+def _number_rows(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Read a CSV with DuckDB's parallel reader into a temp table, numbering rows in file order
+    (the one statement that needs insertion order), then check that rows are lines."""
+    source = plan.source
+    table = f"_rows_{abs(hash(str(source.path)))}"
+    con.execute("set preserve_insertion_order = true")
+    try:
+        [(rows,)] = _run(
+            con,
+            f"create or replace temp table {table} as "
+            f"select *, null::integer as n_fields from {source.relation}",
+        )
+    except duckdb.Error as exc:  # DuckDB's reader refused a row: the transaction is lost
+        raise _ReadRowByRow(plan) from exc  # (ingest_files resets the setting)
+    con.execute("set preserve_insertion_order = false")
+    if rows + 1 != source.newlines:
+        # Rows do not map one-to-one to lines (multi-line fields, blank lines): the line
+        # numbers would be wrong. Read the file row by row instead.
+        _run(con, f"drop table {table}")
+        _read_row_by_row(con, plan)
+        return
+    plan.work_table = table
+
+
 def _fill_row_text(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> None:
     """The rejected rows' original fields, joined by the file's separator (re-read for them)."""
     sep = plan.source.delimiter if plan.source.file_type == "csv" else ","
@@ -1023,7 +1090,7 @@ def _fill_row_text(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> 
         update rejects set row_text = src.row_text
         from (
             select line, concat_ws({_q(sep)}, {fields}) as row_text
-            from {plan.source.relation}
+            from {_rows(plan)}
             where line in (select line from checked where rule is not null)
         ) as src
         where rejects.load_id = $id and rejects.line = src.line
@@ -1230,38 +1297,40 @@ def _match_pending(con: duckdb.DuckDBPyConnection) -> int:
 
 
 def _upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
-    _run(
-        con,
-        "alter table checked add column status varchar",
-    )
-    _run(
-        con,
-        "update checked set status = case when invoice_known then 'loaded' else 'pending' end "
-        "where rule is null",
-    )
     # Overpayment: a payment on an invoice already paid in full by earlier payments (or on a
-    # credit note). Only invoices whose payments add up to more than their amount are examined.
+    # credit note). Only invoices whose payments add up to more than their amount are examined:
+    # the file's payments per invoice (the invoice amount came with the check), plus the
+    # payments already in staging for those invoices.
     _run(
         con,
         """
         create or replace temp table overpaid as
         with candidate as (
-            select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, line
+            select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, line,
+                invoice_amount
             from checked where status = 'loaded'
         ),
-        everything as (
-            select payment_id, invoice_id, payment_date, amount, line from candidate
-            union all
-            select p.payment_id, p.invoice_id, p.payment_date, p.amount, null
+        earlier as (
+            select p.payment_id, p.invoice_id, p.payment_date, p.amount
             from staging.payments as p
             where p.invoice_id in (select invoice_id from candidate)
               and p.payment_id not in (select payment_id from candidate)
         ),
+        totals as (
+            select invoice_id, sum(amount) as paid, any_value(invoice_amount) as invoice_amount
+            from candidate group by invoice_id
+        ),
         suspects as (
-            select e.invoice_id, any_value(i.amount) as invoice_amount
-            from everything as e join staging.invoices as i using (invoice_id)
-            group by e.invoice_id
-            having sum(e.amount) > any_value(i.amount)
+            select t.invoice_id, t.invoice_amount
+            from totals as t
+            left join (select invoice_id, sum(amount) as paid from earlier group by invoice_id)
+                as e using (invoice_id)
+            where t.paid + coalesce(e.paid, 0) > t.invoice_amount
+        ),
+        everything as (
+            select payment_id, invoice_id, payment_date, amount, line from candidate
+            union all
+            select payment_id, invoice_id, payment_date, amount, null from earlier
         ),
         ordered as (
             select e.*, s.invoice_amount,

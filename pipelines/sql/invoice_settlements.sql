@@ -8,29 +8,37 @@ invoices as (
     select invoice_id, issue_date, amount from staging.invoices
 ),
 
-payments as (
-    select
-        invoice_id,
-        payment_date,
-        amount,
-        sum(amount) over (
-            partition by invoice_id order by payment_date, payment_id
-            rows between unbounded preceding and current row
-        ) as paid_running
-    from staging.payments
-),
-
 paid as (
     select
-        p.invoice_id,
-        sum(p.amount) as paid_amount,
+        invoice_id,
+        sum(amount) as paid_amount,
         count(*) as n_payments,
-        min(p.payment_date) as first_payment_date,
-        max(p.payment_date) as last_payment_date,
-        min(p.payment_date) filter (where p.paid_running >= i.amount) as paid_in_full_date
-    from payments as p
+        min(payment_date) as first_payment_date,
+        max(payment_date) as last_payment_date
+    from staging.payments
+    group by invoice_id
+),
+
+-- Most invoices are paid in one payment: paid in full on its date if it covers the amount. The
+-- running total (a sort of each invoice's payments) is needed only for the others.
+instalments as (
+    select
+        p.invoice_id,
+        p.payment_date,
+        sum(p.amount) over (
+            partition by p.invoice_id order by p.payment_date, p.payment_id
+            rows between unbounded preceding and current row
+        ) as paid_running
+    from staging.payments as p
+    semi join (select invoice_id from paid where n_payments > 1) as several using (invoice_id)
+),
+
+paid_in_full as (
+    select s.invoice_id, min(s.payment_date) as paid_in_full_date
+    from instalments as s
     join invoices as i using (invoice_id)
-    group by p.invoice_id
+    where s.paid_running >= i.amount
+    group by s.invoice_id
 ),
 
 final as (
@@ -40,9 +48,14 @@ final as (
         coalesce(p.n_payments, 0) as n_payments,
         p.first_payment_date,
         p.last_payment_date,
-        case when i.amount <= 0 then i.issue_date else p.paid_in_full_date end as settled_date
+        case
+            when i.amount <= 0 then i.issue_date
+            when p.n_payments = 1 and p.paid_amount >= i.amount then p.last_payment_date
+            else f.paid_in_full_date
+        end as settled_date
     from invoices as i
     left join paid as p using (invoice_id)
+    left join paid_in_full as f using (invoice_id)
 )
 
 select * from final
