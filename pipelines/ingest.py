@@ -77,7 +77,7 @@ MAX_AMOUNT = 1e12
 EARLIEST_DATE = date(1990, 1, 1)
 MAX_TERMS_DAYS = 730  # due date more than two years after issue
 SETTLEMENT_SUFFIX = "#settlement"
-RAW_COMPRESSION_OFF = "dict_fsst"  # see _load: raw text is written uncompressed
+WRITE_COMPRESSION_OFF = "dict_fsst"  # see ingest_files: text is written uncompressed
 MEMORY_LIMIT = "5GB"  # DuckDB's share; the 10M-invoice load must stay under 8 GB resident  # payment_id of a payment derived from an invoice row
 
 
@@ -191,10 +191,13 @@ def ingest_files(
         # No statement of the load depends on the order rows are written in (line numbers are
         # given when a file is read, see _number_rows): letting each thread write its own row
         # groups halves the cost of writing 10M-row tables and avoids rewriting them at the next
-        # checkpoint.
+        # checkpoint. And the text the load writes is stored without DuckDB's string compression
+        # (dict_fsst), which cost more CPU than everything else in writing the rows: the tables
+        # take about 4x the disk for their text columns (3 GB for the 10M-invoice book).
+        off = ",".join(filter(None, [compression, WRITE_COMPRESSION_OFF]))
         while True:
             con.execute("set preserve_insertion_order = false")
-            con.execute(f"set disabled_compression_methods = {_q(compression or '')}")
+            con.execute(f"set disabled_compression_methods = {_q(off)}")
             con.execute("begin transaction")
             try:
                 results = [_load(con, plan, load_date) for plan in ordered]
@@ -530,8 +533,9 @@ class _Sql:
 
 
 def _flag(expr: str, words: tuple[str, ...]) -> str:
+    # list_contains rather than `in (...)`, which DuckDB plans as a join with the list.
     quoted = ", ".join(f"'{w}'" for w in words)
-    return f"lower(trim(coalesce({expr}, ''))) in ({quoted})"
+    return f"list_contains([{quoted}], lower(trim(coalesce({expr}, ''))))"
 
 
 def _wrong_width(plan: Plan) -> tuple[str, str]:
@@ -588,7 +592,7 @@ def _check_customers(plan: Plan, s: _Sql) -> str:
         ]
     )
     return f"""
-        with rows as ({_raw_rows(plan)}),
+        with rows as not materialized ({_raw_rows(plan)}),
         {_duplicates("rows", "customer_id")},
         typed as (
             select r.*,
@@ -723,7 +727,7 @@ def _check_invoices(plan: Plan, s: _Sql) -> str:
         ]
     rules.append(_duplicate_rule("invoice_id", "invoice_id"))
     return f"""
-        with rows as ({_raw_rows(plan)}),
+        with rows as not materialized ({_raw_rows(plan)}),
         {_duplicates("rows", "invoice_id")},
         typed as (
             select r.*,
@@ -788,8 +792,10 @@ def _check_payments(plan: Plan, s: _Sql) -> str:
             _duplicate_rule("payment_id", "pid"),
         ]
     )
+    # Read twice (duplicates, checks): not copied first unless the id is numbered.
+    materialized = "not materialized" if "payment_id" in plan.fields else "materialized"
     return f"""
-        with ided as (
+        with ided as {materialized} (
             select r.*, {pid} as pid from ({_raw_rows(plan)}) as r
         ),
         {_duplicates("ided", "pid")},
@@ -875,7 +881,7 @@ def _check_promises(plan: Plan, s: _Sql) -> str:
         ]
     )
     return f"""
-        with ided as (
+        with ided as not materialized (
             select r.*, {pid} as pid from ({_raw_rows(plan)}) as r
         ),
         {_duplicates("ided", "pid")},
@@ -955,19 +961,12 @@ def _load(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None) ->
     if not source.table:
         _number_rows(con, plan)
     columns = ", ".join(FIELDS[kind])
-    [(compression,)] = _run(con, "select current_setting('disabled_compression_methods')")
-    # raw.* is written once and read only to audit a load: its text is stored without DuckDB's
-    # string compression (dict_fsst), which costs more CPU than the rest of writing the rows
-    # (about 4x the disk of compressed text; staging stays compressed).
-    off = ",".join(filter(None, [compression, RAW_COMPRESSION_OFF]))
-    con.execute(f"set disabled_compression_methods = {_q(off)}")
     _run(
         con,
         f"insert into raw.{kind} (load_id, source_file, line, {columns}, n_fields) "
         f"{_raw_rows(plan)}",
         **params,
-    )  # on failure, ingest_files restores the setting once the transaction is rolled back
-    con.execute(f"set disabled_compression_methods = {_q(compression or '')}")
+    )
     sql = _Sql(plan, load_date)
     _run(con, f"create or replace temp table checked as {_CHECKS[kind](plan, sql)}", **params)
 
