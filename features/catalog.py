@@ -34,6 +34,12 @@ _FEATURES = [
         "invoice is {amount_vs_customer_avg:.1f}× the customer's usual amount",
     ),
     Feature(
+        "amount_vs_customer_median",
+        "Invoice amount divided by the median amount of the customer's invoices issued before "
+        "as_of (this one included; credit notes excluded).",
+        "invoice is {amount_vs_customer_median:.1f}× the customer's median invoice",
+    ),
+    Feature(
         "share_already_paid",
         "Share of the invoice already paid before as_of (partial payments).",
         "{share_already_paid:.0%} of the invoice paid so far",
@@ -111,6 +117,11 @@ _FEATURES = [
         "avg_days_late",
         "Average days late (0 when on time) of invoices settled before as_of.",
         "pays {avg_days_late:.0f} days late on average",
+    ),
+    Feature(
+        "median_days_late",
+        "Median days late (0 when on time) of invoices settled before as_of.",
+        "pays a median {median_days_late:.0f} days late",
     ),
     Feature(
         "std_days_late",
@@ -244,6 +255,13 @@ _FEATURES = [
         "open_amount_vs_monthly_billing",
         "Customer's open amount divided by its average monthly billing over the last 365 days.",
         "owes {open_amount_vs_monthly_billing:.1f} months of usual billing",
+    ),
+    Feature(
+        "open_amount_vs_usual",
+        "Amount of the customer's open invoices at as_of divided by its daily average over the "
+        "365 days up to as_of (since its first invoice when the customer is newer); amounts "
+        "before partial payments.",
+        "has {open_amount_vs_usual:.1f}× its usual amount of open invoices",
     ),
 ]
 

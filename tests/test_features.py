@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from features.catalog import CATALOG, reason_sentence
-from features.runner import build_features, model_feature_columns
+from features.runner import DIRECT_MAX_DATES, build_features, model_feature_columns
 from pipelines.warehouse import connect, rebuild_settlements
 
 # ---------------------------------------------------------------------------------------------
@@ -209,6 +209,35 @@ def test_history_activity_features(at_d):
     # 350 open / (1300 issued in the last 365 days, H1 excluded, / 12)
     assert row["open_amount_vs_monthly_billing"] == pytest.approx(350 / (1300 / 12))
     assert (row["country"], row["segment"], row["customer_terms_days"]) == ("FR", "enterprise", 45)
+
+
+def test_median_days_late_and_usual_open_amount(at_d):
+    row = at_d.loc["O1"]
+    assert row["median_days_late"] == 6.0  # median of H1 [10], H2 [0], H3 [2], H4 [30]
+    # Amount of C1's open invoices on each day t of [D-364, D] (open: issued before t, not
+    # settled before t), summed: H1 closed before the window; H2 300 x 30 days (2023-09-02 ..
+    # 10-01); H3 200 x 32 (2024-03-02 .. 04-02); H4 400 x 60 (05-02 .. 06-30); H5 100 x 47
+    # (05-16 .. D, settled after D); H6 100 x 30 (06-02 .. D: settled ON D, still open on D);
+    # O1 200 x 16 (06-16 .. D, counted before its partial payment). Open at D: 400 (H5, H6, O1).
+    usual = (300 * 30 + 200 * 32 + 400 * 60 + 100 * 47 + 100 * 30 + 200 * 16) / 365
+    assert row["open_amount_vs_usual"] == pytest.approx(400 / usual)
+    # C2 is 11 days old: its usual is the average over those 11 days, 80 each day
+    assert at_d.loc["N1", "open_amount_vs_usual"] == 1.0
+
+
+def test_amount_vs_customer_median():
+    invoices = [
+        # three invoices of 100, settled on time
+        *[(f"S{k}", "C1", d("2024-01-01"), d("2024-02-01"), 100) for k in range(3)],
+        ("BIG", "C1", d("2024-06-01"), d("2024-07-15"), 1000),  # open at D: 10x the median
+        ("CN", "C1", d("2024-03-01"), d("2024-03-01"), -500),  # credit note: not an invoice amount
+        ("LATER", "C1", D, d("2024-08-01"), 5000),  # issued ON D: not yet known
+    ]
+    payments = [(f"P{k}", f"S{k}", d("2024-02-01"), 100) for k in range(3)]
+    row = features_at(warehouse(invoices=invoices, payments=payments), D).loc["BIG"]
+    assert row["amount_vs_customer_median"] == 10.0  # 1000 / median(100, 100, 100, 1000)
+    assert row["amount_vs_customer_avg"] == 1000 / 325  # the mean is pulled up by BIG itself
+    assert row["median_days_late"] == 0.0
 
 
 def test_customer_without_history(at_d):
@@ -457,6 +486,41 @@ def test_training_path_equals_scoring_path(book):
     scoring = build_features(book, [d2])
     assert len(scoring) == 4
     pd.testing.assert_frame_equal(sliced, scoring, check_exact=True)
+
+
+@pytest.mark.parametrize("dates", [[D], [d("2024-04-01"), D, d("2024-08-01")]])
+@pytest.mark.parametrize("grace_days", [0, 10])
+def test_direct_and_running_aggregation_agree_on_the_book(book, dates, grace_days):
+    # few dates (nightly scoring) aggregate the history directly, many dates (training) as running
+    # totals: both must give the same features, to the bit
+    direct = build_features(book, dates, grace_days=grace_days, aggregation="direct")
+    running = build_features(book, dates, grace_days=grace_days, aggregation="running")
+    pd.testing.assert_frame_equal(direct, running, check_exact=True)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(case=book_and_future(), more_days=st.lists(st.integers(-120, 60), max_size=3))
+def test_direct_and_running_aggregation_agree(case, more_days, scratch_warehouse):
+    as_of, _, after = case
+    dates = sorted({as_of, *(as_of + timedelta(days=k) for k in more_days)})
+    con = load_book(scratch_warehouse, **after)
+    direct = build_features(con, dates, grace_days=2, aggregation="direct")
+    running = build_features(con, dates, grace_days=2, aggregation="running")
+    pd.testing.assert_frame_equal(direct, running, check_exact=True)
+
+
+def test_many_dates_use_the_running_totals_and_agree_with_one_date(book):
+    # more dates than DIRECT_MAX_DATES: "auto" takes the running path; each date's slice must be
+    # exactly the one-date (direct) build
+    dates = [D - timedelta(days=7 * k) for k in range(DIRECT_MAX_DATES + 1)]
+    training = build_features(book, dates)
+    for as_of in (D, dates[-1]):
+        sliced = training[training["as_of"] == pd.Timestamp(as_of)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(sliced, build_features(book, [as_of]), check_exact=True)
 
 
 def test_grain_is_one_row_per_invoice_and_as_of(book):

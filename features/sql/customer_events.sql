@@ -1,105 +1,112 @@
--- Grain: one row per (customer_id, event_date): what happened to a customer on a day (invoices
--- issued, invoices settled, disputes opened, payments received), with running totals up to and
--- including event_date. A row describes facts dated event_date, so it is known at any
--- as_of > event_date. Lateness history is dated by *settlement*, never by due date.
+-- Grain: one row per (customer_id, event_date): the customer_facts of a day, with running totals
+-- up to and including event_date. A row describes facts dated event_date, so it is known at any
+-- as_of > event_date. The path for many dates (training sets): the history is summed once, and
+-- customer_totals_running reads it at each date with ASOF joins.
 with
-
-invoices as (
-    select invoice_id, customer_id, issue_date, due_date, amount::double as amount
-    from staging.invoices
-),
 
 settled as (
     select
-        i.customer_id,
-        i.invoice_id,
-        s.settled_date,
-        i.amount,
-        (s.settled_date - i.due_date) > $grace_days as is_late,
-        greatest(s.settled_date - i.due_date, 0) as days_late,
-        -- payments up to the settlement only: s.n_payments also counts later (over-)payments,
-        -- facts dated after settled_date that must not change the history known before them
-        (
-            select count(*) from staging.payments as p
-            where p.invoice_id = i.invoice_id and p.payment_date <= s.settled_date
-        ) > 1 as is_partial
-    from invoices as i
-    join staging.invoice_settlements as s using (invoice_id)
-    where i.amount > 0 and s.settled_date is not null
+        customer_id,
+        fact_date,
+        invoice_id,
+        days_late,
+        days_after_due > $grace_days as is_late
+    from customer_facts
+    where settled_amount is not null
 ),
 
 settled_recent as (
-    -- the customer's last five / ten settled invoices, in settlement order
+    -- after each settlement, in settlement order: the last five / ten settled invoices and all
     select
         customer_id,
-        settled_date,
+        fact_date,
         invoice_id,
         avg(days_late) over last5 as avg_days_late_last5,
         median(days_late) over last10 as median_days_late_last10,
-        avg(is_late::int) over last10 as share_paid_late_last10
+        avg(is_late::int) over last10 as share_paid_late_last10,
+        median(days_late) over history as median_days_late
     from settled
     window
         last5 as (
-            partition by customer_id order by settled_date, invoice_id
+            partition by customer_id order by fact_date, invoice_id
             rows between 4 preceding and current row
         ),
         last10 as (
-            partition by customer_id order by settled_date, invoice_id
+            partition by customer_id order by fact_date, invoice_id
             rows between 9 preceding and current row
+        ),
+        history as (
+            partition by customer_id order by fact_date, invoice_id
+            rows between unbounded preceding and current row
         )
 ),
 
-issued_daily as (
+issued_running as (
     select
         customer_id,
-        issue_date as event_date,
-        count(*) filter (where amount > 0) as issued_n,
-        coalesce(sum(amount) filter (where amount > 0), 0) as issued_amount,
-        count(*) filter (where amount < 0) as credit_notes_n
-    from invoices
-    group by all
+        fact_date,
+        invoice_id,
+        median(issued_amount::double) over (
+            partition by customer_id order by fact_date, invoice_id
+            rows between unbounded preceding and current row
+        ) as median_invoice_amount
+    from customer_facts
+    where issued_amount is not null
 ),
 
-settled_daily as (
+state_daily as (
+    -- the state after the day's last settlement / invoice (highest invoice_id of the day, as
+    -- ordered above)
     select
         customer_id,
-        settled_date as event_date,
-        count(*) as settled_n,
-        count(*) filter (where is_late) as late_n,
-        sum(amount) as settled_amount,
-        sum(days_late) as days_late_sum,
-        sum(days_late * days_late) as days_late_sq_sum,
-        sum(amount * days_late) as amount_days_late_sum,
-        count(*) filter (where is_partial) as partial_n,
-        max(days_late) as days_late_max
-    from settled
-    group by all
-),
-
-recent_daily as (
-    -- the state after the day's last settlement (highest invoice_id of the day, as ordered above)
-    select
-        customer_id,
-        settled_date as event_date,
+        fact_date as event_date,
         arg_max(avg_days_late_last5, invoice_id) as avg_days_late_last5,
         arg_max(median_days_late_last10, invoice_id) as median_days_late_last10,
-        arg_max(share_paid_late_last10, invoice_id) as share_paid_late_last10
+        arg_max(share_paid_late_last10, invoice_id) as share_paid_late_last10,
+        arg_max(median_days_late, invoice_id) as median_days_late,
+        null::double as median_invoice_amount
     from settled_recent
     group by all
-),
-
-disputes_daily as (
-    select i.customer_id, d.opened_date as event_date, count(*) as disputes_n
-    from staging.disputes as d
-    join invoices as i using (invoice_id)
+    union all by name
+    select
+        customer_id,
+        fact_date as event_date,
+        arg_max(median_invoice_amount, invoice_id) as median_invoice_amount
+    from issued_running
     group by all
 ),
 
-payments_daily as (
-    select i.customer_id, p.payment_date as event_date, count(*) as payments_n
-    from staging.payments as p
-    join invoices as i using (invoice_id)
-    group by all
+facts_daily as (
+    select
+        customer_id,
+        fact_date as event_date,
+        count(issued_amount) as issued_n,
+        sum(issued_amount) as issued_amount,
+        sum(credit_notes_n) as credit_notes_n,
+        count(settled_amount) as settled_n,
+        count(*) filter (where days_after_due > $grace_days) as late_n,
+        sum(settled_amount) as settled_amount,
+        sum(days_late) as days_late_sum,
+        sum(days_late * days_late) as days_late_sq_sum,
+        sum(settled_amount * days_late) as amount_days_late_sum,
+        sum(partial_n) as partial_n,
+        max(days_late) as days_late_max,
+        sum(disputes_n) as disputes_n,
+        count(payments_n) as payments_n
+    from customer_facts
+    group by customer_id, fact_date
+),
+
+balance_daily as (
+    select
+        customer_id,
+        fact_date as event_date,
+        sum(balance_delta) as balance_delta,
+        -- times the day number: sum(delta * (x - day)) = x * sum(delta) - sum(delta * day)
+        sum(balance_delta * (fact_date - date '1970-01-01')) as balance_delta_day
+    from customer_facts
+    where balance_delta is not null
+    group by customer_id, fact_date
 ),
 
 daily as (
@@ -117,17 +124,19 @@ daily as (
         sum(amount_days_late_sum) as amount_days_late_sum,
         sum(partial_n) as partial_n,
         max(days_late_max) as days_late_max,
+        sum(disputes_n) as disputes_n,
+        sum(payments_n) as payments_n,
+        sum(balance_delta) as balance_delta,
+        sum(balance_delta_day) as balance_delta_day,
         max(avg_days_late_last5) as avg_days_late_last5,
         max(median_days_late_last10) as median_days_late_last10,
         max(share_paid_late_last10) as share_paid_late_last10,
-        sum(disputes_n) as disputes_n,
-        sum(payments_n) as payments_n
+        max(median_days_late) as median_days_late,
+        max(median_invoice_amount) as median_invoice_amount
     from (
-        select * from issued_daily
-        union all by name select * from settled_daily
-        union all by name select * from recent_daily
-        union all by name select * from disputes_daily
-        union all by name select * from payments_daily
+        select * from facts_daily
+        union all by name select * from balance_daily
+        union all by name select * from state_daily
     )
     group by customer_id, event_date
 ),
@@ -147,10 +156,14 @@ final as (
         sum(coalesce(amount_days_late_sum, 0)) over w as cum_amount_days_late_sum,
         sum(coalesce(partial_n, 0)) over w as cum_partial_n,
         sum(coalesce(disputes_n, 0)) over w as cum_disputes_n,
+        sum(coalesce(balance_delta, 0)) over w as cum_balance_delta,
+        sum(coalesce(balance_delta_day, 0)) over w as cum_balance_delta_day,
         max(days_late_max) over w as max_days_late,
+        last_value(median_days_late ignore nulls) over w as median_days_late,
         last_value(avg_days_late_last5 ignore nulls) over w as avg_days_late_last5,
         last_value(median_days_late_last10 ignore nulls) over w as median_days_late_last10,
         last_value(share_paid_late_last10 ignore nulls) over w as share_paid_late_last10,
+        last_value(median_invoice_amount ignore nulls) over w as median_invoice_amount,
         min(event_date) filter (where issued_n > 0) over w as first_issue_date,
         max(event_date) filter (where payments_n > 0) over w as last_payment_date
     from daily

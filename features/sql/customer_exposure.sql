@@ -3,7 +3,7 @@
 with
 
 open_invoices as (
-    select customer_id, as_of, due_date, open_amount, is_disputed from open_invoices
+    select customer_id, as_of, due_date, amount, open_amount, is_disputed from open_invoices
 ),
 
 final as (
@@ -15,7 +15,9 @@ final as (
         count(*) filter (where due_date < as_of) as customer_overdue_invoices,
         coalesce(sum(open_amount) filter (where due_date < as_of), 0) as customer_overdue_amount,
         greatest(max(as_of - due_date), 0) as customer_max_days_past_due,
-        count(*) filter (where is_disputed) as customer_disputed_open_invoices
+        count(*) filter (where is_disputed) as customer_disputed_open_invoices,
+        -- before partial payments: compared with the customer's usual (customer_history)
+        sum(amount) as open_invoices_amount
     from open_invoices
     group by customer_id, as_of
 )

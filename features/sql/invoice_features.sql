@@ -23,6 +23,7 @@ final as (
         -- invoice context
         o.amount,
         o.amount / nullif(h.avg_invoice_amount, 0) as amount_vs_customer_avg,
+        o.amount / nullif(h.median_invoice_amount, 0) as amount_vs_customer_median,
         o.paid_before_as_of / o.amount as share_already_paid,
         o.due_date - o.issue_date as terms_days,
         o.as_of - o.issue_date as days_since_issue,
@@ -36,10 +37,18 @@ final as (
         c.preferred_channel,
         c.payment_terms_days as customer_terms_days,
         -- customer history before as_of
-        h.* exclude (customer_id, as_of, avg_invoice_amount, avg_monthly_billing_365d),
+        h.* exclude (
+            customer_id,
+            as_of,
+            avg_invoice_amount,
+            median_invoice_amount,
+            avg_monthly_billing_365d,
+            usual_open_amount_365d
+        ),
         -- customer exposure at as_of
-        x.* exclude (customer_id, as_of),
-        x.customer_open_amount / nullif(h.avg_monthly_billing_365d, 0) as open_amount_vs_monthly_billing
+        x.* exclude (customer_id, as_of, open_invoices_amount),
+        x.customer_open_amount / nullif(h.avg_monthly_billing_365d, 0) as open_amount_vs_monthly_billing,
+        x.open_invoices_amount / nullif(h.usual_open_amount_365d, 0) as open_amount_vs_usual
     from open_invoices as o
     left join customers as c using (customer_id)
     left join customer_history as h using (customer_id, as_of)

@@ -10,13 +10,16 @@ as_of_dates as (
 ),
 
 invoices as (
-    select invoice_id, customer_id, issue_date, due_date, amount::double as amount
+    select invoice_id, customer_id, issue_date, due_date, amount
     from staging.invoices
-    where amount > 0 and hash(customer_id) % $sample_one_in = 0
+    where amount > 0 and hash(customer_id) % $sample_one_in::ubigint = 0
 ),
 
 settlements as (
-    select invoice_id, settled_date from staging.invoice_settlements
+    -- only invoices still open at the earliest as_of can be open at any: a small join
+    select invoice_id, settled_date
+    from staging.invoice_settlements
+    where settled_date is null or settled_date >= (select min(as_of) from as_of_dates)
 ),
 
 open_at as (
@@ -35,7 +38,7 @@ open_at as (
 ),
 
 paid_before as (
-    select o.invoice_id, o.as_of, sum(p.amount)::double as paid_before_as_of
+    select o.invoice_id, o.as_of, sum(p.amount) as paid_before_as_of
     from open_at as o
     join staging.payments as p
         on p.invoice_id = o.invoice_id

@@ -1,0 +1,93 @@
+-- Grain: one row per dated fact about a customer: an invoice or credit note issued (key:
+-- invoice_id), an invoice settled (invoice_id), a payment received, a dispute opened. fact_date is
+-- the day the fact happened: it is known at any as_of > fact_date. Lateness history is dated by
+-- *settlement*, never by due date. Each kind of fact fills its own measure columns (null
+-- elsewhere).
+-- Only the customers of open_invoices (features are made for them alone: every customer at a
+-- nightly run, the customer sample of a large training set). Facts of any date: readers keep
+-- those dated before each as_of. customer_totals_direct (few dates) and customer_events (many dates) both aggregate these
+-- rows, so the two paths cannot disagree on what a fact is. Amounts stay decimal so that sums are
+-- exact in any order of summation: the two paths add the same facts in different orders.
+-- Open invoices' amount: balance_delta changes the total amount of the customer's open invoices
+-- from the day after fact_date on (an invoice adds its amount when issued and removes it when
+-- settled; credit notes are never open; partial payments are not subtracted).
+-- Single-use CTEs are not materialised (big tables stream through the joins).
+with
+
+customers as (
+    select distinct customer_id from open_invoices
+),
+
+invoices as not materialized (
+    select invoice_id, customer_id, issue_date, due_date, amount
+    from staging.invoices
+    where customer_id in (select customer_id from customers)
+),
+
+issued_facts as (
+    select
+        customer_id,
+        issue_date as fact_date,
+        invoice_id,
+        case when amount > 0 then amount end as issued_amount,
+        (amount < 0)::int as credit_notes_n,
+        case when amount > 0 then amount end as balance_delta
+    from invoices
+),
+
+ambiguous_partial as (
+    -- settled on the day of their first payment, with later payments too: were there several
+    -- payments on the settlement day? (rare; every other case is read from the settlement)
+    select s.invoice_id, count(*) > 1 as is_partial
+    from staging.payments as p
+    join staging.invoice_settlements as s using (invoice_id)
+    where s.n_payments > 1
+        and s.first_payment_date = s.settled_date
+        and s.last_payment_date > s.settled_date
+        and p.payment_date <= s.settled_date
+    group by s.invoice_id
+),
+
+settled_facts as (
+    select
+        i.customer_id,
+        s.settled_date as fact_date,
+        i.invoice_id,
+        i.amount as settled_amount,
+        s.settled_date - i.due_date as days_after_due,
+        greatest(s.settled_date - i.due_date, 0) as days_late,
+        -- paid in several payments up to the settlement (later over-payments are facts dated
+        -- after settled_date, which must not change the history known before them)
+        case
+            when s.n_payments <= 1 then false
+            when s.first_payment_date < s.settled_date then true
+            when s.last_payment_date <= s.settled_date then true
+            else a.is_partial
+        end::int as partial_n,
+        -i.amount as balance_delta
+    from invoices as i
+    join staging.invoice_settlements as s using (invoice_id)
+    left join ambiguous_partial as a using (invoice_id)
+    where i.amount > 0 and s.settled_date is not null
+),
+
+payment_facts as (
+    select i.customer_id, p.payment_date as fact_date, 1 as payments_n
+    from staging.payments as p
+    join invoices as i using (invoice_id)
+),
+
+dispute_facts as (
+    select i.customer_id, d.opened_date as fact_date, 1 as disputes_n
+    from staging.disputes as d
+    join invoices as i using (invoice_id)
+),
+
+final as (
+    select * from issued_facts
+    union all by name select * from settled_facts
+    union all by name select * from payment_facts
+    union all by name select * from dispute_facts
+)
+
+select * from final
