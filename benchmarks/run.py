@@ -482,6 +482,7 @@ def child_env(work: Path, code: Path, tracking_dir: Path | None = None) -> dict[
         "LATEPAY_MLFLOW_TRACKING_URI": f"sqlite:///{tracking_dir / 'mlflow.db'}",
         "LATEPAY_MLFLOW_ARTIFACTS_DIR": str(tracking_dir / "mlartifacts"),
         "LATEPAY_OUTPUTS_DIR": str(work / "outputs"),
+        "LATEPAY_INBOX_DIR": str(work / "inbox"),
         "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
         "MPLBACKEND": "Agg",
         "PYTHONUNBUFFERED": "1",
@@ -639,9 +640,10 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                     continue
                 tracking = found[0]
                 note = f"champion borrowed from {tracking.name} (no model trained in this run); "
-            r = run_stage(
-                "score", _latepay(code, "score"), env=child_env(work, code, tracking), **guard
-            )
+            # the nightly job (empty inbox): features as of the day after the book, score,
+            # rank, reasons for the published rows, the collectors' workbooks and the report
+            argv = _latepay(code, "nightly", f"--as-of={DATA_END.isoformat()}")
+            r = run_stage("score", argv, env=child_env(work, code, tracking), **guard)
             if r.ok:
                 r.note = note + _grep(
                     logs / "score.out", r"Scored ([\d,]+) open invoices", "{} invoices scored"

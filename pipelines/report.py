@@ -19,12 +19,11 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
-from pipelines.analysis import AGE_BUCKETS, age_buckets, bar_figure, dso_trend, line_figure
+from pipelines.analysis import AGE_BUCKETS, age_buckets, bar_figure, line_figure
 
 TOP_ROWS = 25
 CASH_IN_WEEKS = 12
 DSO_DAYS = 90
-DSO_MONTHS = 12
 # (population, label) and (block, label) of the backtest metrics logged with the champion.
 POPULATIONS = (
     ("late_30", "still unpaid 30 days after due"),
@@ -86,11 +85,19 @@ def cash_in_by_week(
     return out
 
 
-def dso_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    """DSO (90-day sales) at the 1st of each of the last 12 months and at as_of."""
-    first = pd.Timestamp(as_of).replace(day=1)
-    dates = sorted({(first - pd.DateOffset(months=i)).date() for i in range(DSO_MONTHS)} | {as_of})
-    return dso_trend(con, dates, DSO_DAYS)
+def dso_now(con: duckdb.DuckDBPyConnection, as_of: date, receivables: float) -> dict:
+    """Days sales outstanding at as_of: receivables (the open amount of the scored invoices) /
+    sales of the DSO_DAYS days before as_of × DSO_DAYS (credit notes left out of both, as in
+    pipelines.analysis.dso_trend). dso is None without sales."""
+    [(sales,)] = con.execute(
+        """
+        select coalesce(sum(amount), 0)::double from staging.invoices
+        where amount > 0 and issue_date < $as_of and issue_date >= $as_of - $days::integer
+        """,
+        {"as_of": as_of, "days": DSO_DAYS},
+    ).fetchall()
+    dso = receivables / sales * DSO_DAYS if sales > 0 else None
+    return {"as_of": as_of, "receivables": receivables, "sales": sales, "dso": dso}
 
 
 def model_quality(champion: tuple[dict, dict] | None) -> dict:
@@ -119,23 +126,30 @@ def context(
     model_version: str,
     champion: tuple[dict, dict] | None,
     capacity: int,
+    dso_history: pd.DataFrame | None = None,
 ) -> dict:
-    """Everything the report shows, computed from the night's scored invoices."""
+    """Everything the report shows, computed from the night's scored invoices. `dso_history`:
+    as_of, dso of earlier published dates (scoring.runs), drawn with today's DSO."""
     aged = aged_balance(invoices)
     cash = cash_in_by_week(invoices, as_of)
-    dso = dso_figures(con, as_of)
-    dso_now = dso["dso"].iloc[-1]
-    aged_fig = bar_figure(
-        aged, "age_bucket", "open_amount", title="Aged balance", ylabel="open amount"
-    )
-    cash_fig = _cash_figure(cash)
-    dso_fig = line_figure(
-        dso.assign(as_of=pd.to_datetime(dso["as_of"])),
-        "as_of",
-        "dso",
-        title=f"DSO ({DSO_DAYS}-day sales)",
-        ylabel="days",
-    )
+    dso = dso_now(con, as_of, float(invoices["open_amount"].sum()))
+    today = pd.DataFrame([{"as_of": as_of, "dso": dso["dso"]}])
+    history = [] if dso_history is None or dso_history.empty else [dso_history]
+    trend = pd.concat([*history, today]).dropna(subset=["dso"])
+    charts = {
+        "aged": bar_figure(
+            aged, "age_bucket", "open_amount", title="Aged balance", ylabel="open amount"
+        ),
+        "cash": _cash_figure(cash),
+    }
+    if len(trend) >= 2:
+        charts["dso"] = line_figure(
+            trend.assign(as_of=pd.to_datetime(trend["as_of"])),
+            "as_of",
+            "dso",
+            title=f"DSO ({DSO_DAYS}-day sales) at each published date",
+            ylabel="days",
+        )
     top = published.head(TOP_ROWS)
     return {
         "as_of": as_of,
@@ -151,13 +165,13 @@ def context(
         "at_risk": float(invoices["at_risk"].sum()),
         "late_interest": float(invoices["late_interest"].sum()),
         "recovery_fees": float(invoices["recovery_fee"].sum()),
-        "dso_now": None if pd.isna(dso_now) else float(dso_now),
+        "dso": dso,
         "top": top.to_dict("records"),
         "aged": aged.to_dict("records"),
         "cash": cash.to_dict("records"),
         "quality": model_quality(champion),
         "metric_names": [label for _, label in METRICS],
-        "charts": {"aged": svg(aged_fig), "cash": svg(cash_fig), "dso": svg(dso_fig)},
+        "charts": {name: svg(fig) for name, fig in charts.items()},
     }
 
 

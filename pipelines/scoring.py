@@ -212,13 +212,22 @@ def _rank_and_publish(settings, con, model, version, run_id, as_of, features) ->
         model_version=version,
         champion=tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name),
         capacity=settings.capacity_per_collector,
+        dso_history=con.execute(
+            """
+            select as_of, dso from scoring.runs
+            where status = 'published' and as_of < $as_of and dso is not null
+            qualify row_number() over (partition by as_of order by finished_at desc) = 1
+            order by as_of
+            """,
+            {"as_of": as_of},
+        ).df(),
     )
     behind = invoices[invoices["customer_id"].isin(listed)]
     with publish.staged(settings.outputs_dir, as_of.isoformat()) as folder:
         publish.write_worklist_csv(published, folder / "worklist.csv")
         publish.write_collector_workbooks(published, behind, folder, as_of)
         (folder / "report.html").write_text(report.render(context), encoding="utf-8")
-        _store(con, run_id, as_of, version, invoices, worklist)
+        _store(con, run_id, as_of, version, invoices, worklist, context["dso"])
     return ScoreResult(
         as_of=as_of,
         run_id=run_id,
@@ -257,7 +266,10 @@ create table if not exists scoring.runs (
     invoices_scored bigint,
     customers_listed bigint,
     message varchar
-)
+);
+alter table scoring.runs add column if not exists receivables double;
+alter table scoring.runs add column if not exists sales_90d double;
+alter table scoring.runs add column if not exists dso double;
 """
 
 
@@ -307,6 +319,7 @@ def _store(
     version: str,
     invoices: pd.DataFrame,
     worklist: pd.DataFrame,
+    dso: dict,
 ) -> None:
     """Replace this date's rows of scoring.invoice_scores and scoring.worklist with this run's,
     in one transaction. Grain: (run_id, invoice_id) and (run_id, customer_id); one run per
@@ -333,6 +346,9 @@ def _store(
             "published",
             invoices_scored=len(invoices),
             customers_listed=int(worklist["in_todays_list"].sum()),
+            receivables=dso["receivables"],
+            sales_90d=dso["sales"],
+            dso=dso["dso"],
         )
         con.execute("commit")
     except BaseException:

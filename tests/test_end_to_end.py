@@ -88,7 +88,8 @@ def test_demo_end_to_end(demo_run):
         collector = path.stem.removeprefix("worklist_")
         assert {row[1].value for row in sheet.iter_rows(2)} == {collector}
     html = (folder / "report.html").read_text(encoding="utf-8")
-    assert html.count("<svg") == 3 and "Aged balance" in html and "DSO" in html
+    # aged balance and cash-in; the DSO trend needs a second published date
+    assert html.count("<svg") == 2 and "Aged balance" in html and "DSO" in html
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     client = mlflow.MlflowClient()

@@ -191,3 +191,39 @@ def test_the_report_figures(planned):
     # weeks start on Monday 2026-10-26; C1 is predicted on 2026-11-04, in the week of 11-02
     assert cash.loc[cash["week"] == "2026-11-02", "expected"].item() == 500.0
     assert values["quality"]["rows"][0]["values"][0] == 0.84
+
+
+def test_dso_is_receivables_over_the_last_90_days_of_sales(planned):
+    invoices, published = planned
+    with connect(":memory:") as con:
+        rebuild_settlements(con)
+        con.execute(
+            """
+            insert into staging.invoices (invoice_id, customer_id, issue_date, due_date, amount,
+                disputed) values
+            ('S1', 'A', '2026-10-01', '2026-10-31', 6000, false),
+            ('S2', 'A', '2026-08-03', '2026-09-02', 3000, false),   -- first day of the window
+            ('S3', 'A', '2026-08-02', '2026-09-01', 5000, false),   -- the day before: out
+            ('S4', 'A', '2026-10-05', '2026-10-05', -1000, false),  -- credit note: out
+            ('S5', 'A', '2026-11-01', '2026-12-01', 7000, false)    -- on the as-of date: out
+            """
+        )
+        history = pd.DataFrame({"as_of": [date(2026, 10, 1)], "dso": [180.0]})
+        values = report.context(
+            con,
+            AS_OF.date(),
+            invoices,
+            published,
+            model_version="7",
+            champion=None,
+            capacity=30,
+            dso_history=history,
+        )
+    # open amount of the hand-made book 20,600 / sales 9,000 × 90 days
+    assert values["dso"] == {
+        "as_of": AS_OF.date(),
+        "receivables": 20600.0,
+        "sales": 9000.0,
+        "dso": pytest.approx(206.0),
+    }
+    assert sorted(values["charts"]) == ["aged", "cash", "dso"]  # a trend with two dates
