@@ -57,26 +57,6 @@ WORKLIST_COLUMNS = [
 ]
 REASON_COLUMNS = ["reason_1", "reason_2", "reason_3"]
 
-# Columns of the invoices behind each customer (the second sheet of a collector's workbook).
-INVOICE_COLUMNS = [
-    "customer_id",
-    "invoice_id",
-    "issue_date",
-    "due_date",
-    "open_amount",
-    "days_past_due",
-    "is_disputed",
-    "promised_date",
-    "p_late",
-    "p_late_30",
-    "predicted_payment_date",
-    "dunning_stage",
-    "next_action",
-    "next_action_date",
-    "late_interest",
-    "recovery_fee",
-]
-
 
 @dataclass(frozen=True)
 class WorklistPolicy:
