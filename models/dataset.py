@@ -27,15 +27,25 @@ LABEL_COLUMNS = ("settled_date", "late", "late_30", "days_to_pay")
 DAYS_TO_PAY_HORIZON = 180
 
 
-def label_snapshots(
-    features: pd.DataFrame,
-    outcomes: pd.DataFrame,
+def attach_outcomes(features: pd.DataFrame, outcomes: pd.DataFrame) -> pd.DataFrame:
+    """Snapshots with their invoice's final `settled_date` (null while unpaid) as one more column,
+    rows in the same order and index. A snapshot set carrying it can be labelled at any date
+    (`snapshot_labels`) without joining the outcomes again."""
+    frame = features.drop(columns=[c for c in ("settled_date",) if c in features])
+    settled = outcomes.drop_duplicates("invoice_id").set_index("invoice_id")["settled_date"]
+    frame["settled_date"] = pd.to_datetime(frame["invoice_id"].map(settled))
+    return frame
+
+
+def snapshot_labels(
+    snapshots: pd.DataFrame,
     *,
     known_at: date,
     grace_days: int = 0,
     serious_days: int = 30,
 ) -> pd.DataFrame:
-    """Add the labels known at `known_at` to feature snapshots.
+    """The labels known at `known_at` of snapshots carrying `settled_date` (see attach_outcomes):
+    columns late, late_30, days_to_pay (float, NaN when unknown), same index as `snapshots`.
 
     A label is set only when its whole horizon lies before `known_at`, so whether a snapshot is
     labelled never depends on its outcome (keeping only the invoices already paid would bias
@@ -47,30 +57,61 @@ def label_snapshots(
       from now when already past due. Known once that horizon is on or before T.
     - `days_to_pay`: days from as_of to settlement, capped at DAYS_TO_PAY_HORIZON (an invoice
       unpaid by then counts as the horizon). Known once as_of + horizon is on or before T.
-    `outcomes`: invoice_id, settled_date (final; null while unpaid). Rows keep their order.
     """
-    frame = features.merge(
-        outcomes[["invoice_id", "settled_date"]], on="invoice_id", how="left", validate="m:1"
-    )
     t = pd.Timestamp(known_at)
-    as_of = pd.to_datetime(frame["as_of"])
-    due = pd.to_datetime(frame["due_date"])
-    settled = pd.to_datetime(frame["settled_date"])
+    as_of = pd.to_datetime(snapshots["as_of"])
+    due = pd.to_datetime(snapshots["due_date"])
+    settled = pd.to_datetime(snapshots["settled_date"])
 
     def paid_before(deadline: pd.Series) -> pd.Series:
         return settled.notna() & (settled < deadline)
 
+    labels = pd.DataFrame(index=snapshots.index)
     late_by = due + pd.Timedelta(days=grace_days + 1)  # paid on due + grace is on time
-    frame["late"] = np.where(late_by <= t, ~paid_before(late_by), np.nan)
+    labels["late"] = np.where(late_by <= t, ~paid_before(late_by), np.nan)
 
     horizon = np.maximum(as_of, due) + pd.Timedelta(days=serious_days)
-    frame["late_30"] = np.where(horizon <= t, ~paid_before(horizon), np.nan)
+    labels["late_30"] = np.where(horizon <= t, ~paid_before(horizon), np.nan)
 
     cap = as_of + pd.Timedelta(days=DAYS_TO_PAY_HORIZON)
     days = (settled - as_of).dt.days.clip(upper=DAYS_TO_PAY_HORIZON)
-    frame["days_to_pay"] = np.where(
+    labels["days_to_pay"] = np.where(
         cap <= t, np.where(paid_before(cap), days, DAYS_TO_PAY_HORIZON), np.nan
     )
+    return labels
+
+
+def label_snapshots(
+    features: pd.DataFrame,
+    outcomes: pd.DataFrame | None,
+    *,
+    known_at: date,
+    grace_days: int = 0,
+    serious_days: int = 30,
+) -> pd.DataFrame:
+    """Feature snapshots with `settled_date` and the labels known at `known_at` (see
+    snapshot_labels) as columns; a copy, rows in the same order. `outcomes`: invoice_id,
+    settled_date (final; null while unpaid); None when `features` already carries settled_date."""
+    if outcomes is not None or "settled_date" not in features:
+        frame = attach_outcomes(features, outcomes)
+    else:
+        frame = features.drop(columns=[c for c in LABEL_COLUMNS[1:] if c in features])
+    labels = snapshot_labels(
+        frame, known_at=known_at, grace_days=grace_days, serious_days=serious_days
+    )
+    return pd.concat([frame, labels], axis=1)
+
+
+def compact_features(
+    frame: pd.DataFrame, feature_names: list[str], categorical: list[str]
+) -> pd.DataFrame:
+    """The snapshot table in a compact form, in place: numeric model inputs as float32 (half the
+    memory of float64; LightGBM bins float32 anyway), categorical ones as pandas categories."""
+    numeric = [c for c in feature_names if c not in categorical]
+    frame[numeric] = frame[numeric].astype("float32")
+    for column in categorical:
+        if column in frame:
+            frame[column] = frame[column].astype("category")
     return frame
 
 
@@ -78,13 +119,14 @@ def sample_per_invoice(frame: pd.DataFrame, per_invoice: int, seed: int = 0) -> 
     """At most `per_invoice` snapshots of each invoice, drawn at random (deterministic for a seed
     and row order): every invoice counts about the same in training, however many weeks it stayed
     open, and training cost grows with invoices, not with how long they stay unpaid."""
-    key = np.random.default_rng(seed).random(len(frame))
-    order = (
-        pd.Series(key, index=frame.index)
-        .groupby(frame["invoice_id"].to_numpy())
-        .rank(method="first")
-    )
-    return frame[order <= per_invoice]
+    return frame[sampled_per_invoice(frame["invoice_id"].to_numpy(), per_invoice, seed)]
+
+
+def sampled_per_invoice(invoice_ids: np.ndarray, per_invoice: int, seed: int = 0) -> np.ndarray:
+    """The mask of sample_per_invoice over rows with these invoice ids, in this order."""
+    key = np.random.default_rng(seed).random(len(invoice_ids))
+    order = pd.Series(key).groupby(invoice_ids).rank(method="first")
+    return order.to_numpy() <= per_invoice
 
 
 def not_yet_late(frame: pd.DataFrame, grace_days: int = 0) -> pd.Series:

@@ -28,8 +28,8 @@ class BacktestSplit:
 
 
 def split_at(
-    features: pd.DataFrame,
-    outcomes: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    outcomes: pd.DataFrame | None = None,
     *,
     cut: date,
     data_end: date,
@@ -38,10 +38,12 @@ def split_at(
     serious_days: int = 30,
 ) -> BacktestSplit:
     """Split snapshots at `cut`. Training labels are those known at the cut: an outcome learnt
-    after the cut is the future, even for an old snapshot."""
-    as_of = pd.to_datetime(features["as_of"])
-    before = features[as_of < pd.Timestamp(cut)]
-    after = features[(as_of >= pd.Timestamp(cut)) & (as_of < pd.Timestamp(test_end or data_end))]
+    after the cut is the future, even for an old snapshot. `outcomes` as in label_snapshots (None
+    when the snapshots carry settled_date): the one snapshot set of a training run is sliced
+    here, never rebuilt."""
+    as_of = pd.to_datetime(snapshots["as_of"])
+    before = snapshots[as_of < pd.Timestamp(cut)]
+    after = snapshots[(as_of >= pd.Timestamp(cut)) & (as_of < pd.Timestamp(test_end or data_end))]
     labels = {"grace_days": grace_days, "serious_days": serious_days}
     return BacktestSplit(
         cut,

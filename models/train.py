@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from models.dataset import not_yet_late, sample_per_invoice
+from models.dataset import not_yet_late, sampled_per_invoice
 
 # probability target -> label column
 TARGETS = {"p_late": "late", "p_late_30": "late_30"}
@@ -61,7 +61,8 @@ class RiskModel:
     quantile_boosters: dict[str, lgb.Booster] = field(default_factory=dict)
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """The model's input matrix for feature rows (unseen categories become missing)."""
+        """The model's input matrix for feature rows (unseen categories become missing), as a
+        DataFrame with categorical columns (SHAP plots and reasons read it)."""
         x = frame[self.feature_names].copy()
         for column, levels in self.categories.items():
             x[column] = pd.Categorical(x[column].astype("object"), categories=levels)
@@ -70,13 +71,29 @@ class RiskModel:
                 x[column] = pd.to_numeric(x[column], errors="coerce").astype("float64")
         return x
 
+    def array(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's input matrix as one float32 array (what the boosters are fitted on):
+        numeric features as float32, categorical ones as the code of their level in
+        `categories` (NaN when missing or unseen), the columns in `feature_names` order."""
+        x = np.empty((len(frame), len(self.feature_names)), dtype=np.float32)
+        for j, column in enumerate(self.feature_names):
+            values = frame[column]
+            if column in self.categories:
+                codes = _category_codes(values, self.categories[column])
+                x[:, j] = np.where(codes < 0, np.nan, codes)
+            else:
+                x[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(
+                    dtype=np.float32, na_value=np.nan
+                )
+        return x
+
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
         """p_late, p_late_30 and the days-to-pay quantiles, one row per feature row.
 
         An invoice already past due + grace is late: p_late = 1. Quantiles are sorted so that
         P10 <= P50 <= P90.
         """
-        x = self.matrix(frame)
+        x = self.array(frame)
         out = pd.DataFrame(index=frame.index)
         for target, booster in self.boosters.items():
             raw = booster.predict(x, raw_score=True)
@@ -90,6 +107,18 @@ class RiskModel:
             for i, name in enumerate(self.quantile_boosters):
                 out[name] = values[:, i]
         return out
+
+
+def _category_codes(values: pd.Series, levels: list[str]) -> np.ndarray:
+    """Codes of `values` among `levels` (-1 when missing or not a level), as LightGBM numbers a
+    pandas categorical column fitted with these levels."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        # map the (few) categories, not the rows
+        lookup = pd.Index(levels).get_indexer(values.cat.categories.astype(str))
+        codes = values.cat.codes.to_numpy()
+        return np.where(codes < 0, -1, lookup[np.maximum(codes, 0)])
+    text = values.astype("object").where(values.notna(), None)
+    return pd.Categorical(text, categories=levels).codes.astype(np.int64)
 
 
 def _rows_for(train: pd.DataFrame, target: str, grace_days: int) -> pd.Series:
@@ -131,53 +160,73 @@ def fit_risk_model(
 ) -> RiskModel:
     """Fit the classifiers, their calibration and the quantile models on labelled snapshots
     (rows with a missing label are left out of that target), at most SNAPSHOTS_PER_INVOICE
-    snapshots of each invoice per target, so invoices open for months do not dominate."""
+    snapshots of each invoice per target, so invoices open for months do not dominate.
+
+    `train` is only read: each fit copies just its sampled rows, as one float32 array."""
     check_sufficient(train, grace_days=grace_days)
     merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
-    categories = {c: sorted(train[c].dropna().astype(str).unique().tolist()) for c in categorical}
+    categories = {c: _levels(train[c]) for c in categorical}
     model = RiskModel(feature_names, categories, {}, grace_days, merged)
+    categorical_columns = [feature_names.index(c) for c in categories if c in feature_names]
+    invoice_ids = train["invoice_id"].to_numpy()
 
-    def fit(rows: pd.DataFrame, label: pd.Series, objective: dict, rounds: int) -> lgb.Booster:
+    def fit(rows: np.ndarray, label: str, objective: dict, rounds: int) -> lgb.Booster:
+        """Fit on the rows at positions `rows` of `train`."""
         dataset = lgb.Dataset(
-            model.matrix(rows),
-            label=label.to_numpy(dtype=float),
-            categorical_feature=list(categories),
+            model.array(train.iloc[rows]),
+            label=train[label].to_numpy(dtype=float)[rows],
+            feature_name=feature_names,
+            categorical_feature=categorical_columns,
             free_raw_data=True,
         )
         return lgb.train({**merged, **objective}, dataset, num_boost_round=rounds)
 
     for target, label in TARGETS.items():
-        subset = train[_rows_for(train, target, grace_days)]
+        rows = np.flatnonzero(_rows_for(train, target, grace_days).to_numpy())
         if calibrate:
-            model.calibration[target] = _platt(subset, label, fit, model, num_boost_round, seed)
-        subset = sample_per_invoice(subset, SNAPSHOTS_PER_INVOICE, seed)
-        model.boosters[target] = fit(subset, subset[label], {}, num_boost_round)
+            model.calibration[target] = _platt(
+                train, invoice_ids, rows, label, fit, model, num_boost_round, seed
+            )
+        model.boosters[target] = fit(_sample(invoice_ids, rows, seed), label, {}, num_boost_round)
 
     if "days_to_pay" in train:
-        subset = sample_per_invoice(
-            train[train["days_to_pay"].notna()], SNAPSHOTS_PER_INVOICE, seed
-        )
+        rows = _sample(invoice_ids, np.flatnonzero(train["days_to_pay"].notna().to_numpy()), seed)
         for name, alpha in QUANTILES.items():
             objective = {"objective": "quantile", "alpha": alpha}
-            model.quantile_boosters[name] = fit(
-                subset, subset["days_to_pay"], objective, QUANTILE_ROUNDS
-            )
+            model.quantile_boosters[name] = fit(rows, "days_to_pay", objective, QUANTILE_ROUNDS)
     return model
 
 
-def _platt(subset, label, fit, model: RiskModel, rounds: int, seed: int) -> tuple[float, float]:
+def _levels(values: pd.Series) -> list[str]:
+    """The sorted text levels present in a column."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        present = values.cat.categories[np.unique(values.cat.codes[values.cat.codes >= 0])]
+        return sorted(present.astype(str).tolist())
+    return sorted(values.dropna().astype(str).unique().tolist())
+
+
+def _sample(invoice_ids: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
+    """The positions among `rows` that sample_per_invoice keeps of those rows."""
+    return rows[sampled_per_invoice(invoice_ids[rows], SNAPSHOTS_PER_INVOICE, seed)]
+
+
+def _platt(
+    train, invoice_ids, rows, label, fit, model: RiskModel, rounds: int, seed: int
+) -> tuple[float, float]:
     """Calibration out of time: fit on the earlier dates (sampled as for training), map log-odds
     to observed rates on every snapshot of the latest CALIBRATION_SHARE of dates (each snapshot
     counts, as in the daily lists collectors see)."""
-    dates = np.sort(subset["as_of"].unique())
-    cut = dates[int(len(dates) * (1 - CALIBRATION_SHARE))] if len(dates) > 4 else None
-    early = subset[subset["as_of"] < cut] if cut is not None else subset.iloc[:0]
-    late = subset[subset["as_of"] >= cut] if cut is not None else subset.iloc[:0]
-    y_early, y_late = early[label].astype(int), late[label].astype(int)
-    if y_early.nunique() < 2 or y_late.nunique() < 2:
+    as_of = train["as_of"].to_numpy()[rows]
+    dates = np.sort(np.unique(as_of))
+    if len(dates) <= 4:
         return (1.0, 0.0)
-    early = sample_per_invoice(early, SNAPSHOTS_PER_INVOICE, seed)
-    booster = fit(early, early[label], {}, rounds)
-    raw = booster.predict(model.matrix(late), raw_score=True).reshape(-1, 1)
-    platt = LogisticRegression(C=1e6).fit(raw, y_late.to_numpy())
+    cut = dates[int(len(dates) * (1 - CALIBRATION_SHARE))]
+    early, late = rows[as_of < cut], rows[as_of >= cut]
+    y = train[label].to_numpy()
+    y_early, y_late = y[early].astype(int), y[late].astype(int)
+    if len(np.unique(y_early)) < 2 or len(np.unique(y_late)) < 2:
+        return (1.0, 0.0)
+    booster = fit(_sample(invoice_ids, early, seed), label, {}, rounds)
+    raw = booster.predict(model.array(train.iloc[late]), raw_score=True).reshape(-1, 1)
+    platt = LogisticRegression(C=1e6).fit(raw, y_late)
     return (float(platt.coef_[0, 0]), float(platt.intercept_[0]))

@@ -12,8 +12,14 @@ import duckdb
 import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
-from features.runner import build_features, data_end, invoice_outcomes, model_feature_columns
-from models.dataset import LABEL_COLUMNS, label_snapshots, snapshot_dates
+from features.runner import build_features, data_end, model_feature_columns
+from models.dataset import (
+    LABEL_COLUMNS,
+    attach_outcomes,
+    compact_features,
+    label_snapshots,
+    snapshot_dates,
+)
 from models.evaluate import evaluate, prior_late_rate, split_at
 from models.train import InsufficientData, RiskModel, fit_risk_model
 from pipelines import tracking
@@ -26,6 +32,12 @@ WARMUP_DAYS = 90
 DEFAULT_TEST_DAYS = 180  # length of each rolling-origin test period
 # A new model becomes champion only if its backtest is at least as good on this metric.
 GATE_METRIC = "backtest_late_30_model_auc"
+# Memory of the training set build (training stage ≤ 8 GB at 10M invoices): DuckDB works within
+# this much and spills to disk beyond it (its default, 80% of the machine, is what made the
+# 10M training stage peak at 13.75 GB), and the snapshot dates are built in batches of about
+# this many snapshots, each batch compacted to float32 before the next one is built.
+TRAINING_DUCKDB_MEMORY = "3GB"
+SNAPSHOTS_PER_BATCH = 2_500_000
 
 
 def ingest(
@@ -60,15 +72,29 @@ def write_table(frame: pd.DataFrame, path: Path) -> None:
 
 @dataclass
 class TrainingData:
+    """The snapshots of one training run, built once: the backtest slices them by cut date and
+    the final fit labels them at the end of the data (see models.dataset.snapshot_labels)."""
+
+    # one row per (invoice_id, as_of): keys, descriptive columns, model features (numeric as
+    # float32, categorical as categories) and the invoice's final settled_date (never a feature)
     features: pd.DataFrame
-    outcomes: pd.DataFrame
+    outcomes: pd.DataFrame  # invoice_id, due_date, settled_date of the invoices in `features`
     first_as_of: date
     data_end: date
     sample_one_in: int = 1  # customers kept: one in this many (see customer_sample)
 
 
-def training_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> TrainingData:
-    """Features of open invoices at every snapshot date of the book, and the invoices' outcomes."""
+def training_data(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    *,
+    snapshots_per_batch: int = SNAPSHOTS_PER_BATCH,
+) -> TrainingData:
+    """Features of open invoices at every snapshot date of the book, with their outcomes.
+
+    Memory: DuckDB works within TRAINING_DUCKDB_MEMORY; the dates are built in consecutive
+    batches of about `snapshots_per_batch` snapshots, each made compact before the next (the
+    result does not depend on the batching)."""
     end = data_end(con)
     first_issue = con.execute("select min(issue_date) from staging.invoices").fetchall()[0][0]
     first = first_issue + timedelta(days=WARMUP_DAYS)
@@ -79,16 +105,67 @@ def training_data(con: duckdb.DuckDBPyConnection, settings: Settings) -> Trainin
             f"{WARMUP_DAYS + 8 * settings.snapshot_every_days} days of invoices "
             f"({WARMUP_DAYS} days of warm-up history, then 8 snapshot dates)"
         )
-    sample_one_in = customer_sample(con, dates, settings)
-    frame = build_features(
-        con, dates, grace_days=settings.late_grace_days, sample_one_in=sample_one_in
-    )
-    return TrainingData(frame, invoice_outcomes(con), dates[0], end, sample_one_in)
+    [(memory_limit,)] = con.execute("select current_setting('memory_limit')").fetchall()
+    con.execute(f"set memory_limit = '{TRAINING_DUCKDB_MEMORY}'")
+    try:
+        estimate = estimated_snapshots(con, dates, settings)
+        sample_one_in = max(1, math.ceil(estimate / settings.max_training_snapshots))
+        batches = max(1, math.ceil(estimate / sample_one_in / snapshots_per_batch))
+        frames = [
+            _compact(
+                build_features(
+                    con, batch, grace_days=settings.late_grace_days, sample_one_in=sample_one_in
+                )
+            )
+            for batch in _batches(dates, batches)
+        ]
+        frame = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
+        del frames
+        outcomes = snapshot_outcomes(con, frame["invoice_id"].unique())
+    finally:
+        _restore_memory_limit(con, memory_limit)
+    return TrainingData(attach_outcomes(frame, outcomes), outcomes, dates[0], end, sample_one_in)
 
 
-def customer_sample(con: duckdb.DuckDBPyConnection, dates: list[date], settings: Settings) -> int:
-    """Keep one customer in N so that the training snapshots (invoices open at each snapshot
-    date) stay near settings.max_training_snapshots; 1 (everyone) for most books."""
+def _restore_memory_limit(con: duckdb.DuckDBPyConnection, memory_limit: str) -> None:
+    """Back to the connection's limit (DuckDB prints it rounded: reset when it was the default)."""
+    con.execute("reset memory_limit")
+    [(default,)] = con.execute("select current_setting('memory_limit')").fetchall()
+    if default != memory_limit:
+        con.execute(f"set memory_limit = '{memory_limit}'")
+
+
+def _batches(dates: list[date], count: int) -> list[list[date]]:
+    """`dates` (sorted) cut into `count` consecutive runs of nearly equal length."""
+    size = math.ceil(len(dates) / count)
+    return [dates[i : i + size] for i in range(0, len(dates), size)]
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    return compact_features(frame, model_feature_columns(frame), list(CATEGORICAL_FEATURES))
+
+
+def snapshot_outcomes(con: duckdb.DuckDBPyConnection, invoice_ids: object) -> pd.DataFrame:
+    """Final outcome (due_date, settled_date; null while unpaid) of the given invoices only: the
+    outcomes of a whole 10M-invoice book would take about 1 GB in pandas. Labels only."""
+    con.register("snapshot_invoices", pd.DataFrame({"invoice_id": invoice_ids}))
+    try:
+        return con.execute(
+            """
+            select i.invoice_id, i.due_date, s.settled_date
+            from staging.invoices as i
+            join staging.invoice_settlements as s using (invoice_id)
+            semi join snapshot_invoices as k using (invoice_id)
+            """
+        ).df()
+    finally:
+        con.unregister("snapshot_invoices")
+
+
+def estimated_snapshots(
+    con: duckdb.DuckDBPyConnection, dates: list[date], settings: Settings
+) -> float:
+    """About how many (invoice, as_of) snapshots the book has at these dates (every customer)."""
     [(estimate,)] = con.execute(
         """
         select coalesce(sum(greatest(
@@ -100,7 +177,14 @@ def customer_sample(con: duckdb.DuckDBPyConnection, dates: list[date], settings:
         """,
         {"first": dates[0], "last": dates[-1], "every": settings.snapshot_every_days},
     ).fetchall()
-    return max(1, math.ceil(float(estimate) / settings.max_training_snapshots))
+    return float(estimate)
+
+
+def customer_sample(con: duckdb.DuckDBPyConnection, dates: list[date], settings: Settings) -> int:
+    """Keep one customer in N so that the training snapshots (invoices open at each snapshot
+    date) stay near settings.max_training_snapshots; 1 (everyone) for most books."""
+    estimate = estimated_snapshots(con, dates, settings)
+    return max(1, math.ceil(estimate / settings.max_training_snapshots))
 
 
 @dataclass
@@ -148,7 +232,6 @@ def backtest(
     for i, cut in enumerate(cuts):
         split = split_at(
             data.features,
-            data.outcomes,
             cut=cut,
             data_end=data.data_end,
             test_end=cuts[i + 1] if i + 1 < len(cuts) else None,
@@ -187,7 +270,7 @@ def _fit(
 ) -> RiskModel:
     return fit_risk_model(
         train,
-        model_feature_columns(train.drop(columns=list(LABEL_COLUMNS))),
+        [c for c in model_feature_columns(train) if c not in LABEL_COLUMNS],
         list(CATEGORICAL_FEATURES),
         grace_days=settings.late_grace_days,
         seed=settings.seed,
@@ -219,7 +302,7 @@ def register(
     first, when forced, or when its backtest AUC (serious lateness) is at least the champion's."""
     labelled = label_snapshots(
         data.features,
-        data.outcomes,
+        None,  # the snapshots carry settled_date: the backtest's set, labelled at the end
         known_at=data.data_end,
         grace_days=settings.late_grace_days,
         serious_days=settings.serious_late_days,

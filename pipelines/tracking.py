@@ -81,7 +81,7 @@ def log_and_register(
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RiskModelPyfunc(model),
-            input_example=example[model.feature_names].head(5),
+            input_example=_signature_example(model, example),
             signature=_signature(model),
             registered_model_name=model_name,
             pip_requirements=["lightgbm", "pandas", "scikit-learn"],
@@ -102,6 +102,21 @@ def _log_figures(model: RiskModel, example: pd.DataFrame, predictions: pd.DataFr
     for path, figure in figures.items():
         mlflow.log_figure(figure, path)
         plots.plt.close(figure)
+
+
+def _signature_example(model: RiskModel, example: pd.DataFrame) -> pd.DataFrame:
+    """Five rows in the signature's types: text categoricals and float64 numbers (training sets
+    hold categories and float32)."""
+    rows = example[model.feature_names].head(5)
+    return pd.DataFrame(
+        {
+            name: rows[name].astype("object").where(rows[name].notna(), None)
+            if name in model.categories
+            else rows[name].astype("float64")
+            for name in model.feature_names
+        },
+        index=rows.index,
+    )
 
 
 def _signature(model: RiskModel) -> ModelSignature:

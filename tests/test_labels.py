@@ -16,10 +16,14 @@ from hypothesis import strategies as st
 
 from models.dataset import (
     DAYS_TO_PAY_HORIZON,
+    attach_outcomes,
+    compact_features,
     label_snapshots,
     not_yet_late,
     sample_per_invoice,
+    sampled_per_invoice,
     snapshot_dates,
+    snapshot_labels,
 )
 
 
@@ -326,3 +330,62 @@ def test_sample_per_invoice_keeps_at_most_k_snapshots_of_each_invoice():
     sampled = sample_per_invoice(frame, 2, seed=1)
     assert sampled["invoice_id"].value_counts().to_dict() == {"a": 2, "b": 2, "c": 1}
     pd.testing.assert_frame_equal(sampled, sample_per_invoice(frame, 2, seed=1))
+
+
+def test_labels_of_a_set_carrying_settled_dates_match_the_joined_labels():
+    # one snapshot set, labelled at two dates without joining the outcomes again: the labels of
+    # the set that carries settled_date are those of label_snapshots with the outcomes
+    features = pd.DataFrame(
+        {
+            "invoice_id": ["PAID_LATE", "UNPAID", "PAID_EARLY", "PAID_LATE"],
+            "as_of": pd.to_datetime(["2024-02-01", "2024-02-01", "2024-02-01", "2024-03-01"]),
+            "due_date": pd.to_datetime(["2024-02-10", "2024-02-20", "2024-03-31", "2024-02-10"]),
+        },
+        index=[10, 11, 12, 13],  # a slice of a larger set keeps its index
+    )
+    outcomes = pd.DataFrame(
+        {
+            "invoice_id": ["UNPAID", "PAID_EARLY", "PAID_LATE", "NOT_SNAPSHOTTED"],
+            "due_date": pd.to_datetime(["2024-02-20", "2024-03-31", "2024-02-10", "2024-01-01"]),
+            "settled_date": pd.to_datetime([None, "2024-03-05", "2024-03-20", "2024-01-01"]),
+        }
+    )
+    carried = attach_outcomes(features, outcomes)
+    assert list(carried.index) == [10, 11, 12, 13]
+    assert carried["settled_date"].tolist() == list(
+        pd.to_datetime(["2024-03-20", None, "2024-03-05", "2024-03-20"])
+    )
+    for known_at in (d("2024-02-15"), d("2024-04-15"), d("2024-12-31")):
+        joined = label_snapshots(features, outcomes, known_at=known_at)
+        labels = snapshot_labels(carried, known_at=known_at)
+        pd.testing.assert_frame_equal(labels, joined[["late", "late_30", "days_to_pay"]])
+        pd.testing.assert_frame_equal(label_snapshots(carried, None, known_at=known_at), joined)
+    labels = snapshot_labels(carried, known_at=d("2024-02-15"))
+    assert labels.loc[10, "late"] == 1.0  # due 02-10, unpaid on 02-15
+    assert math.isnan(labels.loc[11, "late"])  # due 02-20: not known on 02-15
+
+
+def test_sampled_positions_are_the_rows_sample_per_invoice_keeps():
+    # the training fits sample positions of a large frame instead of copying subsets: the same draw
+    frame = pd.DataFrame({"invoice_id": list("aabacbbbcad"), "x": range(11)})
+    mask = sampled_per_invoice(frame["invoice_id"].to_numpy(), 2, seed=3)
+    pd.testing.assert_frame_equal(frame[mask], sample_per_invoice(frame, 2, seed=3))
+
+
+def test_compact_features_are_float32_and_categories_with_the_same_values():
+    frame = pd.DataFrame(
+        {
+            "invoice_id": ["A", "B", "C"],
+            "amount": [1234.56, None, 10.0],
+            "share_paid_late": [0.25, 1 / 3, None],
+            "country": ["FR", None, "DE"],
+        }
+    )
+    compact = compact_features(frame.copy(), ["amount", "share_paid_late", "country"], ["country"])
+    assert compact["amount"].dtype == np.float32
+    assert compact["share_paid_late"].dtype == np.float32
+    assert isinstance(compact["country"].dtype, pd.CategoricalDtype)
+    assert compact["invoice_id"].tolist() == ["A", "B", "C"]  # keys are left alone
+    np.testing.assert_allclose(compact["amount"], frame["amount"], rtol=1e-7)
+    assert compact["country"].astype("object").tolist()[::2] == ["FR", "DE"]
+    assert compact["country"].isna().tolist() == [False, True, False]

@@ -136,3 +136,56 @@ def test_a_worse_model_is_not_promoted(trained, tmp_path):
     assert tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)[1] == (
         forced.registered.version
     )
+
+
+def test_batches_of_dates_give_the_same_training_set(trained):
+    # memory: the training set is built a few snapshot dates at a time; the batching must not
+    # change a single value, nor leave DuckDB's memory limit changed
+    settings, _, _ = trained
+    with connect(settings.warehouse_path) as con:  # (another test may have renamed the ids)
+        limit = con.execute("select current_setting('memory_limit')").fetchall()
+        data = jobs.training_data(con, settings)
+        batched = jobs.training_data(con, settings, snapshots_per_batch=2_000)
+        assert con.execute("select current_setting('memory_limit')").fetchall() == limit
+    assert data.features["as_of"].nunique() > 3 * 8  # several batches of dates, really
+    pd.testing.assert_frame_equal(batched.features, data.features)
+    pd.testing.assert_frame_equal(batched.outcomes, data.outcomes)
+    numeric = [c for c in jobs.model_feature_columns(data.features) if c not in jobs.LABEL_COLUMNS]
+    numeric = [c for c in numeric if c not in jobs.CATEGORICAL_FEATURES]
+    assert (data.features[numeric].dtypes == np.float32).all()
+    # outcomes of the snapshot invoices only, attached once
+    assert set(data.outcomes["invoice_id"]) == set(data.features["invoice_id"])
+
+
+def test_train_builds_the_snapshots_once_for_backtest_and_final_fit(trained, tmp_path, monkeypatch):
+    settings, _, _ = trained
+    settings = settings.model_copy(
+        update={
+            "mlflow_tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}",
+            "mlflow_artifacts_dir": tmp_path / "mlartifacts",
+        }
+    )
+    builds, fits = [], []
+    build_features, fit_risk_model = jobs.build_features, jobs.fit_risk_model
+
+    def counted_build(con, dates, **kwargs):
+        builds.append(list(dates))
+        return build_features(con, dates, **kwargs)
+
+    def recorded_fit(train, *args, **kwargs):
+        fits.append(train)
+        return fit_risk_model(train, *args, **kwargs)
+
+    monkeypatch.setattr(jobs, "build_features", counted_build)
+    monkeypatch.setattr(jobs, "fit_risk_model", recorded_fit)
+    result = jobs.train(settings, force_promote=True)
+    assert len(builds) == 1  # one batch on this small book, and no second build
+    *backtest_fits, final = fits
+    assert len(backtest_fits) == len(result.backtest.cuts) == 2
+    columns = [c for c in final.columns if c not in jobs.LABEL_COLUMNS]
+    for cut, train in zip(result.backtest.cuts, backtest_fits, strict=True):
+        # the backtest's training rows are the final set's rows dated before the cut, with the
+        # same features (only the labels differ: known at the cut)
+        before = final[final["as_of"] < pd.Timestamp(cut)]
+        pd.testing.assert_frame_equal(train[columns], before[columns])
+        assert train["late"].notna().sum() < before["late"].notna().sum()
