@@ -8,7 +8,7 @@ settled as (
     select
         customer_id,
         fact_date,
-        invoice_id,
+        fact_seq,
         days_late,
         days_after_due > $grace_days as is_late
     from customer_facts
@@ -20,7 +20,7 @@ settled_recent as (
     select
         customer_id,
         fact_date,
-        invoice_id,
+        fact_seq,
         avg(days_late) over last5 as avg_days_late_last5,
         median(days_late) over last10 as median_days_late_last10,
         avg(is_late::int) over last10 as share_paid_late_last10,
@@ -28,15 +28,15 @@ settled_recent as (
     from settled
     window
         last5 as (
-            partition by customer_id order by fact_date, invoice_id
+            partition by customer_id order by fact_seq
             rows between 4 preceding and current row
         ),
         last10 as (
-            partition by customer_id order by fact_date, invoice_id
+            partition by customer_id order by fact_seq
             rows between 9 preceding and current row
         ),
         history as (
-            partition by customer_id order by fact_date, invoice_id
+            partition by customer_id order by fact_seq
             rows between unbounded preceding and current row
         )
 ),
@@ -45,9 +45,9 @@ issued_running as (
     select
         customer_id,
         fact_date,
-        invoice_id,
+        fact_seq,
         median(issued_amount::double) over (
-            partition by customer_id order by fact_date, invoice_id
+            partition by customer_id order by fact_seq
             rows between unbounded preceding and current row
         ) as median_invoice_amount
     from customer_facts
@@ -55,15 +55,15 @@ issued_running as (
 ),
 
 state_daily as (
-    -- the state after the day's last settlement / invoice (highest invoice_id of the day, as
+    -- the state after the day's last settlement / invoice (highest fact_seq of the day, as
     -- ordered above)
     select
         customer_id,
         fact_date as event_date,
-        arg_max(avg_days_late_last5, invoice_id) as avg_days_late_last5,
-        arg_max(median_days_late_last10, invoice_id) as median_days_late_last10,
-        arg_max(share_paid_late_last10, invoice_id) as share_paid_late_last10,
-        arg_max(median_days_late, invoice_id) as median_days_late,
+        arg_max(avg_days_late_last5, fact_seq) as avg_days_late_last5,
+        arg_max(median_days_late_last10, fact_seq) as median_days_late_last10,
+        arg_max(share_paid_late_last10, fact_seq) as share_paid_late_last10,
+        arg_max(median_days_late, fact_seq) as median_days_late,
         null::double as median_invoice_amount
     from settled_recent
     group by all
@@ -71,7 +71,7 @@ state_daily as (
     select
         customer_id,
         fact_date as event_date,
-        arg_max(median_invoice_amount, invoice_id) as median_invoice_amount
+        arg_max(median_invoice_amount, fact_seq) as median_invoice_amount
     from issued_running
     group by all
 ),

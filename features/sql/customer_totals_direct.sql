@@ -45,10 +45,9 @@ settled as (
         count(*) filter (where days_after_due > $grace_days and fact_date >= as_of - 90)
             as late_n_90d,
         sum(days_late) filter (where fact_date >= as_of - 90) as days_late_sum_90d,
-        -- the last ten settlements, latest first (ties on a day: highest invoice_id first), as
-        -- 2 * days_late + is_late: one top-10 per group instead of two (the costliest aggregate)
-        arg_max(2 * days_late + (days_after_due > $grace_days)::int, (fact_date, invoice_id), 10)
-            as last10,
+        -- the last ten settlements, latest first (by fact_seq), as 2 * days_late + is_late: one
+        -- top-10 per group instead of two (the costliest aggregate here)
+        arg_max(2 * days_late + (days_after_due > $grace_days)::int, fact_seq, 10) as last10,
         sum(balance_days) as balance_days
     from balance
     where settled_amount is not null

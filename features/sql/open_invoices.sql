@@ -22,19 +22,26 @@ settlements as (
     where settled_date is null or settled_date >= (select min(as_of) from as_of_dates)
 ),
 
-open_at as (
-    select
-        i.invoice_id,
-        i.customer_id,
-        d.as_of,
-        i.issue_date,
-        i.due_date,
-        i.amount
+candidates as materialized (
+    -- joined before the dates, so that the big invoices table meets the small settlements set
+    -- (materialised: the planner would otherwise pair every invoice with every date first)
+    select i.*, s.settled_date
     from invoices as i
     join settlements as s using (invoice_id)
+),
+
+open_at as (
+    select
+        c.invoice_id,
+        c.customer_id,
+        d.as_of,
+        c.issue_date,
+        c.due_date,
+        c.amount
+    from candidates as c
     join as_of_dates as d
-        on i.issue_date < d.as_of
-        and (s.settled_date is null or s.settled_date >= d.as_of)
+        on c.issue_date < d.as_of
+        and (c.settled_date is null or c.settled_date >= d.as_of)
 ),
 
 paid_before as (
