@@ -332,6 +332,10 @@ def serve() -> None:
     from pipelines import flows  # Prefect loads only for this command
 
     settings = Settings()
+    try:
+        flows.require_server()
+    except RuntimeError as exc:
+        raise _fail(str(exc)) from exc
     console.print(
         f"Serving the nightly deployment: cron '{settings.nightly_cron}' "
         f"({settings.nightly_timezone}); Ctrl+C to stop."

@@ -19,6 +19,7 @@ from prefect import flow, serve, task
 from prefect.cache_policies import NO_CACHE
 from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
+from prefect.settings import get_current_settings
 
 from pipelines import jobs, scoring
 from pipelines.settings import Settings
@@ -93,6 +94,17 @@ def nightly_deployment(settings: Settings) -> RunnerDeployment:
     )
 
 
+def require_server() -> None:
+    """A schedule needs a Prefect server that outlives this process: without PREFECT_API_URL,
+    Prefect's temporary server would stop with it."""
+    if not get_current_settings().api.url:
+        raise RuntimeError(
+            "latepay serve needs a running Prefect server: start one with `prefect server start` "
+            "and set PREFECT_API_URL=http://127.0.0.1:4200/api (see README, For operations)"
+        )
+
+
 def serve_nightly(settings: Settings) -> None:
     """Serve the nightly deployment until stopped (`latepay serve`)."""
+    require_server()
     serve(nightly_deployment(settings), limit=1)

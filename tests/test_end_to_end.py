@@ -179,3 +179,10 @@ def test_flows_ingest_train_nightly(small_book_dir, settings_env):
     [(last_payment,)] = con.execute("select max(payment_date) from staging.payments").fetchall()
     con.close()
     assert last_payment.isoformat() == payments["payment_date"].max()
+
+
+def test_serve_needs_a_prefect_server(monkeypatch):
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    result = CliRunner().invoke(app, ["serve"], terminal_width=200)
+    assert result.exit_code == 1
+    assert "latepay serve needs a running Prefect server" in result.output
