@@ -1336,7 +1336,7 @@ def _upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -
         con,
         """
         create or replace temp table overpaid as
-        with candidate as (
+        with candidate as not materialized (
             select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, line,
                 invoice_amount
             from checked where status = 'loaded'
