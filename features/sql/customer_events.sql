@@ -92,20 +92,11 @@ facts_daily as (
         sum(partial_n) as partial_n,
         max(days_late) as days_late_max,
         sum(disputes_n) as disputes_n,
-        count(payments_n) as payments_n
-    from customer_facts
-    group by customer_id, fact_date
-),
-
-balance_daily as (
-    select
-        customer_id,
-        fact_date as event_date,
+        count(payments_n) as payments_n,
         sum(balance_delta) as balance_delta,
         -- times the day number: sum(delta * (x - day)) = x * sum(delta) - sum(delta * day)
         sum(balance_delta * (fact_date - date '1970-01-01')) as balance_delta_day
     from customer_facts
-    where balance_delta is not null
     group by customer_id, fact_date
 ),
 
@@ -135,7 +126,6 @@ daily as (
         max(median_invoice_amount) as median_invoice_amount
     from (
         select * from facts_daily
-        union all by name select * from balance_daily
         union all by name select * from state_daily
     )
     group by customer_id, event_date
