@@ -727,3 +727,20 @@ def test_the_sample_books_promises_load_in_full():
         "select count(*) from staging.promises join staging.invoices using (invoice_id) "
         "where promised_on <= due_date"
     ).fetchall() == [(0,)]
+
+
+def test_the_load_settings_are_restored_for_the_callers_connection(book: Path):
+    # The load writes without insertion order and with its own compression: a connection used
+    # afterwards (a flow's next task) must get DuckDB's settings back, also after a failure.
+    con = connect(":memory:")
+    settings = (
+        "select current_setting('preserve_insertion_order'), "
+        "current_setting('disabled_compression_methods'), current_setting('force_compression')"
+    )
+    before = con.execute(settings).fetchall()
+    ingest_files(con, [book])
+    assert con.execute(settings).fetchall() == before
+    with pytest.raises(IngestError):
+        ingest_files(con, [FIXTURES / "ambiguous_dates"])
+    ingest_files(con, [FIXTURES / "wrong_field_count"], load_date=LOAD_DATE)  # read row by row
+    assert con.execute(settings).fetchall() == before
