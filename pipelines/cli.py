@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 import shutil
+import sys
 import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from types import ModuleType
 from typing import Annotated
 
 import pandas as pd
@@ -17,13 +20,29 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from features.runner import data_end
-from models.evaluate import POPULATIONS
-from pipelines import jobs, scoring
 from pipelines.ingest import IngestError, LoadResult
 from pipelines.settings import Settings
 from pipelines.synthetic import generate_book, write_book
-from pipelines.tracking import NoChampion
 from pipelines.warehouse import WarehouseLocked, connect
+
+
+def _lazy(name: str) -> ModuleType:
+    """Import `name` on first use: `latepay ingest` need not load MLflow and scikit-learn
+    (4 s of a command that should start at once). importlib's documented lazy-import recipe."""
+    if name in sys.modules:
+        return sys.modules[name]
+    spec = importlib.util.find_spec(name)
+    loader = importlib.util.LazyLoader(spec.loader)
+    spec.loader = loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    loader.exec_module(module)
+    return module
+
+
+jobs = _lazy("pipelines.jobs")
+scoring = _lazy("pipelines.scoring")
+tracking = _lazy("pipelines.tracking")
 
 app = typer.Typer(
     help="latepay: predict late payments and tell collectors whom to contact first.",
@@ -220,6 +239,8 @@ def _print_backtest(result: jobs.BacktestResult) -> None:
         "baseline_aging": "aging list",
         "baseline_prior_late_rate": "prior late rate",
     }
+    from models.evaluate import POPULATIONS
+
     for population, label in POPULATIONS.items():
         blocks = result.overall[population]
         table.add_section()
@@ -347,7 +368,7 @@ def _run_scoring(run):
     try:
         return run()
     except (
-        NoChampion,
+        tracking.NoChampion,
         scoring.RefusedToPublish,
         scoring.RunLocked,
         jobs.InsufficientData,
