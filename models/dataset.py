@@ -102,13 +102,11 @@ def label_snapshots(
     return pd.concat([frame, labels], axis=1)
 
 
-def compact_features(
-    frame: pd.DataFrame, feature_names: list[str], categorical: list[str]
-) -> pd.DataFrame:
-    """The snapshot table in a compact form, in place: numeric model inputs as float32 (half the
-    memory of float64; LightGBM bins float32 anyway), categorical ones as pandas categories."""
-    numeric = [c for c in feature_names if c not in categorical]
-    frame[numeric] = frame[numeric].astype("float32")
+def compact_features(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFrame:
+    """The snapshot table in a compact form, in place: categorical model inputs as pandas
+    categories (one byte a row instead of a string). Numbers stay float64: float32 would halve
+    them but moves LightGBM's bin edges, and with them the small book's calibration by about
+    0.01 ECE; the 10M training stage is within its memory target without it."""
     for column in categorical:
         if column in frame:
             frame[column] = frame[column].astype("category")

@@ -72,10 +72,10 @@ class RiskModel:
         return x
 
     def array(self, frame: pd.DataFrame) -> np.ndarray:
-        """The model's input matrix as one float32 array (what the boosters are fitted on):
-        numeric features as float32, categorical ones as the code of their level in
+        """The model's input matrix as one float64 array (what the boosters are fitted on):
+        numeric features as they are, categorical ones as the code of their level in
         `categories` (NaN when missing or unseen), the columns in `feature_names` order."""
-        x = np.empty((len(frame), len(self.feature_names)), dtype=np.float32)
+        x = np.empty((len(frame), len(self.feature_names)), dtype=np.float64)
         for j, column in enumerate(self.feature_names):
             values = frame[column]
             if column in self.categories:
@@ -83,7 +83,7 @@ class RiskModel:
                 x[:, j] = np.where(codes < 0, np.nan, codes)
             else:
                 x[:, j] = pd.to_numeric(values, errors="coerce").to_numpy(
-                    dtype=np.float32, na_value=np.nan
+                    dtype=np.float64, na_value=np.nan
                 )
         return x
 
@@ -162,7 +162,7 @@ def fit_risk_model(
     (rows with a missing label are left out of that target), at most SNAPSHOTS_PER_INVOICE
     snapshots of each invoice per target, so invoices open for months do not dominate.
 
-    `train` is only read: each fit copies just its sampled rows, as one float32 array."""
+    `train` is only read: each fit copies just its sampled rows, as one float64 array."""
     check_sufficient(train, grace_days=grace_days)
     merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
     categories = {c: _levels(train[c]) for c in categorical}

@@ -35,7 +35,7 @@ GATE_METRIC = "backtest_late_30_model_auc"
 # Memory of the training set build (training stage ≤ 8 GB at 10M invoices): DuckDB works within
 # this much and spills to disk beyond it (its default, 80% of the machine, is what made the
 # 10M training stage peak at 13.75 GB), and the snapshot dates are built in batches of about
-# this many snapshots, each batch compacted to float32 before the next one is built.
+# this many snapshots, each batch made compact before the next one is built.
 TRAINING_DUCKDB_MEMORY = "3GB"
 SNAPSHOTS_PER_BATCH = 2_500_000
 
@@ -75,8 +75,8 @@ class TrainingData:
     """The snapshots of one training run, built once: the backtest slices them by cut date and
     the final fit labels them at the end of the data (see models.dataset.snapshot_labels)."""
 
-    # one row per (invoice_id, as_of): keys, descriptive columns, model features (numeric as
-    # float32, categorical as categories) and the invoice's final settled_date (never a feature)
+    # one row per (invoice_id, as_of): keys, descriptive columns, model features (categorical
+    # ones as categories) and the invoice's final settled_date (never a feature)
     features: pd.DataFrame
     outcomes: pd.DataFrame  # invoice_id, due_date, settled_date of the invoices in `features`
     first_as_of: date
@@ -142,7 +142,7 @@ def _batches(dates: list[date], count: int) -> list[list[date]]:
 
 
 def _compact(frame: pd.DataFrame) -> pd.DataFrame:
-    return compact_features(frame, model_feature_columns(frame), list(CATEGORICAL_FEATURES))
+    return compact_features(frame, list(CATEGORICAL_FEATURES))
 
 
 def snapshot_outcomes(con: duckdb.DuckDBPyConnection, invoice_ids: object) -> pd.DataFrame:
