@@ -100,14 +100,17 @@ def build_features(
             else:
                 con.execute(f"create or replace temp table {table} as {sql}", params)
         frame = con.execute("select * from invoice_features order by as_of, invoice_id").df()
-        numeric = [c for c in model_feature_columns(frame) if c not in CATEGORICAL_FEATURES]
-        frame[numeric] = frame[numeric].astype("float64")
     finally:
+        # before the conversion below: DuckDB's tables are freed while pandas makes its copies
         for table, _ in reversed(steps):
             kind = "view" if table in _VIEWS[aggregation] else "table"
             con.execute(f"drop {kind} if exists temp.{table}")
         con.unregister("as_of_dates")
         con.execute(f"set preserve_insertion_order = {str(insertion_order).lower()}")
+    # only the columns that are not float64 yet (counts): a copy of every column is large
+    numeric = [c for c in model_feature_columns(frame) if c not in CATEGORICAL_FEATURES]
+    for column in [c for c in numeric if frame[c].dtype != "float64"]:
+        frame[column] = frame[column].astype("float64")
     return frame
 
 
