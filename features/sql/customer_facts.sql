@@ -12,7 +12,8 @@
 -- from the day after fact_date on (an invoice adds its amount when issued and removes it when
 -- settled; credit notes are never open; partial payments are not subtracted).
 -- fact_seq orders a customer's invoices (issued facts) and settlements (settled facts): by date,
--- then by a fixed hash of the invoice id (an integer compares much faster than (date, text)).
+-- (settlements: then by days after due), then by a fixed hash of the invoice id (an integer
+-- compares much faster than (date, text)); facts tied up to the hash carry the same values.
 -- Single-use CTEs are not materialised (big tables stream through the joins).
 with
 
@@ -55,8 +56,11 @@ settled_facts as (
     select
         i.customer_id,
         s.settled_date as fact_date,
+        -- same-day settlements in order of days after due, so the last-N features do not
+        -- depend on invoice ids (the hash only separates settlements equal in both)
         (s.settled_date - date '1970-01-01')::bigint * 1099511627776
-            + (hash(i.invoice_id) >> 24)::bigint as fact_seq,
+            + (s.settled_date - i.due_date + 32768)::bigint * 16777216
+            + (hash(i.invoice_id) >> 40)::bigint as fact_seq,
         i.amount as settled_amount,
         s.settled_date - i.due_date as days_after_due,
         greatest(s.settled_date - i.due_date, 0) as days_late,
