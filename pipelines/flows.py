@@ -51,7 +51,7 @@ def load_inbox(settings: Settings, today: date) -> list[jobs.LoadResult]:
 @task(cache_policy=NO_CACHE)
 def score_and_publish(settings: Settings, as_of: date) -> scoring.ScoreResult:
     # the caller holds the run lock
-    return scoring._score(settings, as_of)
+    return scoring.score_without_lock(settings, as_of)
 
 
 @flow(name="ingest")

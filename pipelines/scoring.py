@@ -161,10 +161,11 @@ def score(settings: Settings, as_of: date | None = None) -> ScoreResult:
     RefusedToPublish / NoChampion / RunLocked and leave the previous outputs untouched."""
     as_of = as_of or date.today()
     with run_lock(settings):
-        return _score(settings, as_of)
+        return score_without_lock(settings, as_of)
 
 
-def _score(settings: Settings, as_of: date) -> ScoreResult:
+def score_without_lock(settings: Settings, as_of: date) -> ScoreResult:
+    """`score` for a caller that already holds `run_lock` (the nightly job and flow)."""
     model, version = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)
     run_id = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with connect(settings.warehouse_path) as con:
@@ -396,4 +397,4 @@ def nightly(settings: Settings, as_of: date | None = None) -> NightlyResult:
     today = date.today()
     with run_lock(settings):
         loads, moved = load_inbox(settings, today)
-        return NightlyResult(loads, moved, _score(settings, as_of or today))
+        return NightlyResult(loads, moved, score_without_lock(settings, as_of or today))
