@@ -1252,8 +1252,8 @@ def _upsert_invoices(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -
     )
     if "settled_date" in plan.fields:
         counts["derived"] = _derive_payments(con, load_id)
-    counts["matched"] = _match_pending(con)
-    counts["promises_matched"] = _match_pending_promises(con)
+    counts["matched"] = _match_pending(con, "payments")
+    counts["promises_matched"] = _match_pending(con, "promises")
     _run(con, "alter table checked add column status varchar default 'loaded'")
     return counts
 
@@ -1294,36 +1294,34 @@ def _derive_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
     return derived
 
 
-def _match_pending(con: duckdb.DuckDBPyConnection) -> int:
-    """Payments that waited for their invoice move to staging.payments once it is there."""
-    [(waiting,)] = _run(
-        con,
-        "select count(*) from staging.pending_payments "
-        "where invoice_id in (select invoice_id from staging.invoices)",
-    )
+# What waits in staging.pending_<kind> for its invoice: key and columns of staging.<kind>.
+_PENDING = {
+    "payments": ("payment_id", "payment_id, invoice_id, payment_date, amount, load_id"),
+    "promises": (
+        "promise_id",
+        "promise_id, invoice_id, promised_on, promised_date, amount, load_id",
+    ),
+}
+
+
+def _match_pending(con: duckdb.DuckDBPyConnection, kind: str) -> int:
+    """Payments or promises that waited for their invoice move to staging.<kind> once it is
+    there; returns how many moved."""
+    key, columns = _PENDING[kind]
+    arrived = "invoice_id in (select invoice_id from staging.invoices)"
+    [(waiting,)] = _run(con, f"select count(*) from staging.pending_{kind} where {arrived}")
     if waiting:
         _run(
             con,
-            """
-            delete from staging.payments where payment_id in (
-                select payment_id from staging.pending_payments
-                where invoice_id in (select invoice_id from staging.invoices))
-            """,
+            f"delete from staging.{kind} where {key} in "
+            f"(select {key} from staging.pending_{kind} where {arrived})",
         )
         _run(
             con,
-            """
-            insert into staging.payments
-            select payment_id, invoice_id, payment_date, amount, load_id
-            from staging.pending_payments
-            where invoice_id in (select invoice_id from staging.invoices)
-            """,
+            f"insert into staging.{kind} select {columns} from staging.pending_{kind} "
+            f"where {arrived}",
         )
-        _run(
-            con,
-            "delete from staging.pending_payments "
-            "where invoice_id in (select invoice_id from staging.invoices)",
-        )
+        _run(con, f"delete from staging.pending_{kind} where {arrived}")
     return waiting
 
 
@@ -1504,39 +1502,6 @@ def _upsert_promises(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -
         f=str(plan.source.path),
     )
     return {"new": valid - unchanged - updated, "unchanged": unchanged, "updated": updated}
-
-
-def _match_pending_promises(con: duckdb.DuckDBPyConnection) -> int:
-    """Promises that waited for their invoice move to staging.promises once it is there."""
-    [(waiting,)] = _run(
-        con,
-        "select count(*) from staging.pending_promises "
-        "where invoice_id in (select invoice_id from staging.invoices)",
-    )
-    if waiting:
-        _run(
-            con,
-            """
-            delete from staging.promises where promise_id in (
-                select promise_id from staging.pending_promises
-                where invoice_id in (select invoice_id from staging.invoices))
-            """,
-        )
-        _run(
-            con,
-            """
-            insert into staging.promises
-            select promise_id, invoice_id, promised_on, promised_date, amount, load_id
-            from staging.pending_promises
-            where invoice_id in (select invoice_id from staging.invoices)
-            """,
-        )
-        _run(
-            con,
-            "delete from staging.pending_promises "
-            "where invoice_id in (select invoice_id from staging.invoices)",
-        )
-    return waiting
 
 
 _UPSERT = {
