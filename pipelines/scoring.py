@@ -169,7 +169,7 @@ def score_without_lock(settings: Settings, as_of: date) -> ScoreResult:
     model, version = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)
     run_id = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
     with connect(settings.warehouse_path) as con:
-        _ensure_runs_table(con)
+        con.execute(RUNS_DDL)
         try:
             problems = check_inputs(con, as_of, settings.max_stale_days)
             if problems:
@@ -272,10 +272,6 @@ alter table scoring.runs add column if not exists receivables double;
 alter table scoring.runs add column if not exists sales_90d double;
 alter table scoring.runs add column if not exists dso double;
 """
-
-
-def _ensure_runs_table(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(RUNS_DDL)
 
 
 def _record_run(con, run_id, as_of, version, status, **values) -> None:
