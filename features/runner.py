@@ -5,11 +5,11 @@ for every invoice open at each of the given dates in one pass of set-based SQL (
 passes one date, a training set a few hundred). Nothing here reads the clock or the environment.
 
 The customer's totals before each date (customer_totals) are aggregated in one of two ways, which
-give identical values (tests/test_features.py checks it): for a few dates, directly from the facts
-dated before each date (customer_totals_direct: one read of the history per date, little memory);
-for many dates, as running totals per customer and day read at each date with ASOF joins
-(customer_events + customer_totals_running: one read of the history for all dates). Both read the
-same facts (customer_facts), restricted to the customers with an open invoice at a requested date.
+give identical values (tests/test_features.py checks it): for a few dates, directly from the
+customer's invoices at each date (customer_totals_direct: one read of the history per date, little
+memory); for many dates, as running totals per customer and day read at each date with ASOF joins
+(customer_facts + customer_events + customer_totals_running: one read of the history for all
+dates).
 """
 
 from __future__ import annotations
@@ -24,30 +24,31 @@ import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
 
-# Up to this many dates, customer totals are aggregated directly from the facts before each date;
+# Up to this many dates, customer totals are aggregated directly from the invoices at each date;
 # beyond, from running totals (each direct date costs about one read of the history).
 DIRECT_MAX_DATES = 8
 Aggregation = Literal["auto", "direct", "running"]
 
 # (table, SQL file) executed in this order; each becomes a temporary table.
-_HEAD = (("open_invoices", "open_invoices"), ("customer_facts", "customer_facts"))
 _TAIL = (
     ("customer_history", "customer_history"),
     ("customer_exposure", "customer_exposure"),
     ("invoice_features", "invoice_features"),
 )
 FEATURE_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
-    "direct": (*_HEAD, ("customer_totals", "customer_totals_direct"), *_TAIL),
+    "direct": (
+        ("open_invoices", "open_invoices"),
+        ("customer_totals", "customer_totals_direct"),
+        *_TAIL,
+    ),
     "running": (
-        *_HEAD,
+        ("open_invoices", "open_invoices"),
+        ("customer_facts", "customer_facts"),
         ("customer_events", "customer_events"),
         ("customer_totals", "customer_totals_running"),
         *_TAIL,
     ),
 }
-# Tables read once by the next step only: a view, so that the history is never held in memory
-# whole on the direct path (the running path reads customer_facts three times: a table).
-_VIEWS = {"direct": {"customer_facts"}, "running": set()}
 KEY_COLUMNS = ("invoice_id", "customer_id", "as_of")
 # Columns of invoice_features that describe the row but are not model inputs.
 DESCRIPTIVE_COLUMNS = ("issue_date", "due_date", "open_amount")
@@ -93,18 +94,12 @@ def build_features(
         for table, file in steps:
             sql = feature_sql(file)
             params = {k: v for k, v in values.items() if f"${k}" in sql} or None
-            if table in _VIEWS[aggregation]:
-                # a view cannot hold parameters: the SQL of a view must not use any
-                assert params is None, f"{file}.sql is run as a view and cannot take parameters"
-                con.execute(f"create or replace temp view {table} as {sql}")
-            else:
-                con.execute(f"create or replace temp table {table} as {sql}", params)
+            con.execute(f"create or replace temp table {table} as {sql}", params)
         frame = con.execute("select * from invoice_features order by as_of, invoice_id").df()
     finally:
         # before the conversion below: DuckDB's tables are freed while pandas makes its copies
         for table, _ in reversed(steps):
-            kind = "view" if table in _VIEWS[aggregation] else "table"
-            con.execute(f"drop {kind} if exists temp.{table}")
+            con.execute(f"drop table if exists temp.{table}")
         con.unregister("as_of_dates")
         con.execute(f"set preserve_insertion_order = {str(insertion_order).lower()}")
     # only the columns that are not float64 yet (counts): a copy of every column is large

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.runner import data_end
+from features.runner import build_features, data_end
 from pipelines.ingest import IngestError, LoadResult
 from pipelines.settings import Settings
 from pipelines.synthetic import generate_book, write_book
@@ -173,8 +173,21 @@ def features(
     as_of: AsOf = None,
 ) -> None:
     """Write the features of every invoice open at the as-of date."""
-    path, rows = jobs.write_features(Settings(), _day(as_of), out)
-    console.print(f"Wrote features of {rows:,} open invoices to {path}")
+    settings = Settings()
+    with connect(settings.warehouse_path) as con:
+        day = _day(as_of) or data_end(con)
+        frame = build_features(con, [day], grace_days=settings.late_grace_days)
+    _write_table(frame, out)
+    console.print(f"Wrote features of {len(frame):,} open invoices to {out}")
+
+
+def _write_table(frame: pd.DataFrame, path: Path) -> None:
+    """Parquet, or CSV when the file name ends in .csv."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        frame.to_csv(path, index=False)
+    else:
+        frame.to_parquet(path, index=False)
 
 
 @app.command()
@@ -213,7 +226,7 @@ def backtest(
         json_path.write_text(json.dumps(summary, indent=2))
         console.print(f"Wrote the backtest summary to {json_path}")
     if predictions:
-        jobs.write_table(result.predictions, predictions)
+        _write_table(result.predictions, predictions)
         console.print(f"Wrote {len(result.predictions):,} test snapshots to {predictions}")
 
 

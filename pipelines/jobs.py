@@ -51,25 +51,6 @@ def ingest(
         return ingest_files(con, paths, mapping, load_date=load_date or date.today())
 
 
-def write_features(settings: Settings, as_of: date | None, out: Path) -> tuple[Path, int]:
-    """Features of every invoice open at `as_of` (default: the day after the last data) to a
-    Parquet or CSV file. Returns the path and the row count."""
-    with connect(settings.warehouse_path) as con:
-        as_of = as_of or data_end(con)
-        frame = build_features(con, [as_of], grace_days=settings.late_grace_days)
-    write_table(frame, out)
-    return out, len(frame)
-
-
-def write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Write a table to Parquet, or CSV when the file name ends in .csv."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
-
-
 @dataclass
 class TrainingData:
     """The snapshots of one training run, built once: the backtest slices them by cut date and

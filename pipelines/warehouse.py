@@ -31,7 +31,22 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
         raise
     if not read_only:
         con.execute(sql_text("schema"))
+        if _settlements_outdated(con):
+            rebuild_settlements(con)
     return con
+
+
+def _settlements_outdated(con: duckdb.DuckDBPyConnection) -> bool:
+    """A warehouse from an older latepay: its invoice_settlements lacks the columns features read
+    (it is derived from staging invoices and payments, and rebuilt whole)."""
+    [(tables, columns)] = con.execute(
+        """
+        select count(distinct table_name), count(*) filter (where column_name = 'payments_to_settle')
+        from information_schema.columns
+        where table_schema = 'staging' and table_name = 'invoice_settlements'
+        """
+    ).fetchall()
+    return tables == 1 and columns == 0
 
 
 def rebuild_settlements(con: duckdb.DuckDBPyConnection) -> None:

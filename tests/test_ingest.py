@@ -358,8 +358,8 @@ def test_us_invoice_list_with_settlement_dates_derives_payments(tmp_path: Path):
     assert (result.rows_read, result.rows_loaded, result.rows_rejected) == (4, 4, 0)
     assert result.payments_derived == 2
     settled = con.execute(
-        "select invoice_id, due_date::varchar, currency, s.paid_amount::double, "
-        "s.settled_date::varchar from staging.invoices join staging.invoice_settlements as s "
+        "select invoice_id, i.due_date::varchar, i.currency, s.paid_amount::double, "
+        "s.settled_date::varchar from staging.invoices as i join staging.invoice_settlements as s "
         "using (invoice_id) order by invoice_id"
     ).fetchall()
     assert settled == [

@@ -107,7 +107,7 @@ def test_renaming_customers_and_invoices_changes_nothing(trained, model, open_no
             "staging.invoices": ["invoice_id", "customer_id"],
             "staging.payments": ["invoice_id"],
             "staging.disputes": ["invoice_id"],
-            "staging.invoice_settlements": ["invoice_id"],
+            "staging.invoice_settlements": ["invoice_id", "customer_id"],
         }.items():
             sets = ", ".join(f"{c} = 'renamed-' || {c}" for c in columns)
             con.execute(f"update {table} set {sets}")

@@ -3,11 +3,11 @@
 -- the day the fact happened: it is known at any as_of > fact_date. Lateness history is dated by
 -- *settlement*, never by due date. Each kind of fact fills its own measure columns (null
 -- elsewhere).
--- Only the customers of open_invoices (features are made for them alone: every customer at a
--- nightly run, the customer sample of a large training set). Facts of any date: readers keep
--- those dated before each as_of. customer_totals_direct (few dates) and customer_events (many dates) both aggregate these
--- rows, so the two paths cannot disagree on what a fact is. Amounts stay decimal so that sums are
--- exact in any order of summation: the two paths add the same facts in different orders.
+-- Only the customers of open_invoices (features are made for them alone: the customer sample of
+-- a large training set). Facts of any date: readers keep those dated before each as_of. Read by
+-- customer_events (the path for many dates); customer_totals_direct (few dates) reads the same
+-- invoices one row each, and the tests hold the two paths equal. Amounts stay decimal so that
+-- sums are exact in any order of summation: the two paths add the same facts in different orders.
 -- Open invoices' amount: balance_delta changes the total amount of the customer's open invoices
 -- from the day after fact_date on (an invoice adds its amount when issued and removes it when
 -- settled; credit notes are never open; partial payments are not subtracted).
@@ -22,8 +22,9 @@ customers as (
 ),
 
 invoices as not materialized (
-    select invoice_id, customer_id, issue_date, due_date, amount
-    from staging.invoices
+    -- staging.invoice_settlements carries the invoice's own columns beside its settlement
+    select *
+    from staging.invoice_settlements
     where customer_id in (select customer_id from customers)
 ),
 
@@ -39,50 +40,40 @@ issued_facts as (
     from invoices
 ),
 
-ambiguous_partial as (
-    -- settled on the day of their first payment, with later payments too: were there several
-    -- payments on the settlement day? (rare; every other case is read from the settlement)
-    select s.invoice_id, count(*) > 1 as is_partial
-    from staging.payments as p
-    join staging.invoice_settlements as s using (invoice_id)
-    where s.n_payments > 1
-        and s.first_payment_date = s.settled_date
-        and s.last_payment_date > s.settled_date
-        and p.payment_date <= s.settled_date
-    group by s.invoice_id
-),
-
 settled_facts as (
     select
         i.customer_id,
-        s.settled_date as fact_date,
+        i.settled_date as fact_date,
         -- same-day settlements in order of days after due, so the last-N features do not
         -- depend on invoice ids (the hash only separates settlements equal in both)
-        (s.settled_date - date '1970-01-01')::bigint * 1099511627776
-            + (s.settled_date - i.due_date + 32768)::bigint * 16777216
+        (i.settled_date - date '1970-01-01')::bigint * 1099511627776
+            + (i.settled_date - i.due_date + 32768)::bigint * 16777216
             + (hash(i.invoice_id) >> 40)::bigint as fact_seq,
         i.amount as settled_amount,
-        s.settled_date - i.due_date as days_after_due,
-        greatest(s.settled_date - i.due_date, 0) as days_late,
+        i.settled_date - i.due_date as days_after_due,
+        greatest(i.settled_date - i.due_date, 0) as days_late,
         -- paid in several payments up to the settlement (later over-payments are facts dated
         -- after settled_date, which must not change the history known before them)
-        case
-            when s.n_payments <= 1 then false
-            when s.first_payment_date < s.settled_date then true
-            when s.last_payment_date <= s.settled_date then true
-            else a.is_partial
-        end::int as partial_n,
+        (i.payments_to_settle > 1)::int as partial_n,
         -i.amount as balance_delta
     from invoices as i
-    join staging.invoice_settlements as s using (invoice_id)
-    left join ambiguous_partial as a using (invoice_id)
-    where i.amount > 0 and s.settled_date is not null
+    where i.amount > 0 and i.settled_date is not null
 ),
 
 payment_facts as (
+    -- a fact on each day the customer paid: the first and last payment of each invoice, and
+    -- the payments in between of invoices paid three times or more (from staging.payments)
+    select customer_id, first_payment_date as fact_date, 1 as payments_n
+    from invoices
+    where n_payments >= 1
+    union all
+    select customer_id, last_payment_date as fact_date, 1 as payments_n
+    from invoices
+    where n_payments >= 2
+    union all
     select i.customer_id, p.payment_date as fact_date, 1 as payments_n
     from staging.payments as p
-    join invoices as i using (invoice_id)
+    join (select invoice_id, customer_id from invoices where n_payments >= 3) as i using (invoice_id)
 ),
 
 dispute_facts as (

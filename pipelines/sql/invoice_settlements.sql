@@ -1,11 +1,17 @@
 -- Grain: one row per invoice_id in staging.invoices. Rebuilt after every load.
+-- Each invoice's own facts (customer, dates, amount) beside its payments, stored with a
+-- customer's invoices together: the features read this table alone, and group it by customer
+-- far faster when a customer's rows are adjacent (ordered by a hash of the customer id: a
+-- cheaper sort than the text, and the only thing that matters is that the rows are together).
 -- settled_date: the date the running total of payments first reached the invoice amount (null
 -- while open). Credit notes (amount <= 0) are applied when issued: settled on their issue date.
 -- These are final outcomes: features may use them only where settled_date < as_of.
+-- payments_to_settle: how many payments are dated on or before settled_date (paid in parts
+-- when more than one; later over-payments do not count).
 with
 
 invoices as (
-    select invoice_id, issue_date, amount from staging.invoices
+    select invoice_id, customer_id, issue_date, due_date, amount from staging.invoices
 ),
 
 paid as (
@@ -41,9 +47,22 @@ paid_in_full as (
     group by s.invoice_id
 ),
 
+paid_to_settle as (
+    -- payments dated on or before the settlement (several: the invoice was paid in parts)
+    select s.invoice_id, count(*) as payments_to_settle
+    from instalments as s
+    join paid_in_full as f using (invoice_id)
+    where s.payment_date <= f.paid_in_full_date
+    group by s.invoice_id
+),
+
 final as (
     select
         i.invoice_id,
+        i.customer_id,
+        i.issue_date,
+        i.due_date,
+        i.amount,
         coalesce(p.paid_amount, 0) as paid_amount,
         coalesce(p.n_payments, 0) as n_payments,
         p.first_payment_date,
@@ -52,10 +71,18 @@ final as (
             when i.amount <= 0 then i.issue_date
             when p.n_payments = 1 and p.paid_amount >= i.amount then p.last_payment_date
             else f.paid_in_full_date
-        end as settled_date
+        end as settled_date,
+        -- null while open (and for credit notes)
+        case
+            when i.amount <= 0 then null
+            when p.n_payments = 1 and p.paid_amount >= i.amount then 1
+            else t.payments_to_settle
+        end as payments_to_settle
     from invoices as i
     left join paid as p using (invoice_id)
     left join paid_in_full as f using (invoice_id)
+    left join paid_to_settle as t using (invoice_id)
 )
 
 select * from final
+order by hash(customer_id)
