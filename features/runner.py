@@ -14,9 +14,11 @@ dates).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 import duckdb
@@ -77,6 +79,48 @@ def build_features(
     `aggregation`: how customer totals are computed ("direct" for up to DIRECT_MAX_DATES dates,
     "running" beyond, when "auto"); both give identical features, only speed and memory differ.
     """
+    with _feature_table(con, as_of_dates, grace_days, sample_one_in, aggregation) as table:
+        frame = con.execute(f"select * from {table} order by as_of, invoice_id").df()
+    # (DuckDB's tables are freed before the conversion: pandas makes copies)
+    # only the columns that are not float64 yet (counts): a copy of every column is large
+    numeric = [c for c in model_feature_columns(frame) if c not in CATEGORICAL_FEATURES]
+    for column in [c for c in numeric if frame[c].dtype != "float64"]:
+        frame[column] = frame[column].astype("float64")
+    return frame
+
+
+def export_features(
+    con: duckdb.DuckDBPyConnection, as_of: date, path: Path, *, grace_days: int = 0
+) -> int:
+    """Write the features of every invoice open at `as_of` to Parquet (CSV when the name ends in
+    .csv), straight from DuckDB (no pandas copy); returns the row count. The rows, columns and
+    values of `build_features`; whole numbers stay integers, amounts are doubles, dates dates."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    options = "format csv, header true" if path.suffix.lower() == ".csv" else "format parquet"
+    with _feature_table(con, [as_of], grace_days, 1, "auto") as table:
+        columns = con.execute(f"describe {table}").fetchall()
+        select = ", ".join(
+            f"{name}::double as {name}" if kind.startswith("DECIMAL") else name
+            for name, kind, *_ in columns
+        )
+        target = str(path).replace("'", "''")
+        con.execute(
+            f"copy (select {select} from {table} order by as_of, invoice_id) "
+            f"to '{target}' ({options})"
+        )
+        [(rows,)] = con.execute(f"select count(*) from {table}").fetchall()
+    return rows
+
+
+@contextmanager
+def _feature_table(
+    con: duckdb.DuckDBPyConnection,
+    as_of_dates: Iterable[date],
+    grace_days: int,
+    sample_one_in: int,
+    aggregation: Aggregation,
+) -> Iterator[str]:
+    """Run the feature steps into temporary tables; yield the last one's name; drop them all."""
     dates = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(as_of_dates))).date})
     if dates.empty:
         raise ValueError("build_features needs at least one as_of date")
@@ -95,18 +139,12 @@ def build_features(
             sql = feature_sql(file)
             params = {k: v for k, v in values.items() if f"${k}" in sql} or None
             con.execute(f"create or replace temp table {table} as {sql}", params)
-        frame = con.execute("select * from invoice_features order by as_of, invoice_id").df()
+        yield steps[-1][0]
     finally:
-        # before the conversion below: DuckDB's tables are freed while pandas makes its copies
         for table, _ in reversed(steps):
             con.execute(f"drop table if exists temp.{table}")
         con.unregister("as_of_dates")
         con.execute(f"set preserve_insertion_order = {str(insertion_order).lower()}")
-    # only the columns that are not float64 yet (counts): a copy of every column is large
-    numeric = [c for c in model_feature_columns(frame) if c not in CATEGORICAL_FEATURES]
-    for column in [c for c in numeric if frame[c].dtype != "float64"]:
-        frame[column] = frame[column].astype("float64")
-    return frame
 
 
 def model_feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -19,7 +19,7 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from features.runner import build_features, data_end
+from features.runner import data_end, export_features
 from pipelines.ingest import IngestError, LoadResult
 from pipelines.settings import Settings
 from pipelines.synthetic import generate_book, write_book
@@ -176,9 +176,8 @@ def features(
     settings = Settings()
     with connect(settings.warehouse_path) as con:
         day = _day(as_of) or data_end(con)
-        frame = build_features(con, [day], grace_days=settings.late_grace_days)
-    _write_table(frame, out)
-    console.print(f"Wrote features of {len(frame):,} open invoices to {out}")
+        rows = export_features(con, day, out, grace_days=settings.late_grace_days)
+    console.print(f"Wrote features of {rows:,} open invoices to {out}")
 
 
 def _write_table(frame: pd.DataFrame, path: Path) -> None:

@@ -41,7 +41,7 @@ def _settlements_outdated(con: duckdb.DuckDBPyConnection) -> bool:
     (it is derived from staging invoices and payments, and rebuilt whole)."""
     [(tables, columns)] = con.execute(
         """
-        select count(distinct table_name), count(*) filter (where column_name = 'payments_to_settle')
+        select count(distinct table_name), count(*) filter (where column_name = 'dispute_opened_date')
         from information_schema.columns
         where table_schema = 'staging' and table_name = 'invoice_settlements'
         """

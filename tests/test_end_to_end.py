@@ -135,6 +135,39 @@ def test_a_second_run_at_once_is_refused_clearly(demo_env):
     assert "another latepay run holds" in result.output
 
 
+def test_features_as_of_a_date_do_not_change_when_later_data_arrives(
+    small_book_dir, settings_env, tmp_path
+):
+    """`latepay features --as-of D` before and after loading the exports of later days."""
+    as_of = "2026-06-01"
+    early = tmp_path / "early"
+    early.mkdir()
+    invoices = pd.read_csv(small_book_dir / "invoices.csv", dtype=str, keep_default_na=False)
+    invoices = invoices[invoices["issue_date"] < as_of].copy()
+    later_dispute = invoices["dispute_opened_date"] >= as_of
+    invoices.loc[later_dispute, ["disputed", "dispute_opened_date"]] = ["0", ""]
+    invoices.to_csv(early / "invoices.csv", index=False)
+    payments = pd.read_csv(small_book_dir / "payments.csv", dtype=str)
+    payments[payments["payment_date"] < as_of].to_csv(early / "payments.csv", index=False)
+    shutil.copy(small_book_dir / "customers.csv", early / "customers.csv")
+
+    runner = CliRunner()
+
+    def features(name: str) -> pd.DataFrame:
+        out = tmp_path / f"{name}.parquet"
+        result = runner.invoke(app, ["features", f"--as-of={as_of}", f"--out={out}"])
+        assert result.exit_code == 0, result.output
+        return pd.read_parquet(out)
+
+    assert runner.invoke(app, ["ingest", str(early)]).exit_code == 0
+    before = features("before")
+    result = runner.invoke(app, ["ingest", str(small_book_dir)])
+    assert result.exit_code == 0, result.output
+    after = features("after")
+    assert len(before) > 100 and before["is_disputed"].sum() > 0
+    pd.testing.assert_frame_equal(before, after)
+
+
 def test_features_that_cannot_be_right_are_refused():
     features = pd.DataFrame({"a": [None, None], "b": [None, None], "c": [1.0, 2.0]})
     assert scoring.check_features(features, ["a", "b", "c"])[0].startswith(

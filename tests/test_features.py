@@ -11,13 +11,19 @@ from collections.abc import Iterable
 from datetime import date, timedelta
 
 import duckdb
+import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features.catalog import CATALOG, reason_sentence
-from features.runner import DIRECT_MAX_DATES, build_features, model_feature_columns
+from features.catalog import CATALOG, CATEGORICAL_FEATURES, reason_sentence
+from features.runner import (
+    DIRECT_MAX_DATES,
+    build_features,
+    export_features,
+    model_feature_columns,
+)
 from pipelines.warehouse import connect, rebuild_settlements
 
 # ---------------------------------------------------------------------------------------------
@@ -554,6 +560,23 @@ def test_every_reason_sentence_formats_on_a_real_row(at_d, invoice_id):
     assert reason_sentence("days_past_due", row) == (
         "due in 30 days" if invoice_id == "O1" else "17 days past due"
     )
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".csv"])
+def test_export_writes_the_rows_and_values_of_build_features(book, at_d, tmp_path, suffix):
+    path = tmp_path / f"features{suffix}"
+    assert export_features(book, D, path) == len(at_d)
+    written = pd.read_csv(path) if suffix == ".csv" else pd.read_parquet(path)
+    assert list(written.columns) == ["invoice_id", *at_d.columns]
+    written = written.set_index("invoice_id")
+    assert list(written.index) == sorted(at_d.index)
+    for column in model_feature_columns(at_d):
+        if column in CATEGORICAL_FEATURES:
+            assert written[column].tolist() == at_d[column].tolist(), column
+        else:
+            expected = at_d[column].to_numpy(dtype=float)
+            assert np.array_equal(written[column].to_numpy(dtype=float), expected, equal_nan=True)
+    assert written["open_amount"].tolist() == [100.0, 100.0, 80.0, 150.0]  # H5, H6, N1, O1
 
 
 def test_a_customer_sample_keeps_whole_customers_with_identical_features(small_book_dir):

@@ -77,9 +77,9 @@ payment_facts as (
 ),
 
 dispute_facts as (
-    select i.customer_id, d.opened_date as fact_date, 1 as disputes_n
-    from staging.disputes as d
-    join invoices as i using (invoice_id)
+    select customer_id, dispute_opened_date as fact_date, 1 as disputes_n
+    from invoices
+    where dispute_opened_date is not null
 ),
 
 final as (

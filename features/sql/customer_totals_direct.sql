@@ -20,11 +20,11 @@ invoices as not materialized (
     -- the sample of open_invoices (every customer when $sample_one_in is 1): customers with no
     -- open invoice are summed too, and dropped by the final join (cheaper than filtering them)
     select * from staging.invoice_settlements
-    where hash(customer_id) % $sample_one_in::ubigint = 0
+    where $sample_one_in = 1 or hash(customer_id) % $sample_one_in::ubigint = 0
 ),
 
 at_date as not materialized (
-    -- facts before as_of: issued, settled, paid (the latest payment before as_of)
+    -- facts before as_of: issued, settled, paid (the latest payment before as_of), disputed
     select
         d.as_of,
         i.customer_id,
@@ -38,6 +38,7 @@ at_date as not materialized (
             as days_after_due,
         case when i.amount > 0 and i.settled_date < d.as_of then i.payments_to_settle end
             as payments_to_settle,
+        case when i.dispute_opened_date < d.as_of then 1 end as dispute,
         case
             when i.last_payment_date < d.as_of then i.last_payment_date
             when i.first_payment_date < d.as_of then i.first_payment_date
@@ -46,7 +47,10 @@ at_date as not materialized (
         i.n_payments >= 3 and i.first_payment_date < d.as_of and i.last_payment_date >= d.as_of
             as has_middle_payment
     from invoices as i
-    join dates as d on i.issue_date < d.as_of or i.first_payment_date < d.as_of
+    join dates as d
+        on i.issue_date < d.as_of
+        or i.first_payment_date < d.as_of
+        or i.dispute_opened_date < d.as_of
 ),
 
 measures as not materialized (
@@ -113,7 +117,8 @@ totals as (
         count(credit_note_365d) as credit_notes_n_365d,
         min(issued_date) as first_issue_date,
         sum(balance_days) as balance_days,
-        max(payment_date) as last_payment_date
+        max(payment_date) as last_payment_date,
+        count(dispute) as disputes_n
     from measures
     group by customer_id, as_of
 ),
@@ -128,14 +133,6 @@ middle_payments as (
         and p.payment_date < a.as_of
     where a.has_middle_payment
     group by a.customer_id, a.as_of
-),
-
-disputes as (
-    select i.customer_id, d.as_of, count(*) as disputes_n
-    from staging.disputes as p
-    join invoices as i using (invoice_id)
-    join dates as d on p.opened_date < d.as_of
-    group by i.customer_id, d.as_of
 ),
 
 final as (
@@ -167,7 +164,7 @@ final as (
         coalesce(t.credit_notes_n_365d, 0)::bigint as credit_notes_n_365d,
         t.first_issue_date,
         -- disputes and payments before as_of
-        coalesce(x.disputes_n, 0)::bigint as disputes_n,
+        coalesce(t.disputes_n, 0)::bigint as disputes_n,
         greatest(t.last_payment_date, m.last_payment_date) as last_payment_date,
         coalesce(t.balance_days, 0)::decimal(38, 2) as open_balance_days_365d,
         -- the last ten settlements (the low 16 bits: 2 * days_late + is_late)
@@ -177,7 +174,6 @@ final as (
     from customer_dates as d
     left join totals as t using (customer_id, as_of)
     left join middle_payments as m using (customer_id, as_of)
-    left join disputes as x using (customer_id, as_of)
 )
 
 select * from final

@@ -22,11 +22,12 @@ candidates as (
         settled_date,
         paid_amount,
         first_payment_date,
-        last_payment_date
+        last_payment_date,
+        dispute_opened_date
     from staging.invoice_settlements
     where amount > 0
         and (settled_date is null or settled_date >= (select min(as_of) from as_of_dates))
-        and hash(customer_id) % $sample_one_in::ubigint = 0
+        and ($sample_one_in = 1 or hash(customer_id) % $sample_one_in::ubigint = 0)
 ),
 
 open_at as (
@@ -47,10 +48,6 @@ paid_in_part as (
         and p.payment_date < o.as_of
     where o.first_payment_date < o.as_of and o.last_payment_date >= o.as_of
     group by o.invoice_id, o.as_of
-),
-
-disputes as (
-    select invoice_id, opened_date from staging.disputes
 ),
 
 paid as (
@@ -75,9 +72,8 @@ final as (
         o.amount,
         o.paid_before_as_of,
         o.amount - o.paid_before_as_of as open_amount,
-        coalesce(dp.opened_date < o.as_of, false) as is_disputed
+        coalesce(o.dispute_opened_date < o.as_of, false) as is_disputed
     from paid as o
-    left join disputes as dp using (invoice_id)
 )
 
 select * from final

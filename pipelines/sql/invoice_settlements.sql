@@ -1,5 +1,5 @@
 -- Grain: one row per invoice_id in staging.invoices. Rebuilt after every load.
--- Each invoice's own facts (customer, dates, amount) beside its payments, stored with a
+-- Each invoice's own facts (customer, dates, amount, dispute) beside its payments, stored with a
 -- customer's invoices together: the features read this table alone, and group it by customer
 -- far faster when a customer's rows are adjacent (ordered by a hash of the customer id: a
 -- cheaper sort than the text, and the only thing that matters is that the rows are together).
@@ -10,7 +10,7 @@
 -- when more than one; later over-payments do not count).
 with
 
-invoices as (
+invoices as not materialized (
     select invoice_id, customer_id, issue_date, due_date, amount from staging.invoices
 ),
 
@@ -26,33 +26,30 @@ paid as (
 ),
 
 -- Most invoices are paid in one payment: paid in full on its date if it covers the amount. The
--- running total (a sort of each invoice's payments) is needed only for the others.
+-- running total by day (a sort of each invoice's payments) is needed only for the others.
 instalments as (
     select
         p.invoice_id,
         p.payment_date,
-        sum(p.amount) over (
-            partition by p.invoice_id order by p.payment_date, p.payment_id
-            rows between unbounded preceding and current row
-        ) as paid_running
+        sum(p.amount) over by_day as paid_by_day,
+        count(*) over by_day as payments_by_day
     from staging.payments as p
     semi join (select invoice_id from paid where n_payments > 1) as several using (invoice_id)
+    window by_day as (
+        partition by p.invoice_id order by p.payment_date
+        range between unbounded preceding and current row
+    )
 ),
 
 paid_in_full as (
-    select s.invoice_id, min(s.payment_date) as paid_in_full_date
+    -- the first day the payments add up to the amount, and how many payments there were by then
+    select
+        s.invoice_id,
+        min(s.payment_date) as paid_in_full_date,
+        arg_min(s.payments_by_day, s.payment_date) as payments_to_settle
     from instalments as s
     join invoices as i using (invoice_id)
-    where s.paid_running >= i.amount
-    group by s.invoice_id
-),
-
-paid_to_settle as (
-    -- payments dated on or before the settlement (several: the invoice was paid in parts)
-    select s.invoice_id, count(*) as payments_to_settle
-    from instalments as s
-    join paid_in_full as f using (invoice_id)
-    where s.payment_date <= f.paid_in_full_date
+    where s.paid_by_day >= i.amount
     group by s.invoice_id
 ),
 
@@ -76,12 +73,13 @@ final as (
         case
             when i.amount <= 0 then null
             when p.n_payments = 1 and p.paid_amount >= i.amount then 1
-            else t.payments_to_settle
-        end as payments_to_settle
+            else f.payments_to_settle
+        end as payments_to_settle,
+        d.opened_date as dispute_opened_date
     from invoices as i
     left join paid as p using (invoice_id)
     left join paid_in_full as f using (invoice_id)
-    left join paid_to_settle as t using (invoice_id)
+    left join staging.disputes as d using (invoice_id)
 )
 
 select * from final
