@@ -195,6 +195,45 @@ _FEATURES = [
         "pays {share_paid_in_parts:.0%} of invoices in instalments",
     ),
     Feature(
+        "avg_days_early_when_on_time",
+        "Average days before the due date of the invoices settled on time (on or before the due "
+        "date) before as_of.",
+        "pays on-time invoices only {avg_days_early_when_on_time:.0f} days before the due date",
+    ),
+    Feature(
+        "invoices_fallen_due",
+        "Invoices whose last day to be paid on time (due date + grace days) was before as_of.",
+        "{invoices_fallen_due:.0f} invoices fallen due so far",
+        shown_as_reason=False,
+    ),
+    Feature(
+        "share_unpaid_at_due_date",
+        "Share of the invoices fallen due before as_of that were not paid by their due date (+ "
+        "grace days): paid late or still unpaid. Unlike the settled history, it sees the invoices "
+        "a customer has stopped paying.",
+        "left {share_unpaid_at_due_date:.0%} of invoices unpaid at their due date",
+    ),
+    Feature(
+        "share_unpaid_at_due_date_365d",
+        "Share of the invoices fallen due in the 365 days before as_of that were not paid by "
+        "their due date (+ grace days).",
+        "left {share_unpaid_at_due_date_365d:.0%} of invoices unpaid at their due date over "
+        "the last year",
+    ),
+    Feature(
+        "invoices_fallen_due_90d",
+        "Invoices fallen due in the 90 days before as_of.",
+        "{invoices_fallen_due_90d:.0f} invoices fallen due in the last 3 months",
+        shown_as_reason=False,
+    ),
+    Feature(
+        "share_unpaid_at_due_date_90d",
+        "Share of the invoices fallen due in the 90 days before as_of that were not paid by "
+        "their due date (+ grace days): the earliest sign of a customer in trouble.",
+        "left {share_unpaid_at_due_date_90d:.0%} of invoices unpaid at their due date over the "
+        "last 3 months",
+    ),
+    Feature(
         "dispute_rate",
         "Disputes opened before as_of per invoice issued before as_of.",
         "disputes {dispute_rate:.0%} of its invoices",

@@ -327,6 +327,34 @@ def test_payment_on_d_is_invisible_and_the_day_before_is_visible():
     assert features_at(on_d, D + timedelta(days=1)).empty
 
 
+def test_invoices_fallen_due_count_those_unpaid_at_their_due_date(at_d):
+    # C1's invoices whose due date is before D: H1 (settled 10 days late), H2 (on its due date),
+    # H3 (2 days late), H4 (30 days late), H5 (still unpaid at D: its payment after D is not
+    # needed to know it was not paid by its due date), H6 (due the day before D, paid ON D).
+    # O1 and H7 fall due after D.
+    row = at_d.loc["O1"]
+    assert row["invoices_fallen_due"] == 6
+    assert row["share_unpaid_at_due_date"] == 5 / 6  # all but H2
+    # due on or after D - 365 = 2023-07-02: H2-H6 (H1 fell due 2023-06-21)
+    assert row["share_unpaid_at_due_date_365d"] == 4 / 5
+    # due on or after D - 90 = 2024-04-02: H4, H5, H6 (H3 fell due 2024-03-31)
+    assert row["invoices_fallen_due_90d"] == 3
+    assert row["share_unpaid_at_due_date_90d"] == 1.0
+    assert row["avg_days_early_when_on_time"] == 0.0  # H2, paid on its due date
+    newcomer = at_d.loc["N1"]  # C2: nothing fallen due
+    assert newcomer["invoices_fallen_due"] == 0
+    assert math.isnan(newcomer["share_unpaid_at_due_date"])
+    assert math.isnan(newcomer["avg_days_early_when_on_time"])
+
+
+def test_an_invoice_falls_due_after_its_grace_days(book):
+    row = features_at(book, D, grace_days=5).loc["O1"]
+    # H6 (due 2024-06-30) may still be paid on time until 2024-07-05: not fallen due at D;
+    # H3, paid 2 days after its due date, was paid within the grace days
+    assert row["invoices_fallen_due"] == 5
+    assert row["share_unpaid_at_due_date"] == 3 / 5  # H1, H4, H5
+
+
 def test_grace_days_change_what_counts_as_late(book):
     row = features_at(book, D, grace_days=10).loc["O1"]
     # with 10 days of grace, H1 (10 days) and H3 (2 days) are no longer late; H4 (30) still is

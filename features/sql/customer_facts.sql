@@ -1,5 +1,5 @@
 -- Grain: one row per dated fact about a customer: an invoice or credit note issued, an invoice
--- settled, a payment received, a dispute opened. fact_date is
+-- falling due, an invoice settled, a payment received, a dispute opened. fact_date is
 -- the day the fact happened: it is known at any as_of > fact_date. Lateness history is dated by
 -- *settlement*, never by due date. Each kind of fact fills its own measure columns (null
 -- elsewhere).
@@ -8,6 +8,8 @@
 -- customer_events (the path for many dates); customer_totals_direct (few dates) reads the same
 -- invoices one row each, and the tests hold the two paths equal. Amounts stay decimal so that
 -- sums are exact in any order of summation: the two paths add the same facts in different orders.
+-- An invoice falls due: a fact dated due_date + $grace_days (the last day it could be paid on time)
+-- saying whether it was paid by then; known the next day, whatever happens to it later.
 -- Open invoices' amount: balance_delta changes the total amount of the customer's open invoices
 -- from the day after fact_date on (an invoice adds its amount when issued and removes it when
 -- settled; credit notes are never open; partial payments are not subtracted).
@@ -60,6 +62,16 @@ settled_facts as (
     where i.amount > 0 and i.settled_date is not null
 ),
 
+due_facts as (
+    select
+        customer_id,
+        due_date + $grace_days::integer as fact_date,
+        1 as due_n,
+        coalesce(settled_date > due_date + $grace_days::integer, true)::int as late_by_due_n
+    from invoices
+    where amount > 0
+),
+
 payment_facts as (
     -- a fact on each day the customer paid: the first and last payment of each invoice, and
     -- the payments in between of invoices paid three times or more (from staging.payments)
@@ -85,6 +97,7 @@ dispute_facts as (
 final as (
     select * from issued_facts
     union all by name select * from settled_facts
+    union all by name select * from due_facts
     union all by name select * from payment_facts
     union all by name select * from dispute_facts
 )

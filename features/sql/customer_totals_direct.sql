@@ -39,6 +39,12 @@ at_date as not materialized (
         case when i.amount > 0 and i.settled_date < d.as_of then i.payments_to_settle end
             as payments_to_settle,
         case when i.dispute_opened_date < d.as_of then 1 end as dispute,
+        -- fallen due before as_of (the last day to pay on time is before as_of): paid late or
+        -- not yet paid (known the day after that last day)
+        case when i.amount > 0 and i.due_date + $grace_days::integer < d.as_of then
+            coalesce(i.settled_date > i.due_date + $grace_days::integer, true)::int
+        end as late_by_due,
+        case when i.amount > 0 then i.due_date + $grace_days::integer end as last_day_on_time,
         case
             when i.last_payment_date < d.as_of then i.last_payment_date
             when i.first_payment_date < d.as_of then i.first_payment_date
@@ -71,6 +77,9 @@ measures as not materialized (
         case when issued_date >= as_of - 365 then issued_amount end as issued_amount_365d,
         credit_date >= as_of - 365 or null as credit_note_365d,
         (payments_to_settle > 1)::int as partial_n,
+        case when days_after_due <= 0 then -days_after_due end as days_early,
+        case when last_day_on_time >= as_of - 365 then late_by_due end as late_by_due_365d,
+        case when last_day_on_time >= as_of - 90 then late_by_due end as late_by_due_90d,
         -- days t in [as_of - 364, as_of] from the day after issue (settlement) on, times the
         -- amount (minus the amount): summed, the daily amounts of open invoices over those days
         coalesce(issued_amount * (as_of - greatest(issued_date, as_of - 365)), 0)
@@ -109,6 +118,14 @@ totals as (
             + 2 * days_late + is_late,
             10
         ) as last10,
+        count(days_early) as on_time_n,
+        sum(days_early) as days_early_sum,
+        count(late_by_due) as due_n,
+        sum(late_by_due) as late_by_due_n,
+        count(late_by_due_365d) as due_n_365d,
+        sum(late_by_due_365d) as late_by_due_n_365d,
+        count(late_by_due_90d) as due_n_90d,
+        sum(late_by_due_90d) as late_by_due_n_90d,
         count(issued_amount) as issued_n,
         sum(issued_amount) as issued_amount,
         median(issued_amount::double) as median_invoice_amount,
@@ -155,6 +172,15 @@ final as (
         coalesce(t.settled_n_90d, 0)::bigint as settled_n_90d,
         coalesce(t.late_n_90d, 0)::bigint as late_n_90d,
         coalesce(t.days_late_sum_90d, 0)::bigint as days_late_sum_90d,
+        coalesce(t.on_time_n, 0)::bigint as on_time_n,
+        coalesce(t.days_early_sum, 0)::bigint as days_early_sum,
+        -- fallen due before as_of, and paid late or not yet paid
+        coalesce(t.due_n, 0)::bigint as due_n,
+        coalesce(t.late_by_due_n, 0)::bigint as late_by_due_n,
+        coalesce(t.due_n_365d, 0)::bigint as due_n_365d,
+        coalesce(t.late_by_due_n_365d, 0)::bigint as late_by_due_n_365d,
+        coalesce(t.due_n_90d, 0)::bigint as due_n_90d,
+        coalesce(t.late_by_due_n_90d, 0)::bigint as late_by_due_n_90d,
         -- issued before as_of
         coalesce(t.issued_n, 0)::bigint as issued_n,
         coalesce(t.issued_amount, 0)::decimal(38, 2) as issued_amount,

@@ -54,6 +54,17 @@ final as (
         coalesce(n.cum_late_n - coalesce(q.cum_late_n, 0), 0)::bigint as late_n_90d,
         coalesce(n.cum_days_late_sum - coalesce(q.cum_days_late_sum, 0), 0)::bigint
             as days_late_sum_90d,
+        coalesce(n.cum_on_time_n, 0)::bigint as on_time_n,
+        coalesce(n.cum_days_early_sum, 0)::bigint as days_early_sum,
+        -- fallen due before as_of, and paid late or not yet paid
+        coalesce(n.cum_due_n, 0)::bigint as due_n,
+        coalesce(n.cum_late_by_due_n, 0)::bigint as late_by_due_n,
+        coalesce(n.cum_due_n - coalesce(y.cum_due_n, 0), 0)::bigint as due_n_365d,
+        coalesce(n.cum_late_by_due_n - coalesce(y.cum_late_by_due_n, 0), 0)::bigint
+            as late_by_due_n_365d,
+        coalesce(n.cum_due_n - coalesce(q.cum_due_n, 0), 0)::bigint as due_n_90d,
+        coalesce(n.cum_late_by_due_n - coalesce(q.cum_late_by_due_n, 0), 0)::bigint
+            as late_by_due_n_90d,
         -- issued before as_of
         coalesce(n.cum_issued_n, 0)::bigint as issued_n,
         coalesce(n.cum_issued_amount, 0)::decimal(38, 2) as issued_amount,
