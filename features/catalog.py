@@ -234,6 +234,13 @@ _FEATURES = [
         "last 3 months",
     ),
     Feature(
+        "share_fallen_due_90d_still_unpaid",
+        "Of the invoices fallen due in the 90 days before as_of, the share still unpaid at as_of "
+        "(none paid, or paid in part).",
+        "has not paid {share_fallen_due_90d_still_unpaid:.0%} of the invoices due in the last "
+        "3 months",
+    ),
+    Feature(
         "dispute_rate",
         "Disputes opened before as_of per invoice issued before as_of.",
         "disputes {dispute_rate:.0%} of its invoices",

@@ -340,6 +340,8 @@ def test_invoices_fallen_due_count_those_unpaid_at_their_due_date(at_d):
     # due on or after D - 90 = 2024-04-02: H4, H5, H6 (H3 fell due 2024-03-31)
     assert row["invoices_fallen_due_90d"] == 3
     assert row["share_unpaid_at_due_date_90d"] == 1.0
+    # of those three, H5 and H6 are still open at D (H4 was settled the day before D)
+    assert row["share_fallen_due_90d_still_unpaid"] == 2 / 3
     assert row["avg_days_early_when_on_time"] == 0.0  # H2, paid on its due date
     newcomer = at_d.loc["N1"]  # C2: nothing fallen due
     assert newcomer["invoices_fallen_due"] == 0

@@ -46,7 +46,9 @@ final as (
             usual_open_amount_365d
         ),
         -- customer exposure at as_of
-        x.* exclude (customer_id, as_of, open_invoices_amount),
+        x.* exclude (customer_id, as_of, open_invoices_amount, unpaid_fallen_due_90d),
+        x.unpaid_fallen_due_90d / nullif(h.invoices_fallen_due_90d, 0)
+            as share_fallen_due_90d_still_unpaid,
         x.customer_open_amount / nullif(h.avg_monthly_billing_365d, 0) as open_amount_vs_monthly_billing,
         x.open_invoices_amount / nullif(h.usual_open_amount_365d, 0) as open_amount_vs_usual
     from open_invoices as o
