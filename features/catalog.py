@@ -195,6 +195,12 @@ _FEATURES = [
         "pays {share_paid_in_parts:.0%} of invoices in instalments",
     ),
     Feature(
+        "share_settled_on_month_end",
+        "Share of the invoices settled before as_of that were settled on the last day of a "
+        "month (customers who pay in a month-end run).",
+        "settles {share_settled_on_month_end:.0%} of invoices on a month end",
+    ),
+    Feature(
         "avg_days_early_when_on_time",
         "Average days before the due date of the invoices settled on time (on or before the due "
         "date) before as_of.",
@@ -219,6 +225,13 @@ _FEATURES = [
         "their due date (+ grace days).",
         "left {share_unpaid_at_due_date_365d:.0%} of invoices unpaid at their due date over "
         "the last year",
+    ),
+    Feature(
+        "recent_share_unpaid_at_due_date",
+        "Share of the invoices fallen due in the 365 days before as_of that were not paid by "
+        "their due date (+ grace days), each weighted by how recently it fell due (weight 365 "
+        "the day before as_of, down to 0 a year before).",
+        "left {recent_share_unpaid_at_due_date:.0%} of recent invoices unpaid at their due date",
     ),
     Feature(
         "invoices_fallen_due_90d",

@@ -343,6 +343,9 @@ def test_invoices_fallen_due_count_those_unpaid_at_their_due_date(at_d):
     # of those three, H5 and H6 are still open at D (H4 was settled the day before D)
     assert row["share_fallen_due_90d_still_unpaid"] == 2 / 3
     assert row["avg_days_early_when_on_time"] == 0.0  # H2, paid on its due date
+    # weights 365 - days since fallen due: H2 91 (on time), H3 273, H4 334, H5 348, H6 364
+    assert row["recent_share_unpaid_at_due_date"] == 1319 / 1410
+    assert row["share_settled_on_month_end"] == 0.25  # H4 (2024-06-30) of H1-H4
     newcomer = at_d.loc["N1"]  # C2: nothing fallen due
     assert newcomer["invoices_fallen_due"] == 0
     assert math.isnan(newcomer["share_unpaid_at_due_date"])

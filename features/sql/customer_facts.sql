@@ -57,6 +57,7 @@ settled_facts as (
         -- paid in several payments up to the settlement (later over-payments are facts dated
         -- after settled_date, which must not change the history known before them)
         (i.payments_to_settle > 1)::int as partial_n,
+        (i.settled_date = last_day(i.settled_date))::int as month_end_n,
         -i.amount as balance_delta
     from invoices as i
     where i.amount > 0 and i.settled_date is not null

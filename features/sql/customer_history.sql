@@ -39,6 +39,8 @@ final as (
         due_n as invoices_fallen_due,
         late_by_due_n / nullif(due_n, 0) as share_unpaid_at_due_date,
         late_by_due_n_365d / nullif(due_n_365d, 0) as share_unpaid_at_due_date_365d,
+        late_by_due_weight_365d / nullif(due_weight_365d, 0) as recent_share_unpaid_at_due_date,
+        month_end_n / nullif(settled_n, 0) as share_settled_on_month_end,
         due_n_90d as invoices_fallen_due_90d,
         late_by_due_n_90d / nullif(due_n_90d, 0) as share_unpaid_at_due_date_90d,
         disputes_n / nullif(issued_n, 0) as dispute_rate,

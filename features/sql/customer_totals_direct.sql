@@ -79,6 +79,11 @@ measures as not materialized (
         (payments_to_settle > 1)::int as partial_n,
         case when days_after_due <= 0 then -days_after_due end as days_early,
         case when last_day_on_time >= as_of - 365 then late_by_due end as late_by_due_365d,
+        -- recency weight: 365 for the day before as_of, down to 0 a year before
+        case when last_day_on_time >= as_of - 365 and late_by_due is not null
+            then 365 - (as_of - last_day_on_time)
+        end as due_weight_365d,
+        (settled_date = last_day(settled_date))::int as month_end_n,
         case when last_day_on_time >= as_of - 90 then late_by_due end as late_by_due_90d,
         -- days t in [as_of - 364, as_of] from the day after issue (settlement) on, times the
         -- amount (minus the amount): summed, the daily amounts of open invoices over those days
@@ -124,6 +129,9 @@ totals as (
         sum(late_by_due) as late_by_due_n,
         count(late_by_due_365d) as due_n_365d,
         sum(late_by_due_365d) as late_by_due_n_365d,
+        sum(due_weight_365d) as due_weight_365d,
+        sum(late_by_due_365d * due_weight_365d) as late_by_due_weight_365d,
+        sum(month_end_n) as month_end_n,
         count(late_by_due_90d) as due_n_90d,
         sum(late_by_due_90d) as late_by_due_n_90d,
         count(issued_amount) as issued_n,
@@ -174,11 +182,14 @@ final as (
         coalesce(t.days_late_sum_90d, 0)::bigint as days_late_sum_90d,
         coalesce(t.on_time_n, 0)::bigint as on_time_n,
         coalesce(t.days_early_sum, 0)::bigint as days_early_sum,
+        coalesce(t.month_end_n, 0)::bigint as month_end_n,
         -- fallen due before as_of, and paid late or not yet paid
         coalesce(t.due_n, 0)::bigint as due_n,
         coalesce(t.late_by_due_n, 0)::bigint as late_by_due_n,
         coalesce(t.due_n_365d, 0)::bigint as due_n_365d,
         coalesce(t.late_by_due_n_365d, 0)::bigint as late_by_due_n_365d,
+        coalesce(t.due_weight_365d, 0)::bigint as due_weight_365d,
+        coalesce(t.late_by_due_weight_365d, 0)::bigint as late_by_due_weight_365d,
         coalesce(t.due_n_90d, 0)::bigint as due_n_90d,
         coalesce(t.late_by_due_n_90d, 0)::bigint as late_by_due_n_90d,
         -- issued before as_of

@@ -56,12 +56,26 @@ final as (
             as days_late_sum_90d,
         coalesce(n.cum_on_time_n, 0)::bigint as on_time_n,
         coalesce(n.cum_days_early_sum, 0)::bigint as days_early_sum,
+        coalesce(n.cum_month_end_n, 0)::bigint as month_end_n,
         -- fallen due before as_of, and paid late or not yet paid
         coalesce(n.cum_due_n, 0)::bigint as due_n,
         coalesce(n.cum_late_by_due_n, 0)::bigint as late_by_due_n,
         coalesce(n.cum_due_n - coalesce(y.cum_due_n, 0), 0)::bigint as due_n_365d,
         coalesce(n.cum_late_by_due_n - coalesce(y.cum_late_by_due_n, 0), 0)::bigint
             as late_by_due_n_365d,
+        -- weighted by recency: 365 - (as_of - day fallen due), summed over the 365-day window as
+        -- (365 - as_of) * count + sum of the day numbers
+        coalesce(
+            (365 - (n.as_of - date '1970-01-01')) * (n.cum_due_n - coalesce(y.cum_due_n, 0))
+            + n.cum_due_day - coalesce(y.cum_due_day, 0),
+            0
+        )::bigint as due_weight_365d,
+        coalesce(
+            (365 - (n.as_of - date '1970-01-01'))
+                * (n.cum_late_by_due_n - coalesce(y.cum_late_by_due_n, 0))
+            + n.cum_late_by_due_day - coalesce(y.cum_late_by_due_day, 0),
+            0
+        )::bigint as late_by_due_weight_365d,
         coalesce(n.cum_due_n - coalesce(q.cum_due_n, 0), 0)::bigint as due_n_90d,
         coalesce(n.cum_late_by_due_n - coalesce(q.cum_late_by_due_n, 0), 0)::bigint
             as late_by_due_n_90d,
