@@ -595,6 +595,26 @@ def test_every_reason_sentence_formats_on_a_real_row(at_d, invoice_id):
     )
 
 
+def test_a_warehouse_of_an_older_latepay_gets_its_settlements_rebuilt(tmp_path, at_d):
+    path = tmp_path / "warehouse.duckdb"
+    with load_book(
+        connect(path),
+        invoices=BOOK_INVOICES,
+        payments=BOOK_PAYMENTS,
+        disputes=BOOK_DISPUTES,
+        customers=[("C1", "FR", "enterprise", 45), ("C2", "DE", "smb", 30)],
+    ) as con:
+        # the table as an older latepay wrote it: no invoice columns beside the settlement
+        con.execute(
+            "create or replace table staging.invoice_settlements as "
+            "select invoice_id, paid_amount, n_payments, first_payment_date, last_payment_date, "
+            "settled_date from staging.invoice_settlements"
+        )
+    with connect(path) as con:
+        again = features_at(con, D)
+    pd.testing.assert_frame_equal(again, at_d, check_exact=True)
+
+
 @pytest.mark.parametrize("suffix", [".parquet", ".csv"])
 def test_export_writes_the_rows_and_values_of_build_features(book, at_d, tmp_path, suffix):
     path = tmp_path / f"features{suffix}"
