@@ -74,8 +74,9 @@ due_facts as (
 ),
 
 payment_facts as (
-    -- a fact on each day the customer paid: the first and last payment of each invoice, and
-    -- the payments in between of invoices paid three times or more (from staging.payments)
+    -- a fact on each day the customer paid (only their dates are read: a day may repeat): the
+    -- first and last payment of each invoice, and every payment of those paid three times or
+    -- more (from staging.payments, for the ones in between)
     select customer_id, first_payment_date as fact_date, 1 as payments_n
     from invoices
     where n_payments >= 1
