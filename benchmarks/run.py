@@ -220,29 +220,69 @@ def window_pass(warehouse: Path) -> dict[str, float]:
 # --------------------------------------------------------------------------------------------
 # Model quality: model AUC vs oracle AUC on test snapshots at age 1 day.
 # --------------------------------------------------------------------------------------------
-def quality(predictions: Path, oracle: Path, age_days: int = QUALITY_AGE_DAYS) -> dict[str, float]:
+def quality(predictions: Path, oracle: Path, age_days: int = QUALITY_AGE_DAYS) -> dict:
+    """Model and oracle AUC of p_late on the test snapshots at `age_days`, overall and within
+    each of the generator's customer archetypes (deteriorating ones split by whether their
+    trouble had started when the invoice was issued): where the model falls short."""
     import pandas as pd
     from sklearn.metrics import roc_auc_score
 
-    cols = ["invoice_id", "age_days", "late", "p_late"]
+    cols = ["invoice_id", "as_of", "age_days", "late", "p_late"]
     rows = pd.read_parquet(predictions, columns=cols)
     rows = rows[(rows["age_days"] == age_days) & rows["late"].notna()]
     truth = pd.read_csv(
-        oracle, usecols=["invoice_id", "p_late"], engine="pyarrow", dtype_backend="numpy_nullable"
+        oracle,
+        usecols=["invoice_id", "p_late", "archetype", "trouble_date"],
+        engine="pyarrow",
+        dtype_backend="numpy_nullable",
     ).rename(columns={"p_late": "p_oracle"})
     rows = rows.merge(truth, on="invoice_id", how="inner", validate="many_to_one")
     y = rows["late"].astype(int)
     if y.nunique() < 2:
         raise ValueError(f"{len(rows)} test rows at age {age_days}: only one class")
-    model_auc = float(roc_auc_score(y, rows["p_late"].astype(float)))
-    oracle_auc = float(roc_auc_score(y, rows["p_oracle"].astype(float)))
+
+    def aucs(part: pd.DataFrame) -> dict[str, float]:
+        late = part["late"].astype(int)
+        if late.nunique() < 2:
+            return {"rows": float(len(part))}
+        return {
+            "rows": float(len(part)),
+            "late_share": float(late.mean()),
+            "model_auc": float(roc_auc_score(late, part["p_late"].astype(float))),
+            "oracle_auc": float(roc_auc_score(late, part["p_oracle"].astype(float))),
+        }
+
+    issued = pd.to_datetime(rows["as_of"]) - pd.to_timedelta(age_days, unit="D")
+    in_trouble = pd.to_datetime(rows["trouble_date"]) <= issued
+    group = (
+        rows["archetype"]
+        .astype(str)
+        .where(
+            rows["archetype"] != "deteriorating",
+            "deteriorating, " + in_trouble.map({True: "in trouble", False: "not yet"}),
+        )
+    )
+    overall = aucs(rows)
     return {
-        "rows": float(len(rows)),
-        "late_share": float(y.mean()),
-        "model_auc": model_auc,
-        "oracle_auc": oracle_auc,
-        "gap": model_auc - oracle_auc,
+        **overall,
+        "gap": overall["model_auc"] - overall["oracle_auc"],
+        "by_archetype": {name: aucs(part) for name, part in rows.groupby(group)},
     }
+
+
+def quality_table(q: dict) -> str:
+    """The per-archetype AUCs of `quality` as a Markdown table."""
+    lines = [
+        "| archetype (age 1 test rows) | rows | late | model AUC | oracle AUC | gap |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for name, g in q.get("by_archetype", {}).items():
+        if "model_auc" in g:
+            lines.append(
+                f"| {name} | {g['rows']:,.0f} | {g['late_share']:.0%} | {g['model_auc']:.3f} "
+                f"| {g['oracle_auc']:.3f} | {g['model_auc'] - g['oracle_auc']:+.3f} |"
+            )
+    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------------------------
@@ -423,6 +463,8 @@ def format_section(run: dict, base: dict | None = None) -> str:
             "|---|---|---|---|",
         ]
         lines += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in scaling(run, base)]
+    if (run.get("quality") or {}).get("by_archetype"):
+        lines += ["", quality_table(run["quality"])]
     failures = [s for s in run["stages"] if s.get("stderr_tail")]
     for s in failures:
         lines += ["", f"`{s['name']}` {s['status']}; end of its error output:", "", "```"]
@@ -608,7 +650,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
                 r.note = _grep(logs / "train.out", r"trained on ([\d,]+) snapshots", "{} snapshots")
         elif name == "backtest_quality":
             preds = work / "predictions.parquet"
-            # --cutoff is explicit: `latepay backtest` without it fails (None.date() in cli.py).
+            # one explicit cut date: the same test period at every size and commit
             argv = _latepay(
                 code, "backtest", f"--cutoff={BACKTEST_CUT.isoformat()}", f"--predictions={preds}"
             )

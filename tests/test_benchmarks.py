@@ -163,5 +163,12 @@ def test_every_stage_runs_on_a_tiny_book(tmp_path: Path) -> None:
     window = next(s for s in run["stages"] if s["name"] == "window_pass")
     assert window["extra"]["query_s"] > 0
     assert 0.5 < run["quality"]["oracle_auc"] <= 1 and 0 < run["quality"]["model_auc"] <= 1
+    # the same rows, split by the generator's archetype (where the model falls short)
+    groups = run["quality"]["by_archetype"]
+    assert sum(g["rows"] for g in groups.values()) == run["quality"]["rows"]
+    assert {"reliable", "habitually_late"} <= set(groups) <= {
+        "reliable", "habitually_late", "end_of_month", "disputer",
+        "deteriorating, in trouble", "deteriorating, not yet",
+    }  # fmt: skip
     assert (tmp_path / "books" / "3000-0" / "oracle.csv").exists()
     assert (results.read_bytes() if results.exists() else None) == before  # --no-record
