@@ -67,6 +67,7 @@ def build_features(
     *,
     grace_days: int = 0,
     sample_one_in: int = 1,
+    snapshot_one_in: int = 1,
     aggregation: Aggregation = "auto",
 ) -> pd.DataFrame:
     """Features of every invoice open at each date in `as_of_dates`.
@@ -76,10 +77,15 @@ def build_features(
     `grace_days`: a settlement counts as late when more than this many
     days after the due date. `sample_one_in` > 1 keeps one customer in that many (by a hash of
     the id; all of a kept customer's invoices), to bound the training set of very large books.
+    `snapshot_one_in` > 1 keeps one (invoice_id, as_of) row in that many (by a hash of the pair),
+    with the values of the full build: training uses a few snapshots per invoice, so thinning
+    the rows lets it keep more customers in the same memory.
     `aggregation`: how customer totals are computed ("direct" for up to DIRECT_MAX_DATES dates,
     "running" beyond, when "auto"); both give identical features, only speed and memory differ.
     """
-    with _feature_table(con, as_of_dates, grace_days, sample_one_in, aggregation) as table:
+    with _feature_table(
+        con, as_of_dates, grace_days, sample_one_in, aggregation, snapshot_one_in
+    ) as table:
         frame = con.execute(f"select * from {table} order by as_of, invoice_id").df()
     # (DuckDB's tables are freed before the conversion: pandas makes copies)
     # only the columns that are not float64 yet (counts): a copy of every column is large
@@ -119,6 +125,7 @@ def _feature_table(
     grace_days: int,
     sample_one_in: int,
     aggregation: Aggregation,
+    snapshot_one_in: int = 1,
 ) -> Iterator[str]:
     """Run the feature steps into temporary tables; yield the last one's name; drop them all."""
     dates = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(as_of_dates))).date})
@@ -127,7 +134,11 @@ def _feature_table(
     if aggregation == "auto":
         aggregation = "direct" if len(dates) <= DIRECT_MAX_DATES else "running"
     steps = FEATURE_STEPS[aggregation]
-    values = {"grace_days": grace_days, "sample_one_in": sample_one_in}
+    values = {
+        "grace_days": grace_days,
+        "sample_one_in": sample_one_in,
+        "snapshot_one_in": snapshot_one_in,
+    }
     [(insertion_order,)] = con.execute(
         "select current_setting('preserve_insertion_order')"
     ).fetchall()

@@ -645,3 +645,28 @@ def test_a_customer_sample_keeps_whole_customers_with_identical_features(small_b
     assert 0 < sample["customer_id"].nunique() < full["customer_id"].nunique()
     kept = full[full["customer_id"].isin(sample["customer_id"].unique())].reset_index(drop=True)
     pd.testing.assert_frame_equal(sample, kept)
+
+
+def test_thinned_snapshots_are_rows_of_the_full_build_with_identical_features(small_book_dir):
+    """Training sets of large books keep one (invoice, as_of) row in N: the kept rows must be
+    exactly those of the full build, customer exposure included (it counts every open invoice of
+    the customer, kept or not)."""
+    from pipelines.ingest import ingest_files
+
+    con = connect(":memory:")
+    ingest_files(con, [small_book_dir])
+    dates = [date(2026, 3, 2), date(2026, 6, 1)]
+    full = build_features(con, dates)
+    thinned = build_features(con, dates, snapshot_one_in=3)
+    assert 0 < len(thinned) < len(full)
+    keys = ["invoice_id", "as_of"]
+    kept = full.merge(thinned[keys], on=keys).reset_index(drop=True)
+    pd.testing.assert_frame_equal(thinned, kept)
+    # kept rows of customers some of whose open invoices were not kept: exposure counts them all
+    dropped = full.merge(thinned[keys], on=keys, how="left", indicator=True)
+    dropped = dropped.loc[dropped["_merge"] == "left_only", ["customer_id", "as_of"]]
+    shared = thinned.merge(dropped.drop_duplicates())
+    assert len(shared) > 0
+    counted = thinned.groupby(["customer_id", "as_of"]).size().rename("kept").reset_index()
+    shared = shared.merge(counted)
+    assert (shared["customer_open_invoices"] > shared["kept"]).all()

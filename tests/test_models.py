@@ -138,6 +138,20 @@ def test_a_worse_model_is_not_promoted(trained, tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("estimate", "invoices", "expected"),
+    [
+        (1_500_000, 200_000, (1, 1)),  # fits: every snapshot of every customer
+        (2_500_000, 250_000, (2, 1)),  # thinned no more than needed
+        (6_300_000, 700_000, (4, 1)),  # the 1M book: every customer, a quarter of its rows
+        (63_000_000, 7_000_000, (5, 7)),  # the 10M book: thinned, then one customer in 7
+        (5_000_000, 2_500_000, (1, 3)),  # 2 snapshots per invoice: customers sampled only
+    ],
+)
+def test_training_sample_thins_rows_before_sampling_customers(estimate, invoices, expected):
+    assert jobs.training_sample(estimate, invoices, 2_000_000) == expected
+
+
 def test_batches_of_dates_give_the_same_training_set(trained):
     # memory: the training set is built a few snapshot dates at a time; the batching must not
     # change a single value, nor leave DuckDB's memory limit changed

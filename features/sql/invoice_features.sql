@@ -1,10 +1,14 @@
 -- Grain: one row per (invoice_id, as_of) open at as_of; key (invoice_id, as_of).
 -- Every model feature: invoice context at as_of, the customer's history before as_of, the
 -- customer's exposure at as_of, and the customer's descriptive attributes.
+-- $snapshot_one_in > 1 keeps one (invoice, as_of) row in that many, by a hash of the pair (the
+-- training sets of large books: see pipelines.jobs.training_sample). The customer's exposure is
+-- still computed over all its open invoices: a kept row's values are those of the full build.
 with
 
 open_invoices as (
     select * from open_invoices
+    where $snapshot_one_in = 1 or hash(invoice_id, as_of) % $snapshot_one_in::ubigint = 0
 ),
 
 customers as (
