@@ -143,8 +143,8 @@ def test_a_worse_model_is_not_promoted(trained, tmp_path):
     [
         (1_500_000, 200_000, (1, 1)),  # fits: every snapshot of every customer
         (2_500_000, 250_000, (2, 1)),  # thinned no more than needed
-        (6_300_000, 700_000, (4, 1)),  # the 1M book: every customer, a quarter of its rows
-        (63_000_000, 7_000_000, (5, 7)),  # the 10M book: thinned, then one customer in 7
+        (6_119_559, 948_696, (4, 1)),  # the 1M benchmark book: every customer, a quarter of rows
+        (60_979_491, 9_493_232, (4, 8)),  # the 10M book: a quarter of rows, one customer in 8
         (5_000_000, 2_500_000, (1, 3)),  # 2 snapshots per invoice: customers sampled only
     ],
 )
