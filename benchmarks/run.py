@@ -273,7 +273,7 @@ def quality(predictions: Path, oracle: Path, age_days: int = QUALITY_AGE_DAYS) -
 def quality_table(q: dict) -> str:
     """The per-archetype AUCs of `quality` as a Markdown table."""
     lines = [
-        "| archetype (age 1 test rows) | rows | late | model AUC | oracle AUC | gap |",
+        f"| archetype (age {QUALITY_AGE_DAYS} test rows) | rows | late | model AUC | oracle AUC | gap |",
         "|---|---:|---:|---:|---:|---:|",
     ]
     for name, g in q.get("by_archetype", {}).items():
