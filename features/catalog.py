@@ -256,6 +256,21 @@ _FEATURES = [
         "3 months",
     ),
     Feature(
+        "state_p_late",
+        "Probability that an invoice issued on this invoice's issue date is left unpaid at its "
+        "due date, by a model of the customer's state fitted to its invoices fallen due before "
+        "as_of: its own lateness rate, shrunk towards the book's when it has few invoices, and "
+        "a deterioration that may have begun (features/state.py).",
+        "by its record so far, leaves about {state_p_late:.0%} of invoices unpaid at the due date",
+    ),
+    Feature(
+        "state_deteriorating",
+        "Probability, by the same model, that the customer's payments began to deteriorate "
+        "before as_of: more of its recent invoices left unpaid at the due date than its history "
+        "explains.",
+        "shows signs of deteriorating payments ({state_deteriorating:.0%} likely)",
+    ),
+    Feature(
         "dispute_rate",
         "Disputes opened before as_of per invoice issued before as_of.",
         "disputes {dispute_rate:.0%} of its invoices",

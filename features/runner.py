@@ -25,6 +25,7 @@ import duckdb
 import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
+from features.state import STATE_FEATURES, StatePrior, state_features
 
 # Up to this many dates, customer totals are aggregated directly from the invoices at each date;
 # beyond, from running totals (each direct date costs about one read of the history).
@@ -51,6 +52,8 @@ FEATURE_STEPS: dict[str, tuple[tuple[str, str], ...]] = {
         *_TAIL,
     ),
 }
+# The table every build ends with: the SQL features plus the customer state (features/state.py).
+FEATURE_TABLE = "features"
 KEY_COLUMNS = ("invoice_id", "customer_id", "as_of")
 # Columns of invoice_features that describe the row but are not model inputs.
 DESCRIPTIVE_COLUMNS = ("issue_date", "due_date", "open_amount")
@@ -127,7 +130,8 @@ def _feature_table(
     aggregation: Aggregation,
     snapshot_one_in: int = 1,
 ) -> Iterator[str]:
-    """Run the feature steps into temporary tables; yield the last one's name; drop them all."""
+    """Run the feature steps into temporary tables, add the customer state features; yield the
+    final table's name (FEATURE_TABLE); drop them all."""
     dates = pd.DataFrame({"as_of": pd.to_datetime(sorted(set(as_of_dates))).date})
     if dates.empty:
         raise ValueError("build_features needs at least one as_of date")
@@ -150,12 +154,45 @@ def _feature_table(
             sql = feature_sql(file)
             params = {k: v for k, v in values.items() if f"${k}" in sql} or None
             con.execute(f"create or replace temp table {table} as {sql}", params)
-        yield steps[-1][0]
+        _add_state_features(con, steps[-1][0], grace_days)
+        yield FEATURE_TABLE
     finally:
+        con.execute(f"drop table if exists temp.{FEATURE_TABLE}")
         for table, _ in reversed(steps):
             con.execute(f"drop table if exists temp.{table}")
         con.unregister("as_of_dates")
         con.execute(f"set preserve_insertion_order = {str(insertion_order).lower()}")
+
+
+def _add_state_features(con: duckdb.DuckDBPyConnection, table: str, grace_days: int) -> None:
+    """FEATURE_TABLE: `table` with the customer state features of each row (as of its date)."""
+    rows = con.execute(
+        f"""
+        select f.invoice_id, f.customer_id, f.as_of, f.issue_date, c.first_issue_date
+        from {table} as f
+        join (
+            select customer_id, min(issue_date) as first_issue_date
+            from staging.invoice_settlements
+            where amount > 0 and customer_id in (select customer_id from {table})
+            group by customer_id
+        ) as c using (customer_id)
+        """
+    ).df()
+    events = con.execute(feature_sql("state_events"), {"grace_days": grace_days}).df()
+    state = state_features(events, rows, StatePrior())
+    state.insert(0, "invoice_id", rows["invoice_id"])
+    state.insert(1, "as_of", rows["as_of"].dt.date)
+    del rows, events
+    con.register("state_features", state)
+    try:
+        columns = ", ".join(f"s.{c}" for c in STATE_FEATURES)
+        con.execute(
+            f"create or replace temp table {FEATURE_TABLE} as "
+            f"select f.*, {columns} from {table} as f "
+            "join state_features as s on s.invoice_id = f.invoice_id and s.as_of = f.as_of"
+        )
+    finally:
+        con.unregister("state_features")
 
 
 def model_feature_columns(frame: pd.DataFrame) -> list[str]:

@@ -1,0 +1,146 @@
+"""The customer state model (features/state.py): exact values against a direct enumeration of
+its hypotheses, point in time, and the behaviour collectors expect of it."""
+
+from __future__ import annotations
+
+import math
+from datetime import date, timedelta
+
+import pandas as pd
+import pytest
+
+from features.state import _Z, _Z_WEIGHT, StatePrior, state_features
+
+PRIOR = StatePrior()
+FIRST = date(2024, 1, 1)
+
+
+def history(pattern: str, *, customer: str = "C", start: date = FIRST, every: int = 10):
+    """Invoices issued every `every` days from `start`, due 30 days later; 'L' late, '.' not."""
+    return pd.DataFrame(
+        {
+            "customer_id": customer,
+            "issue_date": [start + timedelta(days=every * k) for k in range(len(pattern))],
+            "last_day_on_time": [
+                start + timedelta(days=every * k + 30) for k in range(len(pattern))
+            ],
+            "late": [ch == "L" for ch in pattern],
+        }
+    )
+
+
+def row(as_of: date, *, customer: str = "C", issue: date | None = None, first: date = FIRST):
+    return {
+        "customer_id": customer,
+        "as_of": pd.Timestamp(as_of),
+        "issue_date": pd.Timestamp(issue or as_of - timedelta(days=1)),
+        "first_issue_date": pd.Timestamp(first),
+    }
+
+
+def features(events: pd.DataFrame, *rows: dict) -> pd.DataFrame:
+    return state_features(events, pd.DataFrame(list(rows)), PRIOR)
+
+
+def enumerated(events: pd.DataFrame, r: dict, prior: StatePrior = PRIOR) -> tuple[float, float]:
+    """The model written out hypothesis by hypothesis, with plain Python loops."""
+    sig = lambda x: 1.0 / (1.0 + math.exp(-x))  # noqa: E731
+    as_of, first = r["as_of"].date(), r["first_issue_date"].date()
+    issue = r["issue_date"].date()
+    seen = [
+        (e.issue_date, e.late)
+        for e in events.itertuples()
+        if e.customer_id == r["customer_id"] and e.last_day_on_time < as_of
+    ]
+    bins = ((as_of - first).days - 1) // prior.ramp_days + 1
+    stay = math.exp(-prior.hazard_per_year * prior.ramp_days / 365.25)
+    weights, late_weights, changed = 0.0, 0.0, 0.0
+    for c, wz in zip(prior.mu + prior.sd * _Z, _Z_WEIGHT, strict=True):
+        hypotheses = [(None, stay**bins)] + [(k, (1 - stay) * stay**k) for k in range(bins)]
+        for k, wk in hypotheses:
+            like = wz * wk
+            for issued, late in seen:
+                if k is None:
+                    ramp = 0.0
+                else:
+                    event_bin = (issued - first).days // prior.ramp_days
+                    ramp = 0.0 if event_bin < k else 0.5 if event_bin == k else 1.0
+                p = sig(c + prior.rise * ramp)
+                like *= p if late else 1 - p
+            ramp_now = 0.0
+            if k is not None:
+                start = first + timedelta(days=k * prior.ramp_days)
+                ramp_now = min(max((issue - start).days / prior.ramp_days, 0.0), 1.0)
+            weights += like
+            late_weights += like * sig(c + prior.rise * ramp_now)
+            changed += like if k is not None else 0.0
+    return late_weights / weights, changed / weights
+
+
+@pytest.mark.parametrize(
+    "pattern, as_of",
+    [
+        ("", date(2024, 3, 1)),
+        (".....", date(2024, 4, 1)),
+        ("..L.L..L", date(2024, 5, 1)),
+        ("." * 30 + "LLLLL", date(2025, 3, 1)),
+        ("LLLL" + "." * 20, date(2024, 12, 1)),
+    ],
+)
+def test_values_equal_the_model_written_hypothesis_by_hypothesis(pattern, as_of):
+    events = history(pattern)
+    r = row(as_of)
+    got = features(events, r).iloc[0]
+    p_late, deteriorating = enumerated(events, r)
+    assert got["state_p_late"] == pytest.approx(p_late, rel=1e-9)
+    assert got["state_deteriorating"] == pytest.approx(deteriorating, rel=1e-9)
+
+
+def test_invoices_not_fallen_due_before_as_of_are_not_seen():
+    events = history("." * 10 + "LLLLL")
+    as_of = events["last_day_on_time"].iloc[9] + timedelta(days=1)  # the 10 on-time ones only
+    assert features(events, row(as_of)).equals(features(events.iloc[:10], row(as_of)))
+    # an invoice whose last day on time is as_of itself is not known yet
+    as_of = events["last_day_on_time"].iloc[10]
+    assert features(events, row(as_of)).equals(features(events.iloc[:10], row(as_of)))
+
+
+def test_each_row_is_computed_alone_to_the_bit():
+    events = pd.concat([history("..L..L.L", customer="A"), history("LL......", customer="B")])
+    rows = [row(date(2024, 5, 1), customer="A"), row(date(2024, 9, 1), customer="B")]
+    together = features(events, *rows)
+    for i, r in enumerate(rows):
+        alone = features(events, r)
+        assert alone.iloc[0].tolist() == together.iloc[i].tolist()
+
+
+def test_a_worse_record_means_a_higher_probability_of_lateness():
+    as_of = date(2024, 8, 1)
+    p = [
+        features(history(pattern), row(as_of)).iloc[0]["state_p_late"]
+        for pattern in ("." * 15, "L" + "." * 14, "L..L..L..L.....", "L" * 15)
+    ]
+    assert p == sorted(p) and p[0] < p[-1]
+
+
+def test_more_history_moves_the_estimate_further_from_the_book():
+    # one late in two is weak evidence; ten in twenty is strong: further from the prior mean
+    as_of = date(2024, 9, 1)
+    no_history = features(history(""), row(as_of)).iloc[0]["state_p_late"]
+    short = features(history("L."), row(as_of)).iloc[0]["state_p_late"]
+    long = features(history("L." * 10), row(as_of)).iloc[0]["state_p_late"]
+    assert abs(long - 0.5) < abs(short - 0.5) < abs(no_history - 0.5)
+
+
+def test_recent_lateness_reads_as_deterioration_and_old_lateness_does_not():
+    # the same five late invoices out of 40: at the start of the relationship, or the latest
+    as_of = date(2025, 3, 1)
+    old = features(history("LLLLL" + "." * 35), row(as_of)).iloc[0]
+    recent = features(history("." * 35 + "LLLLL"), row(as_of)).iloc[0]
+    assert recent["state_deteriorating"] > 0.5 > old["state_deteriorating"]
+    assert recent["state_p_late"] > 2 * old["state_p_late"]
+
+
+def test_no_rows_give_no_features():
+    out = state_features(history("L."), pd.DataFrame(columns=list(row(FIRST))), PRIOR)
+    assert out.empty and list(out.columns) == ["state_p_late", "state_deteriorating"]
