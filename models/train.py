@@ -5,7 +5,9 @@
 - `p_late_30`: probability of serious lateness (see models.dataset.label_snapshots).
 - P10/P50/P90 of days from as_of to payment (quantile regression, capped at the horizon).
 Probabilities are calibrated (Platt scaling fitted out of time, on the latest training dates), so
-that a 30% means 3 in 10 on the snapshots collectors see.
+that a 30% means 3 in 10 on the snapshots collectors see; invoices issued in the last YOUNG_DAYS
+days get their own slope and shift (a fresh invoice's risk drifts with the book's most recent
+months, which the boosters see least).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ TARGETS = {"p_late": "late", "p_late_30": "late_30"}
 QUANTILES = {"days_to_pay_p10": 0.1, "days_to_pay_p50": 0.5, "days_to_pay_p90": 0.9}
 # Share of the latest training dates held out to fit the calibration.
 CALIBRATION_SHARE = 0.2
+# Snapshots at most this many days after issue are calibrated with their own slope and shift.
+YOUNG_DAYS = 7
 # Training snapshots drawn per invoice and target (see models.dataset.sample_per_invoice).
 SNAPSHOTS_PER_INVOICE = 2
 
@@ -40,6 +44,7 @@ DEFAULT_PARAMS: dict[str, object] = {
     "verbose": -1,
 }
 DEFAULT_ROUNDS = 200
+NO_CALIBRATION = (1.0, 0.0, 0.0, 0.0)
 QUANTILE_ROUNDS = 100
 
 
@@ -56,8 +61,9 @@ class RiskModel:
     boosters: dict[str, lgb.Booster]
     grace_days: int = 0
     params: dict[str, object] = field(default_factory=dict)
-    # target -> (slope, intercept) on the booster's log-odds
-    calibration: dict[str, tuple[float, float]] = field(default_factory=dict)
+    # target -> (slope, intercept, young slope, young shift) on the booster's log-odds: the
+    # young terms are added for snapshots at most YOUNG_DAYS after issue
+    calibration: dict[str, tuple[float, ...]] = field(default_factory=dict)
     quantile_boosters: dict[str, lgb.Booster] = field(default_factory=dict)
 
     def matrix(self, frame: pd.DataFrame) -> pd.DataFrame:
@@ -97,8 +103,12 @@ class RiskModel:
         out = pd.DataFrame(index=frame.index)
         for target, booster in self.boosters.items():
             raw = booster.predict(x, raw_score=True)
-            slope, intercept = self.calibration.get(target, (1.0, 0.0))
-            out[target] = 1.0 / (1.0 + np.exp(-(slope * raw + intercept)))
+            # (models saved before the young terms existed have two numbers)
+            calibration = (*self.calibration.get(target, NO_CALIBRATION), 0.0, 0.0)
+            slope, intercept, young_slope, young_shift = calibration[:4]
+            young = _young(frame)
+            logit = (slope + young_slope * young) * raw + intercept + young_shift * young
+            out[target] = 1.0 / (1.0 + np.exp(-logit))
         if "p_late" in out:
             out.loc[~not_yet_late(frame, self.grace_days), "p_late"] = 1.0
         if self.quantile_boosters:
@@ -212,21 +222,31 @@ def _sample(invoice_ids: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
 
 def _platt(
     train, invoice_ids, rows, label, fit, model: RiskModel, rounds: int, seed: int
-) -> tuple[float, float]:
+) -> tuple[float, float, float, float]:
     """Calibration out of time: fit on the earlier dates (sampled as for training), map log-odds
     to observed rates on every snapshot of the latest CALIBRATION_SHARE of dates (each snapshot
     counts, as in the daily lists collectors see)."""
     as_of = train["as_of"].to_numpy()[rows]
     dates = np.sort(np.unique(as_of))
     if len(dates) <= 4:
-        return (1.0, 0.0)
+        return NO_CALIBRATION
     cut = dates[int(len(dates) * (1 - CALIBRATION_SHARE))]
     early, late = rows[as_of < cut], rows[as_of >= cut]
     y = train[label].to_numpy()
     y_early, y_late = y[early].astype(int), y[late].astype(int)
     if len(np.unique(y_early)) < 2 or len(np.unique(y_late)) < 2:
-        return (1.0, 0.0)
+        return NO_CALIBRATION
     booster = fit(_sample(invoice_ids, early, seed), label, {}, rounds)
-    raw = booster.predict(model.array(train.iloc[late]), raw_score=True).reshape(-1, 1)
-    platt = LogisticRegression(C=1e6).fit(raw, y_late)
-    return (float(platt.coef_[0, 0]), float(platt.intercept_[0]))
+    raw = booster.predict(model.array(train.iloc[late]), raw_score=True)
+    young = _young(train.iloc[late])
+    if len(np.unique(young)) < 2:
+        platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y_late)
+        return (float(platt.coef_[0, 0]), float(platt.intercept_[0]), 0.0, 0.0)
+    platt = LogisticRegression(C=1e6).fit(np.column_stack([raw, raw * young, young]), y_late)
+    slope, young_slope, young_shift = platt.coef_[0]
+    return (float(slope), float(platt.intercept_[0]), float(young_slope), float(young_shift))
+
+
+def _young(frame: pd.DataFrame) -> np.ndarray:
+    """1.0 for snapshots at most YOUNG_DAYS after issue, else 0.0."""
+    return (frame["days_since_issue"].to_numpy(dtype=float) <= YOUNG_DAYS).astype(float)

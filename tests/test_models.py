@@ -54,6 +54,26 @@ def test_backtest_beats_both_baselines(trained):
     assert late["model"]["ece"] < min(late["baseline_prior_late_rate"]["ece"], 0.08)
 
 
+def test_young_snapshots_have_their_own_calibration(model, open_now):
+    """Invoices at most YOUNG_DAYS old get the young slope and shift on top of the others; a
+    model saved with two numbers per target still predicts as it did."""
+    from models.train import YOUNG_DAYS
+
+    young = (open_now["days_since_issue"] <= YOUNG_DAYS).to_numpy()
+    assert 0 < young.sum() < len(open_now)
+    plain = dataclasses.replace(model, calibration={"p_late": (1.0, 0.0, 0.0, 0.0)})
+    shifted = dataclasses.replace(model, calibration={"p_late": (1.0, 0.0, 0.0, 1.0)})
+    legacy = dataclasses.replace(model, calibration={"p_late": (1.0, 0.0)})
+    p, q = plain.predict(open_now)["p_late"], shifted.predict(open_now)["p_late"]
+    pending = (open_now["days_past_due"] <= 0).to_numpy()
+    logit = lambda x: np.log(x / (1 - x))  # noqa: E731
+    np.testing.assert_allclose(logit(q[young & pending]), logit(p[young & pending]) + 1.0)
+    assert q[~young].equals(p[~young])
+    assert legacy.predict(open_now)["p_late"].equals(p)
+    # the fitted calibration of the small book does use them
+    assert model.calibration["p_late"][2:] != (0.0, 0.0)
+
+
 def test_backtest_is_time_ordered(trained):
     *_, result = trained
     rows = result.predictions
