@@ -166,17 +166,10 @@ def _feature_table(
 
 def _add_state_features(con: duckdb.DuckDBPyConnection, table: str, grace_days: int) -> None:
     """FEATURE_TABLE: `table` with the customer state features of each row (as of its date)."""
+    # the customer's first invoice: tenure_days counts from it (customer_history)
     rows = con.execute(
-        f"""
-        select f.invoice_id, f.customer_id, f.as_of, f.issue_date, c.first_issue_date
-        from {table} as f
-        join (
-            select customer_id, min(issue_date) as first_issue_date
-            from staging.invoice_settlements
-            where amount > 0 and customer_id in (select customer_id from {table})
-            group by customer_id
-        ) as c using (customer_id)
-        """
+        "select invoice_id, customer_id, as_of, issue_date, "
+        f"as_of - tenure_days::integer as first_issue_date from {table}"
     ).df()
     events = con.execute(feature_sql("state_events"), {"grace_days": grace_days}).df()
     state = state_features(events, rows, StatePrior())

@@ -101,12 +101,12 @@ class RiskModel:
         """
         x = self.array(frame)
         out = pd.DataFrame(index=frame.index)
+        young = _young(frame)
         for target, booster in self.boosters.items():
             raw = booster.predict(x, raw_score=True)
             # (models saved before the young terms existed have two numbers)
             calibration = (*self.calibration.get(target, NO_CALIBRATION), 0.0, 0.0)
             slope, intercept, young_slope, young_shift = calibration[:4]
-            young = _young(frame)
             logit = (slope + young_slope * young) * raw + intercept + young_shift * young
             out[target] = 1.0 / (1.0 + np.exp(-logit))
         if "p_late" in out:
