@@ -52,8 +52,9 @@ def enumerated(events: pd.DataFrame, r: dict, prior: StatePrior = PRIOR) -> tupl
         for e in events.itertuples()
         if e.customer_id == r["customer_id"] and e.last_day_on_time < as_of
     ]
-    bins = ((as_of - first).days - 1) // prior.ramp_days + 1
-    stay = math.exp(-prior.hazard_per_year * prior.ramp_days / 365.25)
+    width = prior.bin_days
+    bins = ((as_of - first).days - 1) // width + 1
+    stay = math.exp(-prior.hazard_per_year * width / 365.25)
     weights, late_weights, changed = 0.0, 0.0, 0.0
     for c, wz in zip(prior.mu + prior.sd * _Z, _Z_WEIGHT, strict=True):
         hypotheses = [(None, stay**bins)] + [(k, (1 - stay) * stay**k) for k in range(bins)]
@@ -63,13 +64,13 @@ def enumerated(events: pd.DataFrame, r: dict, prior: StatePrior = PRIOR) -> tupl
                 if k is None:
                     ramp = 0.0
                 else:
-                    event_bin = (issued - first).days // prior.ramp_days
-                    ramp = 0.0 if event_bin < k else 0.5 if event_bin == k else 1.0
+                    after = (issued - first).days // width - k  # bins after the change's
+                    ramp = 0.0 if after < 0 else min((after + 0.5) * width / prior.ramp_days, 1)
                 p = sig(c + prior.rise * ramp)
                 like *= p if late else 1 - p
             ramp_now = 0.0
             if k is not None:
-                start = first + timedelta(days=k * prior.ramp_days)
+                start = first + timedelta(days=k * width)
                 ramp_now = min(max((issue - start).days / prior.ramp_days, 0.0), 1.0)
             weights += like
             late_weights += like * sig(c + prior.rise * ramp_now)
@@ -87,11 +88,14 @@ def enumerated(events: pd.DataFrame, r: dict, prior: StatePrior = PRIOR) -> tupl
         ("LLLL" + "." * 20, date(2024, 12, 1)),
     ],
 )
-def test_values_equal_the_model_written_hypothesis_by_hypothesis(pattern, as_of):
+@pytest.mark.parametrize("bin_days", [PRIOR.bin_days, 90, 60, 30])
+def test_values_equal_the_model_written_hypothesis_by_hypothesis(pattern, as_of, bin_days):
+    # the ramp spans 2, 1, 1.5 or 3 bins: invoices partway up it in 2, 1, 1 or 3 of them
+    prior = StatePrior(bin_days=bin_days)
     events = history(pattern)
     r = row(as_of)
-    got = features(events, r).iloc[0]
-    p_late, deteriorating = enumerated(events, r)
+    got = state_features(events, pd.DataFrame([r]), prior).iloc[0]
+    p_late, deteriorating = enumerated(events, r, prior)
     assert got["state_p_late"] == pytest.approx(p_late, rel=1e-9)
     assert got["state_deteriorating"] == pytest.approx(deteriorating, rel=1e-9)
 
