@@ -98,7 +98,13 @@ def test_more_days_overdue_never_lowers_risk_on_average(model, open_now):
 def test_a_worse_history_never_lowers_risk_on_average(model, open_now):
     before = model.predict(open_now)
     worse = open_now.copy()
-    for column in ("share_paid_late", "share_paid_late_365d", "share_paid_late_90d"):
+    # the state model's estimate summarises the same history: it worsens with it
+    for column in (
+        "share_paid_late",
+        "share_paid_late_365d",
+        "share_paid_late_90d",
+        "state_p_late",
+    ):
         worse[column] = np.minimum(worse[column].fillna(0) + 0.3, 1.0)
     for column in (
         "avg_days_late",
