@@ -47,8 +47,8 @@ class StatePrior:
     hazard_per_year: float = 0.05
     rise: float = 3.0
     ramp_days: int = 90
-    # resolution of the change date: halving it from 90 days costs twice the time, and on the
-    # 1M-invoice benchmark book gains about 0.001 of AUC at age 1 (finer gains nothing more)
+    # resolution of the change date: 45 days rather than 90 gains about 0.001 of AUC at age 1 on
+    # the 1M-invoice benchmark book, 30 nothing more (benchmarks/RESULTS.md)
     bin_days: int = 45
 
 
