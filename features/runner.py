@@ -71,6 +71,7 @@ def build_features(
     grace_days: int = 0,
     sample_one_in: int = 1,
     snapshot_one_in: int = 1,
+    first_snapshot_days: int = 0,
     aggregation: Aggregation = "auto",
 ) -> pd.DataFrame:
     """Features of every invoice open at each date in `as_of_dates`.
@@ -81,13 +82,21 @@ def build_features(
     days after the due date. `sample_one_in` > 1 keeps one customer in that many (by a hash of
     the id; all of a kept customer's invoices), to bound the training set of very large books.
     `snapshot_one_in` > 1 keeps one (invoice_id, as_of) row in that many (by a hash of the pair),
-    with the values of the full build: training uses a few snapshots per invoice, so thinning
-    the rows lets it keep more customers in the same memory.
+    and every row of an invoice issued at most `first_snapshot_days` days before as_of (with
+    dates that many days apart, each invoice's first snapshot), with the values of the full
+    build: training uses a few snapshots per invoice, so thinning the rows lets it keep more
+    customers in the same memory.
     `aggregation`: how customer totals are computed ("direct" for up to DIRECT_MAX_DATES dates,
     "running" beyond, when "auto"); both give identical features, only speed and memory differ.
     """
     with _feature_table(
-        con, as_of_dates, grace_days, sample_one_in, aggregation, snapshot_one_in
+        con,
+        as_of_dates,
+        grace_days,
+        sample_one_in,
+        aggregation,
+        snapshot_one_in,
+        first_snapshot_days,
     ) as table:
         frame = con.execute(f"select * from {table} order by as_of, invoice_id").df()
     # (DuckDB's tables are freed before the conversion: pandas makes copies)
@@ -129,6 +138,7 @@ def _feature_table(
     sample_one_in: int,
     aggregation: Aggregation,
     snapshot_one_in: int = 1,
+    first_snapshot_days: int = 0,
 ) -> Iterator[str]:
     """Run the feature steps into temporary tables, add the customer state features; yield the
     final table's name (FEATURE_TABLE); drop them all."""
@@ -142,6 +152,7 @@ def _feature_table(
         "grace_days": grace_days,
         "sample_one_in": sample_one_in,
         "snapshot_one_in": snapshot_one_in,
+        "first_snapshot_days": first_snapshot_days,
     }
     [(insertion_order,)] = con.execute(
         "select current_setting('preserve_insertion_order')"

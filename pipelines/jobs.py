@@ -21,7 +21,7 @@ from models.dataset import (
     snapshot_dates,
 )
 from models.evaluate import evaluate, prior_late_rate, split_at
-from models.train import SNAPSHOTS_PER_INVOICE, InsufficientData, RiskModel, fit_risk_model
+from models.train import InsufficientData, RiskModel, fit_risk_model
 from pipelines import tracking
 from pipelines.ingest import LoadResult, ingest_files
 from pipelines.settings import Settings
@@ -63,7 +63,8 @@ class TrainingData:
     first_as_of: date
     data_end: date
     sample_one_in: int = 1  # customers kept: one in this many (see training_sample)
-    snapshot_one_in: int = 1  # (invoice, as_of) rows kept: one in this many
+    # (invoice, as_of) rows kept: each invoice's first, and one in this many of the others
+    snapshot_one_in: int = 1
 
 
 def training_data(
@@ -94,7 +95,7 @@ def training_data(
         snapshot_one_in, sample_one_in = training_sample(
             estimate, invoices, settings.max_training_snapshots
         )
-        rows = estimate / sample_one_in / snapshot_one_in
+        rows = training_rows(estimate, invoices, snapshot_one_in, sample_one_in)
         batches = max(1, math.ceil(rows / snapshots_per_batch))
         frames = [
             _compact(
@@ -104,6 +105,7 @@ def training_data(
                     grace_days=settings.late_grace_days,
                     sample_one_in=sample_one_in,
                     snapshot_one_in=snapshot_one_in,
+                    first_snapshot_days=settings.snapshot_every_days,
                 )
             )
             for batch in _batches(dates, batches)
@@ -180,19 +182,31 @@ def training_sample(estimate: float, invoices: int, max_snapshots: int) -> tuple
     """(snapshot_one_in, sample_one_in): how to keep a training set of `estimate` snapshots from
     `invoices` invoices near `max_snapshots`; (1, 1), everything, when it fits.
 
-    Training draws SNAPSHOTS_PER_INVOICE snapshots per invoice, so when a book has many more,
-    rows are thinned first (down to about that many per invoice, no more than needed) and
-    customers sampled only for the rest: the model then learns from many more customers in the
-    same memory (1M-invoice book: every customer and a quarter of the rows, instead of one
-    customer in four; 10M: one in eight instead of one in 31; benchmarks/RESULTS.md)."""
+    Every invoice's first snapshot (at most snapshot_every_days after its issue: the age-0 case
+    the literature reports) is kept, and the later ones are thinned by hash. Customers are
+    sampled only when the first snapshots and half as many later ones would not fit; the later
+    snapshots are then thinned no more than the budget needs. Training draws two snapshots per
+    invoice (models.train.SNAPSHOTS_PER_INVOICE), so rows beyond a few per invoice are unused:
+    thinning them first lets the model learn from many more customers in the same memory, and
+    keeping the first ones shows it every invoice when it is new (1M-invoice book: every
+    customer, each invoice's first snapshot and one in 5 of the others; 10M: one customer in 8,
+    one in 8 of the later snapshots; benchmarks/RESULTS.md)."""
     if estimate <= max_snapshots:
         return 1, 1
-    per_invoice = estimate / max(invoices, 1)
-    snapshot_one_in = max(
-        1, min(math.ceil(per_invoice / SNAPSHOTS_PER_INVOICE), math.ceil(estimate / max_snapshots))
-    )
-    sample_one_in = max(1, math.ceil(estimate / snapshot_one_in / max_snapshots))
+    first = min(float(invoices), estimate)
+    later = estimate - first
+    sample_one_in = max(1, math.ceil((first + min(later, first / 2)) / max_snapshots))
+    room = max_snapshots * sample_one_in - first  # > 0: at least first / 2 when sampling
+    snapshot_one_in = max(1, math.ceil(later / room)) if later > 0 else 1
     return snapshot_one_in, sample_one_in
+
+
+def training_rows(
+    estimate: float, invoices: int, snapshot_one_in: int, sample_one_in: int
+) -> float:
+    """About how many snapshots training_sample's choice keeps."""
+    first = min(float(invoices), estimate)
+    return (first + (estimate - first) / snapshot_one_in) / sample_one_in
 
 
 @dataclass

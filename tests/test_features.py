@@ -648,20 +648,30 @@ def test_a_customer_sample_keeps_whole_customers_with_identical_features(small_b
 
 
 def test_thinned_snapshots_are_rows_of_the_full_build_with_identical_features(small_book_dir):
-    """Training sets of large books keep one (invoice, as_of) row in N: the kept rows must be
-    exactly those of the full build, customer exposure included (it counts every open invoice of
-    the customer, kept or not)."""
+    """Training sets of large books keep each invoice's first snapshot and one other (invoice,
+    as_of) row in N: the kept rows must be exactly those of the full build, customer exposure
+    included (it counts every open invoice of the customer, kept or not)."""
     from pipelines.ingest import ingest_files
 
     con = connect(":memory:")
     ingest_files(con, [small_book_dir])
     dates = [date(2026, 3, 2), date(2026, 6, 1)]
     full = build_features(con, dates)
-    thinned = build_features(con, dates, snapshot_one_in=3)
+    thinned = build_features(con, dates, snapshot_one_in=3, first_snapshot_days=7)
     assert 0 < len(thinned) < len(full)
     keys = ["invoice_id", "as_of"]
     kept = full.merge(thinned[keys], on=keys).reset_index(drop=True)
     pd.testing.assert_frame_equal(thinned, kept)
+    # every row issued in the week before its date is kept; of the others, about one in 3
+    young = full["days_since_issue"] <= 7
+    assert young.sum() > 20
+    assert set(full.loc[young, "invoice_id"] + full.loc[young, "as_of"].astype(str)) <= set(
+        thinned["invoice_id"] + thinned["as_of"].astype(str)
+    )
+    older_kept = (thinned["days_since_issue"] > 7).sum() / (~young).sum()
+    assert 0.2 < older_kept < 0.5
+    without_first = build_features(con, dates, snapshot_one_in=3)
+    assert (without_first["days_since_issue"] <= 7).sum() < young.sum()
     # kept rows of customers some of whose open invoices were not kept: exposure counts them all
     dropped = full.merge(thinned[keys], on=keys, how="left", indicator=True)
     dropped = dropped.loc[dropped["_merge"] == "left_only", ["customer_id", "as_of"]]

@@ -8,6 +8,9 @@ import dataclasses
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from features.runner import build_features
 from models.dataset import label_snapshots
@@ -168,14 +171,61 @@ def test_a_worse_model_is_not_promoted(trained, tmp_path):
     ("estimate", "invoices", "expected"),
     [
         (1_500_000, 200_000, (1, 1)),  # fits: every snapshot of every customer
-        (2_500_000, 250_000, (2, 1)),  # thinned no more than needed
-        (6_119_559, 948_696, (4, 1)),  # the 1M benchmark book: every customer, a quarter of rows
-        (60_979_491, 9_493_232, (4, 8)),  # the 10M book: a quarter of rows, one customer in 8
-        (5_000_000, 2_500_000, (1, 3)),  # 2 snapshots per invoice: customers sampled only
+        (2_500_000, 250_000, (2, 1)),  # later snapshots thinned no more than needed
+        # the 1M benchmark book: every customer, the first snapshots and one in 5 of the others
+        (6_119_559, 948_696, (5, 1)),
+        # the 10M book: one customer in 8 (the first snapshots and half as many others would
+        # not fit in 7), one in 8 of the later snapshots
+        (60_979_491, 9_493_232, (8, 8)),
+        (5_000_000, 2_500_000, (2, 2)),  # first snapshots alone exceed the budget
+        (3_000_000, 3_000_000, (1, 2)),  # only first snapshots: customers sampled only
     ],
 )
-def test_training_sample_thins_rows_before_sampling_customers(estimate, invoices, expected):
+def test_training_sample_keeps_first_snapshots_thins_later_ones_then_samples_customers(
+    estimate, invoices, expected
+):
     assert jobs.training_sample(estimate, invoices, 2_000_000) == expected
+
+
+@hypothesis_settings(max_examples=300, deadline=None)
+@given(
+    invoices=st.integers(1, 50_000_000),
+    per_invoice=st.floats(1.0, 30.0),
+    budget=st.integers(10_000, 5_000_000),
+)
+def test_training_sample_fits_the_budget_with_no_more_sampling_than_needed(
+    invoices, per_invoice, budget
+):
+    estimate = invoices * per_invoice
+    snapshot_one_in, sample_one_in = jobs.training_sample(estimate, invoices, budget)
+    if estimate <= budget:
+        assert (snapshot_one_in, sample_one_in) == (1, 1)
+        return
+    rows = jobs.training_rows(estimate, invoices, snapshot_one_in, sample_one_in)
+    assert rows <= budget * (1 + 1e-9)
+    # one customer in fewer would not hold the first snapshots and half as many later ones
+    later = estimate - invoices
+    assert invoices + min(later, invoices / 2) > budget * (sample_one_in - 1)
+    # and the later snapshots are thinned no more than that many customers allow
+    if snapshot_one_in > 1:
+        assert jobs.training_rows(estimate, invoices, snapshot_one_in - 1, sample_one_in) > budget
+
+
+def test_a_thinned_training_set_keeps_every_first_snapshot(trained):
+    # a book over the snapshot budget: every invoice keeps its first snapshot (issued in the week
+    # before the date), the later ones are thinned, and all kept rows are those of the full set
+    settings, full, _ = trained
+    small = settings.model_copy(update={"max_training_snapshots": 10_000})
+    with connect(small.warehouse_path) as con:
+        thinned = jobs.training_data(con, small)
+    assert (thinned.snapshot_one_in, thinned.sample_one_in) == (8, 1)
+    assert len(thinned.features) < 10_000 < len(full.features)
+    keys = ["invoice_id", "as_of"]
+    first = full.features.loc[full.features["days_since_issue"] <= 7, keys]
+    assert len(first) > 3_000
+    assert len(first.merge(thinned.features[keys])) == len(first)
+    kept = full.features.merge(thinned.features[keys]).reset_index(drop=True)
+    pd.testing.assert_frame_equal(thinned.features.reset_index(drop=True), kept)
 
 
 def test_batches_of_dates_give_the_same_training_set(trained):

@@ -1,14 +1,18 @@
 -- Grain: one row per (invoice_id, as_of) open at as_of; key (invoice_id, as_of).
 -- Every model feature: invoice context at as_of, the customer's history before as_of, the
 -- customer's exposure at as_of, and the customer's descriptive attributes.
--- $snapshot_one_in > 1 keeps one (invoice, as_of) row in that many, by a hash of the pair (the
--- training sets of large books: see pipelines.jobs.training_sample). The customer's exposure is
--- still computed over all its open invoices: a kept row's values are those of the full build.
+-- $snapshot_one_in > 1 keeps one (invoice, as_of) row in that many, by a hash of the pair, and
+-- every row of an invoice issued at most $first_snapshot_days days before as_of: each invoice's
+-- first snapshot when the dates are that many days apart (the training sets of large books: see
+-- pipelines.jobs.training_sample). The customer's exposure is still computed over all its open
+-- invoices: a kept row's values are those of the full build.
 with
 
 open_invoices as (
     select * from open_invoices
-    where $snapshot_one_in = 1 or hash(invoice_id, as_of) % $snapshot_one_in::ubigint = 0
+    where $snapshot_one_in = 1
+        or as_of - issue_date <= $first_snapshot_days
+        or hash(invoice_id, as_of) % $snapshot_one_in::ubigint = 0
 ),
 
 customers as (
