@@ -44,8 +44,8 @@ class Settings(BaseSettings):
     max_training_snapshots: int = Field(
         2_000_000,
         ge=10_000,
-        description="Above this many training snapshots, keep a hashed share of each invoice's "
-        "snapshots, then a hashed sample of customers.",
+        description="Above this many training snapshots, keep each invoice's first snapshot and a "
+        "hashed share of the others, then a hashed sample of customers.",
     )
     seed: int = Field(0, description="Random seed for sampling and model training.")
     # The nightly run and the worklist.

@@ -171,12 +171,12 @@ def test_a_worse_model_is_not_promoted(trained, tmp_path):
     ("estimate", "invoices", "expected"),
     [
         (1_500_000, 200_000, (1, 1)),  # fits: every snapshot of every customer
-        (2_500_000, 250_000, (2, 1)),  # later snapshots thinned no more than needed
-        # the 1M benchmark book: every customer, the first snapshots and one in 5 of the others
-        (6_119_559, 948_696, (5, 1)),
-        # the 10M book: one customer in 8 (the first snapshots and half as many others would
-        # not fit in 7), one in 8 of the later snapshots
-        (60_979_491, 9_493_232, (8, 8)),
+        # first snapshots and half as many later ones (one in 18), every customer
+        (2_500_000, 250_000, (18, 1)),
+        # the 1M benchmark book: every customer, the first snapshots and one in 11 of the others
+        (6_119_559, 948_696, (11, 1)),
+        # the 10M book: the same share of the rows, and one customer in 8
+        (60_979_491, 9_493_232, (11, 8)),
         (5_000_000, 2_500_000, (2, 2)),  # first snapshots alone exceed the budget
         (3_000_000, 3_000_000, (1, 2)),  # only first snapshots: customers sampled only
     ],
@@ -203,12 +203,13 @@ def test_training_sample_fits_the_budget_with_no_more_sampling_than_needed(
         return
     rows = jobs.training_rows(estimate, invoices, snapshot_one_in, sample_one_in)
     assert rows <= budget * (1 + 1e-9)
-    # one customer in fewer would not hold the first snapshots and half as many later ones
+    # about half as many later snapshots as first ones: no more, and not much fewer
     later = estimate - invoices
-    assert invoices + min(later, invoices / 2) > budget * (sample_one_in - 1)
-    # and the later snapshots are thinned no more than that many customers allow
+    assert later / snapshot_one_in <= invoices / 2 * (1 + 1e-9)
     if snapshot_one_in > 1:
-        assert jobs.training_rows(estimate, invoices, snapshot_one_in - 1, sample_one_in) > budget
+        assert later / (snapshot_one_in - 1) > invoices / 2
+    # one customer in fewer would not hold them
+    assert invoices + min(later, invoices / 2) > budget * (sample_one_in - 1)
 
 
 def test_a_thinned_training_set_keeps_every_first_snapshot(trained):
@@ -218,7 +219,7 @@ def test_a_thinned_training_set_keeps_every_first_snapshot(trained):
     small = settings.model_copy(update={"max_training_snapshots": 10_000})
     with connect(small.warehouse_path) as con:
         thinned = jobs.training_data(con, small)
-    assert (thinned.snapshot_one_in, thinned.sample_one_in) == (8, 1)
+    assert (thinned.snapshot_one_in, thinned.sample_one_in) == (11, 1)
     assert len(thinned.features) < 10_000 < len(full.features)
     keys = ["invoice_id", "as_of"]
     first = full.features.loc[full.features["days_since_issue"] <= 7, keys]
