@@ -283,15 +283,44 @@ def train(
     force_promote: Annotated[
         bool, typer.Option(help="Make the new model champion whatever its backtest.")
     ] = False,
+    tune: Annotated[
+        int,
+        typer.Option(
+            metavar="TRIALS",
+            help="First choose the LightGBM settings among TRIALS (the defaults and random draws), "
+            "validated before the first backtest cut.",
+        ),
+    ] = 0,
 ) -> None:
     """Backtest, train on all history, log to MLflow and register the model."""
     settings = Settings()
     try:
-        result = jobs.train(settings, force_promote=force_promote)
+        result = jobs.train(settings, force_promote=force_promote, tune_trials=tune)
     except jobs.InsufficientData as exc:
         raise _fail(str(exc)) from exc
+    if result.tuning is not None:
+        _print_tuning(result.tuning)
     _print_backtest(result.backtest)
     _print_registered(settings, result)
+
+
+def _print_tuning(tuning: jobs.Tuning) -> None:
+    table = Table(
+        title=f"Tuning: trained before {tuning.cut}, validated up to {tuning.end} "
+        "(before the backtest's test periods)"
+    )
+    columns = [c for c in tuning.trials.columns if c not in jobs.TUNING_METRICS]
+    for column in ["trial", *columns]:
+        table.add_column(column.replace("_", " "), justify="right")
+    best = tuning.trials["score"].idxmax()
+    for i, row in tuning.trials.iterrows():
+        cells = [str(i + 1), *(f"{row[c]:g}" if c != "score" else f"{row[c]:.4f}" for c in columns)]
+        table.add_row(*cells, style="bold" if i == best else None)
+    console.print(table)
+    console.print(
+        f"score: mean AUC of lateness (not yet due) and serious lateness; trial {best + 1} chosen "
+        "(the first is the defaults)."
+    )
 
 
 def _print_registered(settings: Settings, result: jobs.TrainResult) -> None:

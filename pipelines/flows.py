@@ -33,8 +33,8 @@ def ingest_files(
 
 
 @task(cache_policy=NO_CACHE)
-def train_model(settings: Settings, force_promote: bool) -> jobs.TrainResult:
-    return jobs.train(settings, force_promote=force_promote)
+def train_model(settings: Settings, force_promote: bool, tune_trials: int) -> jobs.TrainResult:
+    return jobs.train(settings, force_promote=force_promote, tune_trials=tune_trials)
 
 
 @task(cache_policy=NO_CACHE)
@@ -61,9 +61,10 @@ def ingest_flow(paths: list[str], mapping: str | None = None) -> list[jobs.LoadR
 
 
 @flow(name="train")
-def train_flow(force_promote: bool = False) -> str:
-    """Backtest, train, register; returns the registered model version."""
-    return train_model(Settings(), force_promote).registered.version
+def train_flow(force_promote: bool = False, tune_trials: int = 0) -> str:
+    """Backtest, train, register (after choosing the LightGBM settings among `tune_trials`, if
+    any); returns the registered model version."""
+    return train_model(Settings(), force_promote, tune_trials).registered.version
 
 
 @flow(name="score")

@@ -3,6 +3,7 @@ both call these. Each opens the warehouse, calls `features/` and `models/`, and 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pandas as pd
+from sklearn.model_selection import ParameterSampler
 
 from features.catalog import CATEGORICAL_FEATURES
 from features.runner import build_features, data_end, model_feature_columns
@@ -21,7 +23,7 @@ from models.dataset import (
     snapshot_dates,
 )
 from models.evaluate import evaluate, prior_late_rate, split_at
-from models.train import InsufficientData, RiskModel, fit_risk_model
+from models.train import DEFAULT_PARAMS, InsufficientData, RiskModel, fit_risk_model
 from pipelines import tracking
 from pipelines.ingest import LoadResult, ingest_files
 from pipelines.settings import Settings
@@ -285,6 +287,55 @@ def backtest(
     return BacktestResult(cuts, data.data_end, per_cut, overall, train_rows, len(pooled), rows)
 
 
+# `latepay train --tune`: the LightGBM settings tried (DEFAULT_PARAMS first, then random draws).
+TUNING_SPACE: dict[str, list[object]] = {
+    "learning_rate": [0.04, 0.06, 0.08, 0.12],
+    "num_leaves": [15, 31, 63, 127],
+    "min_data_in_leaf": [20, 50, 100, 200, 400],
+    "feature_fraction": [0.6, 0.8, 1.0],
+    "lambda_l2": [0.0, 1.0, 10.0],
+}
+# Tuning scores each trial by the mean of these (validation before the first backtest cut).
+TUNING_METRICS = ("backtest_late_model_auc", "backtest_late_30_model_auc")
+
+
+@dataclass
+class Tuning:
+    params: dict[str, object]  # the best trial's settings (TUNING_SPACE keys)
+    cut: date  # validation: trained before this date, tested from it
+    end: date  # up to here (the first backtest cut); labels known at this date
+    trials: pd.DataFrame  # one row per trial: its settings, TUNING_METRICS and score
+
+
+def tune(
+    settings: Settings, data: TrainingData, trials: int, cuts: list[date] | None = None
+) -> Tuning:
+    """Choose LightGBM settings on data the backtest never tests: each trial trains before a
+    validation cut and is tested from it up to the first backtest cut, with outcomes as known at
+    that cut (nothing later is seen), so the backtest stays an honest measure of the choice."""
+    end = sorted(cuts or default_cuts(data.data_end))[0]
+    cut = end - timedelta(days=DEFAULT_TEST_DAYS // 2)
+    before = data.features[data.features["as_of"] < pd.Timestamp(end)]
+    if before.empty or (before["as_of"] < pd.Timestamp(cut)).sum() == 0:
+        raise InsufficientData(
+            f"tuning validates from {cut} to {end} (before the first backtest cut) and trains "
+            f"before {cut}; the snapshots start at {data.first_as_of}: "
+            "tune on a longer history, or train without --tune"
+        )
+    validation = dataclasses.replace(data, features=before, data_end=end)
+    defaults = {k: DEFAULT_PARAMS[k] for k in TUNING_SPACE}
+    drawn = ParameterSampler(TUNING_SPACE, n_iter=trials, random_state=settings.seed)
+    candidates = [defaults, *(p for p in drawn if p != defaults)][:trials]
+    rows = []
+    for params in candidates:
+        metrics = backtest(settings, validation, [cut], params=params).flat_metrics()
+        scores = {name: metrics[name] for name in TUNING_METRICS}
+        rows.append({**params, **scores, "score": sum(scores.values()) / len(scores)})
+    table = pd.DataFrame(rows)
+    best = int(table["score"].idxmax())
+    return Tuning(candidates[best], cut, end, table)
+
+
 def _fit(
     settings: Settings, train: pd.DataFrame, params: dict[str, object] | None = None
 ) -> RiskModel:
@@ -305,21 +356,32 @@ class TrainResult:
     registered: tracking.RegisteredModel
     training_rows: int
     champion_score: float | None = None  # the previous champion's GATE_METRIC, same backtest
+    tuning: Tuning | None = None
 
 
-def train(settings: Settings, *, force_promote: bool = False) -> TrainResult:
-    """Backtest, then fit on all labelled snapshots, log to MLflow and register (see `register`)."""
+def train(settings: Settings, *, force_promote: bool = False, tune_trials: int = 0) -> TrainResult:
+    """Backtest, then fit on all labelled snapshots, log to MLflow and register (see `register`).
+    With `tune_trials`, the LightGBM settings are first chosen among that many (see `tune`)."""
     with connect(settings.warehouse_path) as con:
         data = training_data(con, settings)
-    return register(settings, data, backtest(settings, data), force_promote=force_promote)
+    tuning = tune(settings, data, tune_trials) if tune_trials else None
+    params = tuning.params if tuning else None
+    result = backtest(settings, data, params=params)
+    return register(settings, data, result, force_promote=force_promote, tuning=tuning)
 
 
 def register(
-    settings: Settings, data: TrainingData, result: BacktestResult, *, force_promote: bool = False
+    settings: Settings,
+    data: TrainingData,
+    result: BacktestResult,
+    *,
+    force_promote: bool = False,
+    tuning: Tuning | None = None,
 ) -> TrainResult:
-    """Fit on every snapshot whose labels are known at the end of the data, log the run with its
-    backtest to MLflow, register the model, and move the champion alias to it when it is the
-    first, when forced, or when its backtest AUC (serious lateness) is at least the champion's."""
+    """Fit on every snapshot whose labels are known at the end of the data (with the settings
+    `tuning` chose, if any), log the run with its backtest to MLflow, register the model, and
+    move the champion alias to it when it is the first, when forced, or when its backtest AUC
+    (serious lateness) is at least the champion's."""
     labelled = label_snapshots(
         data.features,
         None,  # the snapshots carry settled_date: the backtest's set, labelled at the end
@@ -327,7 +389,7 @@ def register(
         grace_days=settings.late_grace_days,
         serious_days=settings.serious_late_days,
     )
-    model = _fit(settings, labelled)
+    model = _fit(settings, labelled, tuning.params if tuning else None)
     metrics = result.flat_metrics()
     champion_score = champion_backtest(settings, data, result)
     promote = force_promote or champion_score is None or metrics[GATE_METRIC] >= champion_score
@@ -350,14 +412,16 @@ def register(
             "customer_sample_one_in": data.sample_one_in,
             "snapshot_sample_one_in": data.snapshot_one_in,
             "n_features": len(model.feature_names),
+            "tuning_trials": len(tuning.trials) if tuning else 0,
         },
         metrics=metrics,
         example=labelled,
         backtest={"per_cut": result.per_cut, "overall": result.overall},
         backtest_predictions=result.predictions,
         promote=promote,
+        tuning=tuning.trials if tuning else None,
     )
-    return TrainResult(result, model, registered, len(labelled), champion_score)
+    return TrainResult(result, model, registered, len(labelled), champion_score, tuning)
 
 
 def champion_backtest(

@@ -66,6 +66,7 @@ def log_and_register(
     promote: bool,
     backtest: dict[str, object] | None = None,
     backtest_predictions: pd.DataFrame | None = None,
+    tuning: pd.DataFrame | None = None,
 ) -> RegisteredModel:
     """Log a training run with its parameters, metrics, backtest, plots and model; register the
     model; move the champion alias to it when `promote`."""
@@ -77,6 +78,8 @@ def log_and_register(
         mlflow.log_text(json.dumps(model.params, indent=2, default=str), "lightgbm_params.json")
         if backtest is not None:
             mlflow.log_text(json.dumps(backtest, indent=2, default=str), "backtest.json")
+        if tuning is not None:
+            mlflow.log_table(tuning, "tuning.json")
         _log_figures(model, example, backtest_predictions)
         info = mlflow.pyfunc.log_model(
             name="model",

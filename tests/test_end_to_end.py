@@ -15,7 +15,7 @@ from prefect.testing.utilities import prefect_test_harness
 from typer.testing import CliRunner
 
 from models.worklist import WORKLIST_COLUMNS
-from pipelines import scoring
+from pipelines import scoring, tracking
 from pipelines.cli import app
 
 AS_OF = "2026-11-01"
@@ -201,8 +201,12 @@ def test_flows_ingest_train_nightly(small_book_dir, settings_env):
     with prefect_test_harness():
         loads = ingest_flow([str(early_dir)])
         assert {r.kind for r in loads} == {"customers", "invoices", "payments", "promises"}
-        assert train_flow(force_promote=True) == "1"
+        assert train_flow(force_promote=True, tune_trials=2) == "1"
         folder = nightly_flow(as_of=date(2026, 11, 1))
+    # the LightGBM settings were chosen among 2 trials, logged with the run
+    params, _ = tracking.champion_run(settings_env.mlflow_tracking_uri, settings_env.model_name)
+    assert params["tuning_trials"] == "2"
+    assert len(list(settings_env.mlflow_artifacts_dir.glob("**/tuning.json"))) == 1
     assert not any(p.is_file() for p in settings_env.inbox_dir.iterdir())
     moved = list((settings_env.inbox_dir / "loaded").glob("*/payments_october.csv"))
     assert len(moved) == 1

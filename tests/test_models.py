@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from features.runner import build_features
 from models.dataset import label_snapshots
-from pipelines import jobs, tracking
+from models.train import DEFAULT_PARAMS
+from pipelines import cli, jobs, tracking
 from pipelines.warehouse import connect
 from tests.conftest import settings_in
 
@@ -165,6 +166,41 @@ def test_a_worse_model_is_not_promoted(trained, tmp_path):
     assert tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)[1] == (
         forced.registered.version
     )
+
+
+def test_tuning_chooses_before_the_backtest_and_never_sees_later_outcomes(trained, capsys):
+    settings, data, _ = trained
+    tuning = jobs.tune(settings, data, trials=3)
+    assert tuning.end == jobs.default_cuts(data.data_end)[0] and tuning.cut < tuning.end
+    trials = tuning.trials
+    assert len(trials) == 3 and trials["score"].notna().all()
+    # the first trial is the defaults; the chosen settings are those of the best score
+    assert trials.iloc[0][list(jobs.TUNING_SPACE)].to_dict() == pytest.approx(
+        {k: DEFAULT_PARAMS[k] for k in jobs.TUNING_SPACE}
+    )
+    best = trials.loc[trials["score"].idxmax(), list(jobs.TUNING_SPACE)].to_dict()
+    assert tuning.params == pytest.approx(best)
+    assert trials[list(jobs.TUNING_SPACE)].drop_duplicates().shape[0] == 3
+    # outcomes after the first backtest cut, and later snapshots, change nothing
+    end = pd.Timestamp(tuning.end)
+    features = data.features[data.features["as_of"] < end + pd.Timedelta(days=30)].copy()
+    later = features["settled_date"] >= end
+    features.loc[later, "settled_date"] += pd.Timedelta(days=90)
+    assert later.sum() > 500
+    again = jobs.tune(settings, dataclasses.replace(data, features=features), trials=3)
+    pd.testing.assert_frame_equal(again.trials, trials)
+    cli._print_tuning(tuning)
+    printed = capsys.readouterr().out
+    assert f"validated up to {tuning.end}" in printed
+    assert f"trial {trials['score'].idxmax() + 1} chosen" in printed
+
+
+def test_tuning_needs_history_before_the_backtest(trained):
+    settings, data, _ = trained
+    end = pd.Timestamp(jobs.default_cuts(data.data_end)[0])
+    short = data.features[data.features["as_of"] >= end - pd.Timedelta(days=30)]
+    with pytest.raises(jobs.InsufficientData, match="train without --tune"):
+        jobs.tune(settings, dataclasses.replace(data, features=short), trials=2)
 
 
 @pytest.mark.parametrize(
