@@ -176,7 +176,7 @@ def fit_risk_model(
     (rows with a missing label are left out of that target), at most SNAPSHOTS_PER_INVOICE
     snapshots of each invoice per target, so invoices open for months do not dominate.
 
-    `train` is only read: each fit copies just its sampled rows, as one float64 array."""
+    `train` is only read: its rows are copied once, as one float64 array, and binned once."""
     check_sufficient(train, grace_days=grace_days)
     merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
     categories = {c: _levels(train[c]) for c in categorical}
@@ -184,15 +184,22 @@ def fit_risk_model(
     categorical_columns = [feature_names.index(c) for c in categories if c in feature_names]
     invoice_ids = train["invoice_id"].to_numpy()
 
+    # every row binned once (bins from a sample of the whole training set); each fit takes a
+    # subset of the binned rows and its own labels
+    x = model.array(train)
+    binned = lgb.Dataset(
+        x,
+        label=np.zeros(len(train)),
+        feature_name=feature_names,
+        categorical_feature=categorical_columns,
+        params=merged,
+    ).construct()
+
     def dataset(rows: np.ndarray, label: str) -> lgb.Dataset:
-        """The rows at positions `rows` of `train`, binned once for every booster fitted on them."""
-        return lgb.Dataset(
-            model.array(train.iloc[rows]),
-            label=train[label].to_numpy(dtype=float)[rows],
-            feature_name=feature_names,
-            categorical_feature=categorical_columns,
-            free_raw_data=True,
-        )
+        """The rows at positions `rows` of `train`, labelled with column `label`."""
+        subset = binned.subset(rows).construct()
+        subset.set_label(train[label].to_numpy(dtype=float)[rows])
+        return subset
 
     def fit(rows: np.ndarray, label: str, objective: dict, rounds: int) -> lgb.Booster:
         """Fit on the rows at positions `rows` of `train`."""
@@ -202,7 +209,7 @@ def fit_risk_model(
         rows = np.flatnonzero(_rows_for(train, target, grace_days).to_numpy())
         if calibrate:
             model.calibration[target] = _platt(
-                train, invoice_ids, rows, label, fit, model, num_boost_round, seed
+                train, x, invoice_ids, rows, label, fit, num_boost_round, seed
             )
         model.boosters[target] = fit(_sample(invoice_ids, rows, seed), label, {}, num_boost_round)
 
@@ -229,7 +236,7 @@ def _sample(invoice_ids: np.ndarray, rows: np.ndarray, seed: int) -> np.ndarray:
 
 
 def _platt(
-    train, invoice_ids, rows, label, fit, model: RiskModel, rounds: int, seed: int
+    train, x, invoice_ids, rows, label, fit, rounds: int, seed: int
 ) -> tuple[float, float, float, float]:
     """Calibration out of time: fit on the earlier dates (sampled as for training), map log-odds
     to observed rates on every snapshot of the latest CALIBRATION_SHARE of dates (each snapshot
@@ -245,7 +252,7 @@ def _platt(
     if len(np.unique(y_early)) < 2 or len(np.unique(y_late)) < 2:
         return NO_CALIBRATION
     booster = fit(_sample(invoice_ids, early, seed), label, {}, rounds)
-    raw = booster.predict(model.array(train.iloc[late]), raw_score=True)
+    raw = booster.predict(x[late], raw_score=True)
     young = _young(train.iloc[late])
     if len(np.unique(young)) < 2:
         platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y_late)
