@@ -34,6 +34,7 @@ WARMUP_DAYS = 90
 DEFAULT_TEST_DAYS = 180  # length of each rolling-origin test period
 # A new model becomes champion only if its backtest is at least as good on this metric.
 GATE_METRIC = "backtest_late_30_model_auc"
+TEST_ROWS_METRIC = "backtest_late_30_model_n"
 # Memory of the training set build (training stage ≤ 8 GB at 10M invoices): DuckDB works within
 # this much and spills to disk beyond it (its default, 80% of the machine, is what made the
 # 10M training stage peak at 13.75 GB), and the snapshot dates are built in batches of about
@@ -428,15 +429,18 @@ def champion_backtest(
     settings: Settings, data: TrainingData, result: BacktestResult
 ) -> float | None:
     """The current champion's GATE_METRIC on the same backtest as `result`: read from its run
-    when it was backtested on the same data end and cut dates, otherwise measured again by
+    when it was backtested on the same data end, cut dates and number of test snapshots (a
+    training set sampled otherwise tests other snapshots), otherwise measured again by
     backtesting the champion's LightGBM parameters on this data. None without a champion."""
     champion = tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name)
     if champion is None:
         return None
     params, metrics = champion
-    same = params.get("data_end") == data.data_end.isoformat() and params.get(
-        "backtest_cuts"
-    ) == ",".join(c.isoformat() for c in result.cuts)
+    same = (
+        params.get("data_end") == data.data_end.isoformat()
+        and params.get("backtest_cuts") == ",".join(c.isoformat() for c in result.cuts)
+        and metrics.get(TEST_ROWS_METRIC) == result.flat_metrics()[TEST_ROWS_METRIC]
+    )
     if same and GATE_METRIC in metrics:
         return metrics[GATE_METRIC]
     model, _ = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)

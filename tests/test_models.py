@@ -203,6 +203,24 @@ def test_tuning_needs_history_before_the_backtest(trained):
         jobs.tune(settings, dataclasses.replace(data, features=short), trials=2)
 
 
+def test_the_gate_backtests_the_champion_again_when_its_test_snapshots_differ(
+    trained, tmp_path, monkeypatch
+):
+    # same data end and cut dates, but a training set sampled otherwise: its stored AUC was
+    # measured on other snapshots, so the champion is backtested again on this one
+    _, data, result = trained
+    settings = settings_in(tmp_path)
+    jobs.register(settings, data, result, force_promote=True)
+    reruns = []
+    monkeypatch.setattr(jobs, "backtest", lambda *args, **kwargs: reruns.append(args) or result)
+    stored = jobs.champion_backtest(settings, data, result)
+    assert stored == result.flat_metrics()[jobs.GATE_METRIC] and not reruns
+    late_30 = result.overall["late_30"]
+    other = {**result.overall, "late_30": {**late_30, "model": {**late_30["model"], "n": 7}}}
+    jobs.champion_backtest(settings, data, dataclasses.replace(result, overall=other))
+    assert len(reruns) == 1
+
+
 @pytest.mark.parametrize(
     ("estimate", "invoices", "expected"),
     [
