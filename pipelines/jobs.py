@@ -308,13 +308,11 @@ class Tuning:
     trials: pd.DataFrame  # one row per trial: its settings, TUNING_METRICS and score
 
 
-def tune(
-    settings: Settings, data: TrainingData, trials: int, cuts: list[date] | None = None
-) -> Tuning:
+def tune(settings: Settings, data: TrainingData, trials: int) -> Tuning:
     """Choose LightGBM settings on data the backtest never tests: each trial trains before a
     validation cut and is tested from it up to the first backtest cut, with outcomes as known at
     that cut (nothing later is seen), so the backtest stays an honest measure of the choice."""
-    end = sorted(cuts or default_cuts(data.data_end))[0]
+    end = default_cuts(data.data_end)[0]
     cut = end - timedelta(days=DEFAULT_TEST_DAYS // 2)
     before = data.features[data.features["as_of"] < pd.Timestamp(end)]
     if before.empty or (before["as_of"] < pd.Timestamp(cut)).sum() == 0:
