@@ -286,6 +286,7 @@ def train(
     tune: Annotated[
         int,
         typer.Option(
+            min=0,
             metavar="TRIALS",
             help="First choose the LightGBM settings among TRIALS (the defaults and random draws), "
             "validated before the first backtest cut.",

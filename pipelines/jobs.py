@@ -34,6 +34,7 @@ WARMUP_DAYS = 90
 DEFAULT_TEST_DAYS = 180  # length of each rolling-origin test period
 # A new model becomes champion only if its backtest is at least as good on this metric.
 GATE_METRIC = "backtest_late_30_model_auc"
+# ...measured on the same test snapshots: as many of them (see champion_backtest).
 TEST_ROWS_METRIC = "backtest_late_30_model_n"
 # Memory of the training set build (training stage ≤ 8 GB at 10M invoices): DuckDB works within
 # this much and spills to disk beyond it (its default, 80% of the machine, is what made the

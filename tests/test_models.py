@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
+from typer.testing import CliRunner
 
 from features.runner import build_features
 from models.dataset import label_snapshots
@@ -193,6 +194,11 @@ def test_tuning_chooses_before_the_backtest_and_never_sees_later_outcomes(traine
     printed = capsys.readouterr().out
     assert f"validated up to {tuning.end}" in printed
     assert f"trial {trials['score'].idxmax() + 1} chosen" in printed
+
+
+def test_a_negative_number_of_tuning_trials_is_refused():
+    result = CliRunner().invoke(cli.app, ["train", "--tune", "-1"], terminal_width=160)
+    assert result.exit_code == 2 and "greater than or equal to 0" in result.output
 
 
 def test_tuning_needs_history_before_the_backtest(trained):
