@@ -332,6 +332,23 @@ def test_sample_per_invoice_keeps_at_most_k_snapshots_of_each_invoice():
     pd.testing.assert_frame_equal(sampled, sample_per_invoice(frame, 2, seed=1))
 
 
+@given(
+    st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=40),
+    st.integers(1, 4),
+    st.integers(0, 5),
+)
+def test_each_invoice_keeps_its_snapshots_with_the_smallest_draws(ids, per_invoice, seed):
+    invoice_ids = np.array(ids, dtype=object)
+    kept = sampled_per_invoice(invoice_ids, per_invoice, seed)
+    key = np.random.default_rng(seed).random(len(ids))
+    for invoice in set(ids):
+        rows = np.flatnonzero(invoice_ids == invoice)
+        smallest = rows[np.argsort(key[rows])[:per_invoice]]
+        assert set(np.flatnonzero(kept & (invoice_ids == invoice))) == set(smallest)
+    # numbered ids draw the same rows as their text
+    assert (sampled_per_invoice(pd.factorize(invoice_ids)[0], per_invoice, seed) == kept).all()
+
+
 def test_labels_of_a_set_carrying_settled_dates_match_the_joined_labels():
     # one snapshot set, labelled at two dates without joining the outcomes again: the labels of
     # the set that carries settled_date are those of label_snapshots with the outcomes

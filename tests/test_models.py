@@ -79,6 +79,39 @@ def test_young_snapshots_have_their_own_calibration(model, open_now):
     assert model.calibration["p_late"][2:] != (0.0, 0.0)
 
 
+def test_the_calibration_booster_sees_one_snapshot_per_invoice_of_the_earlier_dates():
+    from models.train import CALIBRATION_SHARE, _platt
+
+    rng = np.random.default_rng(0)
+    dates = pd.date_range("2024-01-01", periods=10, freq="7D")
+    train = pd.DataFrame(
+        {
+            "invoice_id": np.repeat([f"I{i}" for i in range(60)], 10),
+            "as_of": np.tile(dates, 60),
+            "days_since_issue": np.tile(np.arange(0, 70, 7), 60),
+            "late": rng.integers(0, 2, 600).astype(float),
+        }
+    )
+    x = train[["late"]].to_numpy() + rng.normal(0, 1, (600, 1))
+    fitted = []
+
+    class Booster:
+        def predict(self, rows, raw_score):
+            return rows[:, 0]
+
+    def fit(rows, label, objective, rounds):
+        fitted.append(rows)
+        return Booster()
+
+    ids = pd.factorize(train["invoice_id"])[0]
+    slope, *_ = _platt(train, x, ids, np.arange(600), "late", fit, 200, 0)
+    (rows,) = fitted
+    cut = dates[int(len(dates) * (1 - CALIBRATION_SHARE))]
+    assert (train["as_of"].iloc[rows] < cut).all()
+    assert sorted(train["invoice_id"].iloc[rows]) == sorted(train["invoice_id"].unique())
+    assert slope > 0  # the late rows' scores do rank the labels
+
+
 def test_backtest_is_time_ordered(trained):
     *_, result = trained
     rows = result.predictions
