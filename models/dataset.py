@@ -123,14 +123,8 @@ def sample_per_invoice(frame: pd.DataFrame, per_invoice: int, seed: int = 0) -> 
 def sampled_per_invoice(invoice_ids: np.ndarray, per_invoice: int, seed: int = 0) -> np.ndarray:
     """The mask of sample_per_invoice over rows with these invoice ids, in this order."""
     key = np.random.default_rng(seed).random(len(invoice_ids))
-    codes = pd.factorize(invoice_ids)[0]
-    order = np.lexsort((key, codes))  # by invoice, then by key
-    grouped = codes[order]
-    starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
-    rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
-    kept = np.empty(len(order), dtype=bool)
-    kept[order] = rank < per_invoice
-    return kept
+    order = pd.Series(key).groupby(invoice_ids).rank(method="first")
+    return order.to_numpy() <= per_invoice
 
 
 def not_yet_late(frame: pd.DataFrame, grace_days: int = 0) -> pd.Series:

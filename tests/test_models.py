@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from features.runner import build_features
 from models.dataset import label_snapshots
-from models.train import DEFAULT_PARAMS
+from models.train import CALIBRATION_SHARE, DEFAULT_PARAMS, _platt
 from pipelines import cli, jobs, tracking
 from pipelines.warehouse import connect
 from tests.conftest import settings_in
@@ -80,8 +80,6 @@ def test_young_snapshots_have_their_own_calibration(model, open_now):
 
 
 def test_the_calibration_booster_sees_one_snapshot_per_invoice_of_the_earlier_dates():
-    from models.train import CALIBRATION_SHARE, _platt
-
     rng = np.random.default_rng(0)
     dates = pd.date_range("2024-01-01", periods=10, freq="7D")
     train = pd.DataFrame(
