@@ -204,19 +204,47 @@ def model_feature_columns(frame: pd.DataFrame) -> list[str]:
     return [c for c in frame.columns if c not in KEY_COLUMNS and c not in DESCRIPTIVE_COLUMNS]
 
 
-def invoice_outcomes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    """Final outcome of every invoice (never a feature: labels only).
+def snapshot_outcomes(con: duckdb.DuckDBPyConnection, invoice_ids: object) -> pd.DataFrame:
+    """Final outcome of the given invoices only (the outcomes of a whole 10M-invoice book would
+    take about 1 GB in pandas). Labels only, never a feature.
 
     Grain: one row per invoice_id, with due_date and settled_date (null while unpaid).
     """
-    return con.execute(
+    con.register("snapshot_invoices", pd.DataFrame({"invoice_id": invoice_ids}))
+    try:
+        return con.execute(
+            """
+            select i.invoice_id, i.due_date, s.settled_date
+            from staging.invoices as i
+            inner join staging.invoice_settlements as s using (invoice_id)
+            semi join snapshot_invoices as k using (invoice_id)
+            """
+        ).df()
+    finally:
+        con.unregister("snapshot_invoices")
+
+
+def estimated_snapshots(
+    con: duckdb.DuckDBPyConnection, dates: list[date], every_days: int
+) -> tuple[float, int]:
+    """About how many (invoice, as_of) snapshots the book has at these dates, spaced
+    `every_days` apart (every customer), and how many invoices they come from."""
+    [(estimate, invoices)] = con.execute(
         """
-        select i.invoice_id, i.due_date, s.settled_date
-        from staging.invoices as i
-        join staging.invoice_settlements as s using (invoice_id)
-        where i.amount > 0
-        """
-    ).df()
+        with spans as (
+            select greatest(
+                least(coalesce(s.settled_date, $last), $last) - greatest(i.issue_date, $first), 0
+            ) as open_days
+            from staging.invoices as i
+            inner join staging.invoice_settlements as s using (invoice_id)
+            where i.amount > 0
+        )
+        select coalesce(sum(open_days), 0) / $every, count(*) filter (where open_days > 0)
+        from spans
+        """,
+        {"first": dates[0], "last": dates[-1], "every": every_days},
+    ).fetchall()
+    return float(estimate), int(invoices)
 
 
 def data_end(con: duckdb.DuckDBPyConnection) -> date:

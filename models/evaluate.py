@@ -8,7 +8,7 @@ from datetime import date
 
 import pandas as pd
 
-from models.dataset import label_snapshots, not_yet_late
+from models.labels import label_snapshots, not_yet_late
 from models.metrics import interval_metrics, ranking_metrics
 
 # What each block of a backtest measures, in the order the CLI prints them.

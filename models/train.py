@@ -2,7 +2,7 @@
 
 - `p_late`: probability the invoice is settled after its due date (+ grace); learnt from snapshots
   not yet past due (once past due, lateness is decided).
-- `p_late_30`: probability of serious lateness (see models.dataset.label_snapshots).
+- `p_late_30`: probability of serious lateness (see models.labels.label_snapshots).
 - P10/P50/P90 of days from as_of to payment (quantile regression, capped at the horizon).
 Probabilities are calibrated (Platt scaling fitted out of time, on the latest training dates), so
 that a 30% means 3 in 10 on the snapshots collectors see; invoices issued in the last YOUNG_DAYS
@@ -19,7 +19,8 @@ import numpy as np
 import pandas as pd
 from sklearn.linear_model import LogisticRegression
 
-from models.dataset import not_yet_late, sampled_per_invoice
+from models.labels import not_yet_late
+from models.sampling import per_invoice_mask
 
 # probability target -> label column
 TARGETS = {"p_late": "late", "p_late_30": "late_30"}
@@ -28,7 +29,7 @@ QUANTILES = {"days_to_pay_p10": 0.1, "days_to_pay_p50": 0.5, "days_to_pay_p90": 
 CALIBRATION_SHARE = 0.2
 # Snapshots at most this many days after issue are calibrated with their own slope and shift.
 YOUNG_DAYS = 7
-# Training snapshots drawn per invoice and target (see models.dataset.sample_per_invoice).
+# Training snapshots drawn per invoice and target (see models.sampling.sample_per_invoice).
 SNAPSHOTS_PER_INVOICE = 2
 # The calibration's stand-in booster (see _platt) is fitted on one snapshot per invoice: half the
 # boosting time, and the same calibration error on the 1M book, a lower one on the sample
@@ -239,7 +240,7 @@ def _sample(
     invoice_ids: np.ndarray, rows: np.ndarray, seed: int, per_invoice: int = SNAPSHOTS_PER_INVOICE
 ) -> np.ndarray:
     """The positions among `rows` that sample_per_invoice keeps of those rows."""
-    return rows[sampled_per_invoice(invoice_ids[rows], per_invoice, seed)]
+    return rows[per_invoice_mask(invoice_ids[rows], per_invoice, seed)]
 
 
 def _platt(

@@ -1,64 +1,38 @@
-"""The `latepay` command line. Commands parse options and hand off to `pipelines.jobs`."""
+"""The `latepay` command line. Commands parse options, call one workload of `pipelines.jobs`
+and print its result (`pipelines.console`); heavy imports (MLflow, LightGBM) happen inside the
+commands that need them, so `latepay ingest` starts at once."""
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
-import shutil
-import sys
+import os
 import time
-from datetime import date, datetime, timedelta
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date, datetime
 from pathlib import Path
-from types import ModuleType
-from typing import Annotated
+from typing import Annotated, TypeVar
 
-import pandas as pd
 import typer
-from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from features.runner import data_end, export_features
-from pipelines.ingest import IngestError, LoadResult
+from pipelines import console
+from pipelines.console import error, plain
+from pipelines.ingest import IngestError
 from pipelines.settings import Settings
-from pipelines.synthetic import generate_book, write_book
-from pipelines.warehouse import WarehouseLocked, connect
-
-
-def _lazy(name: str) -> ModuleType:
-    """Import `name` on first use: `latepay ingest` need not load MLflow and scikit-learn
-    (4 s of a command that should start at once). importlib's documented lazy-import recipe."""
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.find_spec(name)
-    loader = importlib.util.LazyLoader(spec.loader)
-    spec.loader = loader
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    loader.exec_module(module)
-    return module
-
-
-jobs = _lazy("pipelines.jobs")
-scoring = _lazy("pipelines.scoring")
-tracking = _lazy("pipelines.tracking")
+from pipelines.warehouse import WarehouseLocked
 
 app = typer.Typer(
     help="latepay: predict late payments and tell collectors whom to contact first.",
     no_args_is_help=True,
     add_completion=False,
 )
-console = Console()
+T = TypeVar("T")
 
-AsOf = Annotated[
+Day = Annotated[
     datetime | None,
-    typer.Option(
-        "--as-of",
-        formats=["%Y-%m-%d"],
-        help="As-of date (YYYY-MM-DD): facts dated before it are used. "
-        "Default: the day after the last invoice or payment in the warehouse.",
-    ),
+    typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: today)."),
 ]
 
 
@@ -66,9 +40,30 @@ def _day(value: datetime | None) -> date | None:
     return value.date() if value else None
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
+def _run(work: Callable[[], T]) -> T:
+    """Run a workload; a fault it names (no champion, inputs refused, locked, too little data,
+    a file it cannot load) is one line and exit code 1, never a traceback."""
+    from models.train import InsufficientData
+    from pipelines.jobs.demo import NotADemoWarehouse
+    from pipelines.jobs.score import RefusedToPublish
+    from pipelines.tracking import NoChampion
+    from pipelines.warehouse.locks import RunLocked
+
+    known = (
+        NoChampion,
+        RefusedToPublish,
+        RunLocked,
+        InsufficientData,
+        WarehouseLocked,
+        IngestError,
+        NotADemoWarehouse,
+        FileNotFoundError,
+    )
+    try:
+        return work()
+    except known as exc:
+        error(str(exc))
+        raise typer.Exit(code=1) from exc
 
 
 @app.command()
@@ -83,15 +78,17 @@ def generate(
     years: Annotated[float, typer.Option(help="Years of history.")] = 3.0,
 ) -> None:
     """Write a synthetic receivables book: customers, invoices, payments and oracle.csv."""
+    from synthetic import generate_book, write_book
+
     started = time.perf_counter()
     book = generate_book(customers, invoices, seed=seed, end_date=end_date.date(), years=years)
     paths = write_book(book, out)
-    console.print(
+    plain(
         f"Wrote {len(book.customers):,} customers, {len(book.invoices):,} invoices, "
         f"{len(book.payments):,} payments to {out} in {time.perf_counter() - started:.1f} s"
     )
     for path in paths.values():
-        console.print(f"  {path}")
+        plain(f"  {path}")
 
 
 @app.command()
@@ -110,83 +107,30 @@ def ingest(
         ),
     ] = None,
 ) -> None:
-    """Load customers, invoices and payments files into the warehouse."""
-    settings = Settings()
-    try:
-        results = jobs.ingest(settings, paths, mapping, _day(load_date))
-    except (IngestError, WarehouseLocked) as exc:
-        raise _fail(str(exc)) from exc
-    _print_loads(results)
+    """Load customers, invoices, payments and promises files into the warehouse."""
+    from pipelines.jobs.ingest import ingest as ingest_job
 
-
-def _print_loads(results: list[LoadResult]) -> None:
-    table = Table(title="Reconciliation: rows read = loaded + pending + rejected")
-    for column in ("file", "kind", "read", "loaded", "pending", "rejected", ""):
-        numeric = column in ("read", "loaded", "pending", "rejected")
-        table.add_column(
-            column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric
-        )
-    for r in results:
-        notes = []
-        if r.skipped:
-            notes.append("already loaded: unchanged")
-        if r.rows_updated:
-            notes.append(f"{r.rows_updated:,} updated (previous versions kept)")
-        if r.payments_derived:
-            notes.append(f"{r.payments_derived:,} payments from settlement dates")
-        if r.payments_matched:
-            notes.append(f"{r.payments_matched:,} pending payments matched")
-        table.add_row(
-            str(r.file),
-            r.kind,
-            f"{r.rows_read:,}",
-            f"{r.rows_loaded:,}",
-            f"{r.rows_pending:,}",
-            f"{r.rows_rejected:,}",
-            "; ".join(notes),
-        )
-    console.print(table)
-    for r in results:
-        if r.source_format and not r.skipped:
-            console.print(f"{r.file}: read as {r.source_format}", markup=False, soft_wrap=True)
-    for r in results:
-        if r.rows_rejected and not r.skipped:
-            rules = ", ".join(f"{rule} {n:,}" for rule, n in r.rejects_by_rule)
-            console.print(f"[bold]{r.file}[/]: rejected by rule: {rules}")
-            for example in r.reject_examples:
-                console.print(f"  {r.file}: {example}", markup=False, soft_wrap=True)
-    if any(r.rows_rejected and not r.skipped for r in results):
-        console.print(
-            "Every rejected row, with its file, line, rule, message and original text, is in "
-            "the warehouse table `rejects`."
-        )
-    if any(r.rows_pending and not r.skipped for r in results):
-        console.print(
-            "Pending payments name invoices not loaded yet; they wait in "
-            "`staging.pending_payments` and are matched when the invoice arrives."
-        )
+    results = _run(lambda: ingest_job(Settings(), paths, mapping, _day(load_date)))
+    console.loads(results)
 
 
 @app.command()
 def features(
     out: Annotated[Path, typer.Option(help="Output file: .parquet or .csv.")],
-    as_of: AsOf = None,
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(
+            formats=["%Y-%m-%d"],
+            help="As-of date (YYYY-MM-DD): facts dated before it are used. "
+            "Default: the day after the last invoice or payment in the warehouse.",
+        ),
+    ] = None,
 ) -> None:
     """Write the features of every invoice open at the as-of date."""
-    settings = Settings()
-    with connect(settings.warehouse_path) as con:
-        day = _day(as_of) or data_end(con)
-        rows = export_features(con, day, out, grace_days=settings.late_grace_days)
-    console.print(f"Wrote features of {rows:,} open invoices to {out}")
+    from pipelines.jobs.ingest import export_features
 
-
-def _write_table(frame: pd.DataFrame, path: Path) -> None:
-    """Parquet, or CSV when the file name ends in .csv."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix.lower() == ".csv":
-        frame.to_csv(path, index=False)
-    else:
-        frame.to_parquet(path, index=False)
+    rows = _run(lambda: export_features(Settings(), _day(as_of), out))
+    plain(f"Wrote features of {rows:,} open invoices to {out}")
 
 
 @app.command()
@@ -207,75 +151,39 @@ def backtest(
     ] = None,
 ) -> None:
     """Train before each cut date and evaluate on the period after, against baselines."""
-    settings = Settings()
-    try:
-        with connect(settings.warehouse_path) as con:
-            data = jobs.training_data(con, settings)
-        result = jobs.backtest(settings, data, [c.date() for c in cutoff or []] or None)
-    except jobs.InsufficientData as exc:
-        raise _fail(str(exc)) from exc
-    _print_backtest(result)
+    from pipelines.jobs.train import run_backtest
+    from pipelines.publish.files import write_table
+
+    cuts = [c.date() for c in cutoff or []] or None
+    result = _run(lambda: run_backtest(Settings(), cuts))
+    console.backtest(result)
     if json_path:
-        summary = {
-            "data_end": result.data_end.isoformat(),
-            "per_cut": {cut: _summary(blocks) for cut, blocks in result.per_cut.items()},
-            "overall": _summary(result.overall),
-        }
         json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(summary, indent=2))
-        console.print(f"Wrote the backtest summary to {json_path}")
+        json_path.write_text(json.dumps(backtest_summary(result), indent=2))
+        plain(f"Wrote the backtest summary to {json_path}")
     if predictions:
-        _write_table(result.predictions, predictions)
-        console.print(f"Wrote {len(result.predictions):,} test snapshots to {predictions}")
+        write_table(result.predictions, predictions)
+        plain(f"Wrote {len(result.predictions):,} test snapshots to {predictions}")
 
 
-def _summary(blocks: dict) -> dict:
-    """The collector's target (serious lateness) blocks `model`, `baseline_aging`,
-    `baseline_prior_late_rate` at the top, every population below; NaN as null."""
+def backtest_summary(result) -> dict:
+    """The `--json` summary: per cut and overall, the collector's target (serious lateness)
+    blocks `model`, `baseline_aging`, `baseline_prior_late_rate` at the top, every population
+    below; NaN as null."""
 
     def clean(value: object) -> object:
         if isinstance(value, dict):
             return {k: clean(v) for k, v in value.items()}
         return None if isinstance(value, float) and math.isnan(value) else value
 
-    return clean({**blocks["late_30"], "populations": blocks})
+    def blocks(of: dict) -> dict:
+        return clean({**of["late_30"], "populations": of})
 
-
-def _print_backtest(result: jobs.BacktestResult) -> None:
-    cuts = ", ".join(c.isoformat() for c in result.cuts)
-    table = Table(title=f"Backtest, rolling origin: cuts {cuts}; data end {result.data_end}")
-    for column in ("ranking", "AUC", "PR-AUC", "Brier", "ECE", "top 10%", "top 20%"):
-        table.add_column(column, justify="left" if column == "ranking" else "right")
-    names = {
-        "model": "latepay",
-        "baseline_aging": "aging list",
-        "baseline_prior_late_rate": "prior late rate",
+    return {
+        "data_end": result.data_end.isoformat(),
+        "per_cut": {cut: blocks(values) for cut, values in result.per_cut.items()},
+        "overall": blocks(result.overall),
     }
-    from models.evaluate import POPULATIONS
-
-    for population, label in POPULATIONS.items():
-        blocks = result.overall[population]
-        table.add_section()
-        table.add_row(f"[bold]{label}[/], n={blocks['model']['n']:,}")
-        for block, name in names.items():
-            m = blocks[block]
-            table.add_row(
-                f"  {name}",
-                *(_fmt(m[k]) for k in ("auc", "pr_auc", "brier", "ece")),
-                *(_fmt(m[k], "{:.0%}") for k in ("capture_top10", "capture_top20")),
-            )
-    console.print(table)
-    if "days_to_pay" in result.overall:
-        d = result.overall["days_to_pay"]
-        console.print(
-            f"Days to pay: median error {d['mae_days']:.1f} days; "
-            f"{d['p10_p90_coverage']:.0%} of payments fell inside the P10–P90 interval (n={d['n']:,})."
-        )
-    console.print("top 10% / 20%: share of the late amount in the top of each day's list.")
-
-
-def _fmt(value: float, pattern: str = "{:.3f}") -> str:
-    return "–" if value is None or math.isnan(value) else pattern.format(value)
 
 
 @app.command()
@@ -294,80 +202,39 @@ def train(
     ] = 0,
 ) -> None:
     """Backtest, train on all history, log to MLflow and register the model."""
+    from pipelines.jobs.train import train as train_job
+
     settings = Settings()
-    try:
-        result = jobs.train(settings, force_promote=force_promote, tune_trials=tune)
-    except jobs.InsufficientData as exc:
-        raise _fail(str(exc)) from exc
+    result = _run(lambda: train_job(settings, force_promote=force_promote, tune_trials=tune))
     if result.tuning is not None:
-        _print_tuning(result.tuning)
-    _print_backtest(result.backtest)
-    _print_registered(settings, result)
-
-
-def _print_tuning(tuning: jobs.Tuning) -> None:
-    table = Table(
-        title=f"Tuning: trained before {tuning.cut}, validated up to {tuning.end} "
-        "(before the backtest's test periods)"
-    )
-    columns = [c for c in tuning.trials.columns if c not in jobs.TUNING_METRICS]
-    for column in ["trial", *columns]:
-        table.add_column(column.replace("_", " "), justify="right")
-    best = tuning.trials["score"].idxmax()
-    for i, row in tuning.trials.iterrows():
-        cells = [str(i + 1), *(f"{row[c]:g}" if c != "score" else f"{row[c]:.4f}" for c in columns)]
-        table.add_row(*cells, style="bold" if i == best else None)
-    console.print(table)
-    console.print(
-        f"score: mean AUC of lateness (not yet due) and serious lateness; trial {best + 1} chosen "
-        "(the first is the defaults)."
-    )
-
-
-def _print_registered(settings: Settings, result: jobs.TrainResult) -> None:
-    r = result.registered
-    status = "now champion" if r.promoted else "not promoted: the champion's backtest is better"
-    if result.champion_score is not None:
-        new = result.backtest.flat_metrics()[jobs.GATE_METRIC]
-        console.print(
-            f"Champion gate ({jobs.GATE_METRIC}, same backtest): new model {new:.4f}, "
-            f"current champion {result.champion_score:.4f}"
-        )
-    console.print(
-        f"Model '{settings.model_name}' version {r.version} ({status}); "
-        f"trained on {result.training_rows:,} snapshots; MLflow run {r.run_id}"
-    )
+        console.tuning(result.tuning)
+    console.backtest(result.backtest)
+    console.registered(settings.model_name, result)
 
 
 @app.command()
-def score(
-    as_of: Annotated[
-        datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: today)."),
-    ] = None,
-) -> None:
+def score(as_of: Day = None) -> None:
     """Score open invoices with the champion model and publish the worklist, the collectors'
     workbooks and the report in data/outputs/<as_of>/."""
-    _print_worklist(_run_scoring(lambda: scoring.score(Settings(), _day(as_of))))
+    from pipelines.jobs.score import score as score_job
+
+    console.worklist(_run(lambda: score_job(Settings(), _day(as_of))))
 
 
 @app.command()
-def nightly(
-    as_of: Annotated[
-        datetime | None,
-        typer.Option(formats=["%Y-%m-%d"], help="Score as of this date (default: today)."),
-    ] = None,
-) -> None:
+def nightly(as_of: Day = None) -> None:
     """The nightly job without Prefect: load the exports dropped in the inbox, then score and
     publish. Exits non-zero, leaving yesterday's outputs in place, when the inputs look broken."""
+    from pipelines.jobs.nightly import nightly as nightly_job
+
     settings = Settings()
-    result = _run_scoring(lambda: scoring.nightly(settings, _day(as_of)))
+    result = _run(lambda: nightly_job(settings, _day(as_of)))
     if result.loads:
-        _print_loads(result.loads)
-        console.print(f"Loaded files moved to {result.moved_to}")
+        console.loads(result.loads)
+        plain(f"Loaded files moved to {result.moved_to}")
     else:
-        console.print(f"Nothing new in the inbox ({settings.inbox_dir}).")
-    _print_worklist(result.score)
+        plain(f"Nothing new in the inbox ({settings.inbox_dir}).")
+    console.worklist(result.score)
 
 
 @app.command()
@@ -376,15 +243,16 @@ def backfill(
     end: Annotated[datetime, typer.Argument(formats=["%Y-%m-%d"], help="Last as-of date.")],
 ) -> None:
     """Score and publish every date from START to END (inclusive) with the current champion."""
-    settings = Settings()
-    day = start.date()
-    while day <= end.date():
-        result = _run_scoring(lambda d=day: scoring.score(settings, d))
-        console.print(
-            f"{day}: {result.invoices_scored:,} invoices scored, "
-            f"{len(result.published):,} customers listed -> {result.output_dir}"
-        )
-        day += timedelta(days=1)
+    from pipelines.jobs.score import backfill as backfill_job
+
+    def each() -> None:
+        for result in backfill_job(Settings(), start.date(), end.date()):
+            plain(
+                f"{result.as_of}: {result.invoices_scored:,} invoices scored, "
+                f"{len(result.published):,} customers listed -> {result.output_dir}"
+            )
+
+    _run(each)
 
 
 @app.command()
@@ -392,115 +260,53 @@ def serve() -> None:
     """Run the nightly schedule (LATEPAY_NIGHTLY_CRON in LATEPAY_NIGHTLY_TIMEZONE, default 02:00
     Europe/Paris) as a Prefect deployment until stopped. Point PREFECT_API_URL at a running
     `prefect server start` to see the runs in the Prefect UI."""
-    from pipelines import flows  # Prefect loads only for this command
+    # no network here: keep Prefect's server from trying to send analytics
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from pipelines import deployments  # Prefect loads only for this command
 
     settings = Settings()
     try:
-        flows.require_server()
+        deployments.require_server()
     except RuntimeError as exc:
-        raise _fail(str(exc)) from exc
-    console.print(
+        error(str(exc))
+        raise typer.Exit(code=1) from exc
+    plain(
         f"Serving the nightly deployment: cron '{settings.nightly_cron}' "
         f"({settings.nightly_timezone}); Ctrl+C to stop."
     )
-    flows.serve_nightly(settings)
-
-
-def _run_scoring(run):
-    try:
-        return run()
-    except (
-        tracking.NoChampion,
-        scoring.RefusedToPublish,
-        scoring.RunLocked,
-        jobs.InsufficientData,
-        WarehouseLocked,
-    ) as exc:
-        raise _fail(str(exc)) from exc
-
-
-def _date_text(value) -> str:
-    return "–" if pd.isna(value) else f"{value:%Y-%m-%d}"
-
-
-def _print_worklist(result: scoring.ScoreResult, rows: int = 10) -> None:
-    listed = result.published
-    table = Table(
-        title=f"Worklist as of {result.as_of}: top {min(rows, len(listed))} of {len(listed):,} "
-        f"customers listed today ({len(result.worklist):,} with open invoices)"
-    )
-    for column in ("#", "customer", "collector", "at risk", "next action"):
-        table.add_column(column, justify="right" if column in ("#", "at risk") else "left")
-    table.add_column("why", overflow="fold")
-    for row in listed.head(rows).itertuples():
-        table.add_row(
-            str(row.rank),
-            str(row.name),
-            str(row.collector),
-            f"{row.expected_amount_at_risk:,.0f} ({row.risk_probability:.0%})",
-            f"{row.next_action} ({_date_text(row.next_action_date)}, {row.next_action_channel})",
-            row.reason_1,
-        )
-    console.print(table)
-    files = sorted(p.name for p in result.output_dir.iterdir())
-    console.print(
-        f"Scored {result.invoices_scored:,} open invoices with model version "
-        f"{result.model_version} (run {result.run_id}). Published in {result.output_dir}/: "
-        + ", ".join(files),
-        soft_wrap=True,
-    )
+    deployments.serve_nightly(settings)
 
 
 @app.command()
 def demo() -> None:
     """Run latepay end to end on the bundled sample: a fresh warehouse, ingest, backtest, train,
     register in MLflow, score, publish the worklist."""
+    from pipelines.jobs.demo import demo as demo_job
+
     settings = Settings()
-    if not (settings.sample_dir / "invoices.csv").exists():
-        raise _fail(f"no sample book in {settings.sample_dir} (run from the repository root)")
     started = time.perf_counter()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
-    with Progress(*columns, console=console, transient=False) as progress:
+    with Progress(*columns, console=console.console, transient=False) as progress:
 
-        def step(description: str):
-            return progress.add_task(description, total=1)
+        @contextmanager
+        def step(description: str) -> Iterator[None]:
+            task = progress.add_task(description, total=1)
+            yield
+            progress.update(task, completed=1)
 
-        task = step("Loading the sample book into a fresh warehouse")
-        settings.warehouse_path.unlink(missing_ok=True)
-        shutil.rmtree(settings.outputs_dir, ignore_errors=True)
-        loads = jobs.ingest(settings, [settings.sample_dir])
-        progress.update(task, completed=1)
-
-        task = step("Building point-in-time features at weekly snapshot dates")
-        with connect(settings.warehouse_path) as con:
-            data = jobs.training_data(con, settings)
-        progress.update(task, completed=1)
-
-        task = step("Backtest: training before the cut date, testing after it")
-        result = jobs.backtest(settings, data)
-        progress.update(task, completed=1)
-
-        task = step("Training on all history; logging and registering in MLflow")
-        trained = jobs.register(settings, data, result, force_promote=True)
-        progress.update(task, completed=1)
-
-        task = step("Scoring open invoices and publishing the worklist")
-        with connect(settings.warehouse_path) as con:
-            as_of = data_end(con)
-        scored = scoring.score(settings, as_of)
-        progress.update(task, completed=1)
-
-    _print_loads(loads)
-    _print_backtest(result)
-    late = result.overall["late"]
-    console.print(
+        result = _run(lambda: demo_job(settings, step))
+    console.loads(result.loads)
+    console.backtest(result.trained.backtest)
+    late = result.trained.backtest.overall["late"]
+    console.console.print(
         f"On the later periods, the model ranks invoices that will be paid late with AUC "
         f"[bold]{late['model']['auc']:.3f}[/] against "
         f"[bold]{late['baseline_prior_late_rate']['auc']:.3f}[/] for the customer's prior late rate."
     )
-    _print_registered(settings, trained)
-    _print_worklist(scored)
-    console.print(
+    console.registered(settings.model_name, result.trained)
+    console.worklist(result.scored)
+    scored = result.scored
+    plain(
         f"\nDone in {time.perf_counter() - started:.0f} s. Look at:\n"
         f"  worklist      {scored.worklist_path} (today's list: {settings.capacity_per_collector} "
         "customers per collector)\n"

@@ -1,76 +1,51 @@
-"""Prefect flows: thin wiring of `pipelines.jobs`, for scheduled and observed runs.
+"""Prefect flows: each a table of contents over `pipelines.jobs`, for scheduled and observed runs.
 
-Each flow reads the settings and calls named jobs in order; the jobs hold the logic and run (and
-are tested) without Prefect. The CLI calls the jobs directly, so a one-off command does not start
-Prefect's temporary server.
+The flows read the settings and call the same workload functions the CLI calls; the schedule is
+in `pipelines/deployments.py`. The CLI calls the jobs directly, so a one-off command does not
+start Prefect's temporary server.
 """
 
 from __future__ import annotations
 
-import os
-
-# No network here: keep Prefect's server from trying to send analytics.
-os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
-from prefect import flow, serve, task
+from prefect import flow, task
 from prefect.cache_policies import NO_CACHE
-from prefect.deployments.runner import RunnerDeployment
-from prefect.schedules import Cron
-from prefect.settings import get_current_settings
 
-from pipelines import jobs, scoring
+from pipelines.jobs import ingest, nightly, score, train
 from pipelines.settings import Settings
 
-
-@task(cache_policy=NO_CACHE)
-def ingest_files(
-    settings: Settings, paths: list[Path], mapping: Path | None
-) -> list[jobs.LoadResult]:
-    return jobs.ingest(settings, paths, mapping)
-
-
-@task(cache_policy=NO_CACHE)
-def train_model(settings: Settings, force_promote: bool, tune_trials: int) -> jobs.TrainResult:
-    return jobs.train(settings, force_promote=force_promote, tune_trials=tune_trials)
-
-
-@task(cache_policy=NO_CACHE)
-def score_open_invoices(settings: Settings, as_of: date | None) -> scoring.ScoreResult:
-    return scoring.score(settings, as_of)
-
-
-@task(cache_policy=NO_CACHE)
-def load_inbox(settings: Settings, today: date) -> list[jobs.LoadResult]:
-    loads, _ = scoring.load_inbox(settings, today)
-    return loads
-
-
-@task(cache_policy=NO_CACHE)
-def score_and_publish(settings: Settings, as_of: date) -> scoring.ScoreResult:
-    # the caller holds the run lock
-    return scoring.score_without_lock(settings, as_of)
+# Connections and frames cannot be hashed for Prefect's cache: tasks run every time.
+ingest_files = task(ingest.ingest, name="ingest", cache_policy=NO_CACHE)
+train_model = task(train.train, name="train", cache_policy=NO_CACHE)
+score_date = task(score.score, name="score", cache_policy=NO_CACHE)
+nightly_job = task(nightly.nightly, name="nightly", cache_policy=NO_CACHE)
 
 
 @flow(name="ingest")
-def ingest_flow(paths: list[str], mapping: str | None = None) -> list[jobs.LoadResult]:
-    """Load customers, invoices and payments exports (with an optional mapping file)."""
-    return ingest_files(Settings(), [Path(p) for p in paths], Path(mapping) if mapping else None)
+def ingest_flow(
+    paths: list[str], mapping: str | None = None, load_date: date | None = None
+) -> list[ingest.LoadResult]:
+    """Load exports (with an optional mapping file); rows dated after `load_date` (default
+    today) are rejected as future."""
+    return ingest_files(
+        Settings(), [Path(p) for p in paths], Path(mapping) if mapping else None, load_date
+    )
 
 
 @flow(name="train")
 def train_flow(force_promote: bool = False, tune_trials: int = 0) -> str:
     """Backtest, train, register (after choosing the LightGBM settings among `tune_trials`, if
     any); returns the registered model version."""
-    return train_model(Settings(), force_promote, tune_trials).registered.version
+    result = train_model(Settings(), force_promote=force_promote, tune_trials=tune_trials)
+    return result.registered.version
 
 
 @flow(name="score")
 def score_flow(as_of: date | None = None) -> str:
     """Score open invoices as of `as_of` (default today) and publish; returns the folder."""
-    return str(score_open_invoices(Settings(), as_of).output_dir)
+    return str(score_date(Settings(), as_of).output_dir)
 
 
 @flow(name="nightly")
@@ -78,34 +53,13 @@ def nightly_flow(as_of: date | None = None) -> str:
     """Load the exports dropped in the inbox, then score open invoices as of `as_of` (default
     today) and publish the worklist; returns the published folder. Fails, leaving the previous
     outputs in place, when the inputs look broken."""
+    return str(nightly_job(Settings(), as_of).score.output_dir)
+
+
+@flow(name="backfill")
+def backfill_flow(start: date, end: date) -> list[str]:
+    """Score and publish every date from `start` to `end` with today's champion, one task run
+    per date; returns the published folders."""
     settings = Settings()
-    today = date.today()
-    with scoring.run_lock(settings):
-        load_inbox(settings, today)
-        return str(score_and_publish(settings, as_of or today).output_dir)
-
-
-def nightly_deployment(settings: Settings) -> RunnerDeployment:
-    """The nightly flow on its cron schedule, one run at a time."""
-    return nightly_flow.to_deployment(
-        name="nightly",
-        schedules=[Cron(settings.nightly_cron, timezone=settings.nightly_timezone)],
-        description="Load the inbox, score open invoices, publish the worklist.",
-        tags=["latepay"],
-    )
-
-
-def require_server() -> None:
-    """A schedule needs a Prefect server that outlives this process: without PREFECT_API_URL,
-    Prefect's temporary server would stop with it."""
-    if not get_current_settings().api.url:
-        raise RuntimeError(
-            "latepay serve needs a running Prefect server: start one with `prefect server start` "
-            "and set PREFECT_API_URL=http://127.0.0.1:4200/api (see README, For operations)"
-        )
-
-
-def serve_nightly(settings: Settings) -> None:
-    """Serve the nightly deployment until stopped (`latepay serve`)."""
-    require_server()
-    serve(nightly_deployment(settings), limit=1)
+    days = [start + timedelta(days=i) for i in range((end - start).days + 1)]
+    return [str(score_date(settings, day).output_dir) for day in days]

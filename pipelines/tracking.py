@@ -8,17 +8,23 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+import matplotlib.pyplot as plt
 import mlflow
 import pandas as pd
+from matplotlib.figure import Figure
 from mlflow.models import ModelSignature
 from mlflow.tracking import MlflowClient
 from mlflow.types import ColSpec, Schema
 
 from models.train import RiskModel
-from pipelines import plots
+
+if TYPE_CHECKING:
+    from pipelines.settings import Settings
 
 CHAMPION = "champion"
+# MLflow's progress bars and INFO logs would interleave with the CLI's own output.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 logging.getLogger("mlflow").setLevel(logging.ERROR)
 logging.getLogger("alembic").setLevel(logging.WARNING)
@@ -45,32 +51,51 @@ class RegisteredModel:
     promoted: bool
 
 
-def _setup(tracking_uri: str, experiment: str, artifacts_dir: Path) -> None:
-    mlflow.set_tracking_uri(tracking_uri)
-    if mlflow.get_experiment_by_name(experiment) is None:
-        artifacts_dir.mkdir(parents=True, exist_ok=True)
-        mlflow.create_experiment(experiment, artifact_location=artifacts_dir.resolve().as_uri())
-    mlflow.set_experiment(experiment)
+@dataclass(frozen=True)
+class Destination:
+    """Where runs and models go: the tracking store, experiment, artifacts and model name."""
+
+    tracking_uri: str
+    experiment: str
+    artifacts_dir: Path
+    model_name: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> Destination:
+        return cls(
+            settings.mlflow_tracking_uri,
+            settings.experiment_name,
+            settings.mlflow_artifacts_dir,
+            settings.model_name,
+        )
+
+
+def _setup(to: Destination) -> None:
+    mlflow.set_tracking_uri(to.tracking_uri)
+    if mlflow.get_experiment_by_name(to.experiment) is None:
+        to.artifacts_dir.mkdir(parents=True, exist_ok=True)
+        mlflow.create_experiment(
+            to.experiment, artifact_location=to.artifacts_dir.resolve().as_uri()
+        )
+    mlflow.set_experiment(to.experiment)
 
 
 def log_and_register(
     model: RiskModel,
+    to: Destination,
     *,
-    tracking_uri: str,
-    experiment: str,
-    artifacts_dir: Path,
-    model_name: str,
     params: dict[str, object],
     metrics: dict[str, float],
     example: pd.DataFrame,
     promote: bool,
     backtest: dict[str, object] | None = None,
-    backtest_predictions: pd.DataFrame | None = None,
+    figures: dict[str, Figure] | None = None,
     tuning: pd.DataFrame | None = None,
 ) -> RegisteredModel:
-    """Log a training run with its parameters, metrics, backtest, plots and model; register the
-    model; move the champion alias to it when `promote`."""
-    _setup(tracking_uri, experiment, artifacts_dir)
+    """Log a training run with its parameters, metrics, backtest, figures (artifact path ->
+    figure, closed here) and model; register the model; move the champion alias to it when
+    `promote`."""
+    _setup(to)
     with mlflow.start_run() as run:
         mlflow.log_params({k: v for k, v in params.items() if v is not None})
         mlflow.log_metrics({k: v for k, v in metrics.items() if pd.notna(v)})
@@ -80,31 +105,21 @@ def log_and_register(
             mlflow.log_text(json.dumps(backtest, indent=2, default=str), "backtest.json")
         if tuning is not None:
             mlflow.log_table(tuning, "tuning.json")
-        _log_figures(model, example, backtest_predictions)
+        for path, figure in (figures or {}).items():
+            mlflow.log_figure(figure, path)
+            plt.close(figure)
         info = mlflow.pyfunc.log_model(
             name="model",
             python_model=RiskModelPyfunc(model),
             input_example=_signature_example(model, example),
             signature=_signature(model),
-            registered_model_name=model_name,
+            registered_model_name=to.model_name,
             pip_requirements=["lightgbm", "pandas", "scikit-learn"],
         )
     version = str(info.registered_model_version)
     if promote:
-        MlflowClient().set_registered_model_alias(model_name, CHAMPION, version)
+        MlflowClient().set_registered_model_alias(to.model_name, CHAMPION, version)
     return RegisteredModel(run.info.run_id, version, promote)
-
-
-def _log_figures(model: RiskModel, example: pd.DataFrame, predictions: pd.DataFrame | None) -> None:
-    figures = {
-        "plots/feature_importance.png": plots.importance_figure(model),
-        "plots/shap_summary.png": plots.shap_summary_figure(model, example),
-    }
-    if predictions is not None and not predictions.empty:
-        figures["plots/calibration.png"] = plots.calibration_figure(predictions)
-    for path, figure in figures.items():
-        mlflow.log_figure(figure, path)
-        plots.plt.close(figure)
 
 
 def _signature_example(model: RiskModel, example: pd.DataFrame) -> pd.DataFrame:

@@ -1,37 +1,15 @@
-"""Publish a night's outputs atomically and write them safely.
-
-Layout of `outputs_dir`:
-    <as_of>/                 a symbolic link to the folder of the run that published that date
-    latest                   a symbolic link to the most recent as-of date
-    .runs/<as_of>.<stamp>/   the folders themselves: worklist.csv, worklist_<collector>.xlsx,
-                             report.html
-
-A run writes into a fresh folder under .runs/ and then replaces the `<as_of>` link in one
-rename, which the operating system makes atomic: readers see the previous folder or the new one,
-never a mix, and a run that fails or is killed before the rename leaves the previous one in place
-(its unfinished folder is removed by the next run). Only the folder the link points to is kept.
-
-Text that comes from the data (customer names, collectors, reasons...) is neutralised before it
-is written: a cell beginning with = + - @ (or a tab or carriage return) would run as a formula in
-a spreadsheet, so it gets a leading apostrophe (OWASP's advice for CSV injection).
-"""
+"""One workbook per collector (XlsxWriter): the Worklist, the Invoices behind it, About."""
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import xlsxwriter
 
-RUNS = ".runs"
-LATEST = "latest"
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+from pipelines.publish.files import neutralise, neutralise_frame
 
 # The worklist as collectors read it: column -> header.
 HEADERS = {
@@ -87,93 +65,8 @@ INVOICE_HEADERS = {
 AMOUNT_FORMAT = "#,##0.00"
 PROBABILITY_FORMAT = "0%"
 DATE_FORMAT = "yyyy-mm-dd"
-
-
-def neutralise(value: object) -> object:
-    """A text cell that a spreadsheet would run as a formula, made inert; other values as is."""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
-
-
-def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
-    text = [c for c in frame.columns if not pd.api.types.is_numeric_dtype(frame[c])]
-    return frame.assign(**{c: frame[c].map(neutralise) for c in text})
-
-
-@contextmanager
-def staged(outputs_dir: Path, as_of: str) -> Iterator[Path]:
-    """Yield a fresh folder to write a run's files into; when the block ends without error,
-    switch `<outputs_dir>/<as_of>` to it atomically and point `latest` at the newest date.
-    On error the folder is removed and the published outputs are untouched."""
-    runs = outputs_dir / RUNS
-    runs.mkdir(parents=True, exist_ok=True)
-    _remove_unfinished(outputs_dir)
-    folder = runs / f"{as_of}.{datetime.now():%Y%m%dT%H%M%S%f}"
-    folder.mkdir()
-    try:
-        yield folder
-    except BaseException:
-        shutil.rmtree(folder, ignore_errors=True)
-        raise
-    target = outputs_dir / as_of
-    previous = _switch(target, folder)
-    if previous is not None and previous != folder:
-        shutil.rmtree(previous, ignore_errors=True)
-    newest = max(p.name for p in outputs_dir.iterdir() if _is_date(p.name) and p.is_dir())
-    _switch(outputs_dir / LATEST, outputs_dir / newest, keep_previous=True)
-
-
-def _switch(link: Path, folder: Path, *, keep_previous: bool = False) -> Path | None:
-    """Make `link` a relative symbolic link to `folder` in one rename; return the folder it
-    pointed to before (None if none). A real folder left by an earlier latepay is moved aside
-    first."""
-    previous = None
-    if link.is_symlink():
-        previous = (link.parent / os.readlink(link)).resolve()
-    elif link.exists():  # a plain folder published by latepay < 0.2
-        previous = link.parent / RUNS / f"{link.name}.legacy"
-        os.replace(link, previous)
-    tmp = link.parent / f".{link.name}.link"
-    tmp.unlink(missing_ok=True)
-    os.symlink(os.path.relpath(folder, link.parent), tmp)
-    os.replace(tmp, link)
-    return None if keep_previous else previous
-
-
-def _remove_unfinished(outputs_dir: Path) -> None:
-    """Folders under .runs/ that no link points to: left by a run that failed or was killed."""
-    linked = {
-        (p.parent / os.readlink(p)).resolve() for p in outputs_dir.iterdir() if p.is_symlink()
-    }
-    for folder in (outputs_dir / RUNS).iterdir():
-        if folder.resolve() not in linked:
-            shutil.rmtree(folder, ignore_errors=True)
-
-
-def _is_date(name: str) -> bool:
-    try:
-        date.fromisoformat(name)
-    except ValueError:
-        return False
-    return True
-
-
-def write_worklist_csv(published: pd.DataFrame, path: Path) -> None:
-    """The day's list as CSV: amounts to the cent, probabilities to 4 decimals, ISO dates."""
-    amounts = [
-        "open_amount",
-        "overdue_amount",
-        "disputed_amount",
-        "expected_amount_at_risk",
-        "late_interest",
-        "recovery_fees",
-    ]
-    frame = published.round(dict.fromkeys(amounts, 2) | {"risk_probability": 4})
-    for column in frame.columns:
-        if pd.api.types.is_datetime64_any_dtype(frame[column]):
-            frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    neutralise_frame(frame).to_csv(path, index=False)
+# Widest column XlsxWriter's autofit may make (about 60 characters): reasons wrap beyond.
+MAX_COLUMN_PIXELS = 420
 
 
 def collector_file_name(collector: str, taken: set[str]) -> str:
@@ -226,9 +119,8 @@ def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str]) -
     values = neutralise_frame(frame[columns])
     for i, column in enumerate(columns):
         number_format = _number_format(column, frame[column])
-        width = max([len(headers[column])] + [len(str(v)) for v in values[column].head(200)])
         cell_format = workbook.add_format({"num_format": number_format}) if number_format else None
-        sheet.set_column(i, i, min(max(width + 2, 10), 60), cell_format)
+        sheet.set_column(i, i, None, cell_format)
         sheet.write(0, i, headers[column], header)
     # one typed writer per column, values converted column by column: 5x faster than write()
     writers, cells = [], []
@@ -252,6 +144,7 @@ def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str]) -
                 writers[i](r, i, value)
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(values), 1), len(columns) - 1)
+    sheet.autofit(max_width=MAX_COLUMN_PIXELS)
 
 
 def _cell(value: object) -> object:

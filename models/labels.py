@@ -1,6 +1,6 @@
 """Training examples: (invoice, as_of) snapshots of open invoices, labelled with what happened after.
 
-Labels are only set where the outcome is known at `known_at` (DESIGN.md "Honest outcome"); where it
+Labels are only set where the outcome is known at `known_at` (README, "How the model stays honest"); where it
 is not, the label is missing (NaN) and the snapshot must not be used to train or test that target.
 Pure functions over DataFrames: no warehouse, files or clock.
 """
@@ -111,20 +111,6 @@ def compact_features(frame: pd.DataFrame, categorical: list[str]) -> pd.DataFram
         if column in frame:
             frame[column] = frame[column].astype("category")
     return frame
-
-
-def sample_per_invoice(frame: pd.DataFrame, per_invoice: int, seed: int = 0) -> pd.DataFrame:
-    """At most `per_invoice` snapshots of each invoice, drawn at random (deterministic for a seed
-    and row order): every invoice counts about the same in training, however many weeks it stayed
-    open, and training cost grows with invoices, not with how long they stay unpaid."""
-    return frame[sampled_per_invoice(frame["invoice_id"].to_numpy(), per_invoice, seed)]
-
-
-def sampled_per_invoice(invoice_ids: np.ndarray, per_invoice: int, seed: int = 0) -> np.ndarray:
-    """The mask of sample_per_invoice over rows with these invoice ids, in this order."""
-    key = np.random.default_rng(seed).random(len(invoice_ids))
-    order = pd.Series(key).groupby(invoice_ids).rank(method="first")
-    return order.to_numpy() <= per_invoice
 
 
 def not_yet_late(frame: pd.DataFrame, grace_days: int = 0) -> pd.Series:

@@ -1,6 +1,6 @@
--- The warehouse schema, created and migrated (idempotently) every time latepay opens the
--- warehouse: `create ... if not exists` for tables, `add column if not exists` for columns added
--- since the first version. Nothing here drops or rewrites data.
+-- The warehouse schema: `create ... if not exists`, run every time latepay opens the warehouse
+-- for writing. A warehouse made by an earlier latepay is brought up to this schema by
+-- pipelines/warehouse/migrations.py (numbered steps, recorded in meta.schema_version).
 -- raw.*      rows as read, every value kept as text, with load_id, source file and line number
 --            (the line where the row starts; for Excel the sheet row, for Parquet the row number).
 -- staging.*  typed and keyed; what features read.
@@ -8,6 +8,7 @@
 create schema if not exists raw;
 create schema if not exists staging;
 create schema if not exists scoring;
+create schema if not exists meta;
 
 create sequence if not exists load_id_seq start 1;
 
@@ -20,19 +21,19 @@ create table if not exists loads (
     rows_loaded bigint,
     rows_rejected bigint,
     started_at timestamp not null,
-    finished_at timestamp
+    finished_at timestamp,
+    -- rows_read = rows_loaded + rows_pending + rows_rejected
+    rows_pending bigint,
+    rows_updated bigint,
+    rows_unchanged bigint,
+    payments_derived bigint,
+    payments_matched bigint,
+    mapping_hash varchar,
+    mapping_file varchar,
+    source_format varchar,
+    load_date date,
+    promises_matched bigint
 );
--- Added with the multi-format ingest. rows_read = rows_loaded + rows_pending + rows_rejected.
-alter table loads add column if not exists rows_pending bigint;
-alter table loads add column if not exists rows_updated bigint;
-alter table loads add column if not exists rows_unchanged bigint;
-alter table loads add column if not exists payments_derived bigint;
-alter table loads add column if not exists payments_matched bigint;
-alter table loads add column if not exists mapping_hash varchar;
-alter table loads add column if not exists mapping_file varchar;
-alter table loads add column if not exists source_format varchar;
-alter table loads add column if not exists load_date date;
-alter table loads add column if not exists promises_matched bigint;
 
 create table if not exists rejects (
     load_id integer not null,
@@ -43,34 +44,31 @@ create table if not exists rejects (
     row_text varchar
 );
 
+-- n_fields: fields found on the row when it was read row by row (null when read by DuckDB, which
+-- accepts only rows with as many fields as the header).
 create table if not exists raw.customers (
     load_id integer, source_file varchar, line bigint,
     customer_id varchar, name varchar, country varchar, segment varchar,
-    payment_terms_days varchar, preferred_channel varchar, collector varchar
+    payment_terms_days varchar, preferred_channel varchar, collector varchar,
+    n_fields integer
 );
 create table if not exists raw.invoices (
     load_id integer, source_file varchar, line bigint,
     invoice_id varchar, customer_id varchar, issue_date varchar, due_date varchar,
-    amount varchar, currency varchar, disputed varchar, dispute_opened_date varchar
+    amount varchar, currency varchar, disputed varchar, dispute_opened_date varchar,
+    settled_date varchar, paid_amount varchar, customer_name varchar,
+    payment_terms_days varchar, n_fields integer
 );
 create table if not exists raw.payments (
     load_id integer, source_file varchar, line bigint,
-    payment_id varchar, invoice_id varchar, payment_date varchar, amount varchar
+    payment_id varchar, invoice_id varchar, payment_date varchar, amount varchar,
+    n_fields integer
 );
 create table if not exists raw.promises (
     load_id integer, source_file varchar, line bigint,
     promise_id varchar, invoice_id varchar, promised_on varchar, promised_date varchar,
     amount varchar, n_fields integer
 );
--- n_fields: fields found on the row when it was read row by row (null when read by DuckDB, which
--- accepts only rows with as many fields as the header).
-alter table raw.customers add column if not exists n_fields integer;
-alter table raw.invoices add column if not exists settled_date varchar;
-alter table raw.invoices add column if not exists paid_amount varchar;
-alter table raw.invoices add column if not exists customer_name varchar;
-alter table raw.invoices add column if not exists payment_terms_days varchar;
-alter table raw.invoices add column if not exists n_fields integer;
-alter table raw.payments add column if not exists n_fields integer;
 
 create table if not exists staging.customers (
     customer_id varchar primary key,
@@ -85,7 +83,6 @@ create table if not exists staging.customers (
 -- Grain: one row per invoice_id (the current version), one row per payment_id. The keys are
 -- enforced by the ingest (duplicate_key rule, versioned updates), not by a primary-key index:
 -- maintaining one on 10M rows costs more than the whole rest of a load.
--- (pipelines.ingest.ensure_schema rebuilds tables made with the index by earlier versions.)
 create table if not exists staging.invoices (
     invoice_id varchar not null,
     customer_id varchar not null,
@@ -169,4 +166,19 @@ create table if not exists staging.pending_promises (
     load_id integer,
     file_name varchar,
     line bigint
+);
+
+-- Grain: one row per scoring run (published, refused or failed), key run_id.
+create table if not exists scoring.runs (
+    run_id varchar primary key,
+    as_of date not null,
+    model_version varchar,
+    status varchar not null,          -- published | refused
+    finished_at timestamp not null,
+    invoices_scored bigint,
+    customers_listed bigint,
+    message varchar,
+    receivables double,
+    sales_90d double,
+    dso double
 );

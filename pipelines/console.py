@@ -1,0 +1,195 @@
+"""What the CLI prints: the reconciliation, backtests, tuning, registration and the worklist.
+
+Text from the data (file names, customer names, collectors, reasons) is printed as rich `Text`,
+never parsed as console markup, so a name such as "[link=…]" stays a name.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from models.evaluate import POPULATIONS
+from pipelines.ingest import LoadResult
+
+console = Console()
+
+RANKINGS = {
+    "model": "latepay",
+    "baseline_aging": "aging list",
+    "baseline_prior_late_rate": "prior late rate",
+}
+
+
+def error(message: str) -> None:
+    console.print(Text("error: ", style="bold red") + Text(message))
+
+
+def plain(message: str) -> None:
+    """A line that may hold text from the data: printed as is, wrapped softly."""
+    console.print(Text(message), soft_wrap=True)
+
+
+def loads(results: list[LoadResult]) -> None:
+    table = Table(title="Reconciliation: rows read = loaded + pending + rejected")
+    for column in ("file", "kind", "read", "loaded", "pending", "rejected", ""):
+        numeric = column in ("read", "loaded", "pending", "rejected")
+        table.add_column(
+            column, justify="right" if numeric else "left", overflow="fold", no_wrap=numeric
+        )
+    for r in results:
+        table.add_row(
+            Text(str(r.file)),
+            r.kind,
+            f"{r.rows_read:,}",
+            f"{r.rows_loaded:,}",
+            f"{r.rows_pending:,}",
+            f"{r.rows_rejected:,}",
+            "; ".join(_load_notes(r)),
+        )
+    console.print(table)
+    for r in results:
+        if r.source_format and not r.skipped:
+            plain(f"{r.file}: read as {r.source_format}")
+    _rejects(results)
+
+
+def _load_notes(r: LoadResult) -> list[str]:
+    notes = []
+    if r.skipped:
+        notes.append("already loaded: unchanged")
+    if r.rows_updated:
+        notes.append(f"{r.rows_updated:,} updated (previous versions kept)")
+    if r.payments_derived:
+        notes.append(f"{r.payments_derived:,} payments from settlement dates")
+    if r.payments_matched:
+        notes.append(f"{r.payments_matched:,} pending payments matched")
+    return notes
+
+
+def _rejects(results: list[LoadResult]) -> None:
+    for r in results:
+        if r.rows_rejected and not r.skipped:
+            rules = ", ".join(f"{rule} {n:,}" for rule, n in r.rejects_by_rule)
+            console.print(Text(str(r.file), style="bold") + Text(f": rejected by rule: {rules}"))
+            for example in r.reject_examples:
+                plain(f"  {r.file}: {example}")
+    if any(r.rows_rejected and not r.skipped for r in results):
+        console.print(
+            "Every rejected row, with its file, line, rule, message and original text, is in "
+            "the warehouse table `rejects`."
+        )
+    if any(r.rows_pending and not r.skipped for r in results):
+        console.print(
+            "Pending payments name invoices not loaded yet; they wait in "
+            "`staging.pending_payments` and are matched when the invoice arrives."
+        )
+
+
+def backtest(result) -> None:
+    """A models.backtest.BacktestResult: every population, the model beside both baselines."""
+    cuts = ", ".join(c.isoformat() for c in result.cuts)
+    table = Table(title=f"Backtest, rolling origin: cuts {cuts}; data end {result.data_end}")
+    for column in ("ranking", "AUC", "PR-AUC", "Brier", "ECE", "top 10%", "top 20%"):
+        table.add_column(column, justify="left" if column == "ranking" else "right")
+    for population, label in POPULATIONS.items():
+        blocks = result.overall[population]
+        table.add_section()
+        table.add_row(f"[bold]{label}[/], n={blocks['model']['n']:,}")
+        for block, name in RANKINGS.items():
+            m = blocks[block]
+            table.add_row(
+                f"  {name}",
+                *(_number(m[k]) for k in ("auc", "pr_auc", "brier", "ece")),
+                *(_number(m[k], "{:.0%}") for k in ("capture_top10", "capture_top20")),
+            )
+    console.print(table)
+    if "days_to_pay" in result.overall:
+        d = result.overall["days_to_pay"]
+        console.print(
+            f"Days to pay: mean absolute error {d['mae_days']:.1f} days; "
+            f"{d['p10_p90_coverage']:.0%} of payments fell inside the P10–P90 interval (n={d['n']:,})."
+        )
+    console.print("top 10% / 20%: share of the late amount in the top of each day's list.")
+
+
+def _number(value: float | None, pattern: str = "{:.3f}") -> str:
+    return "–" if value is None or math.isnan(value) else pattern.format(value)
+
+
+def tuning(result) -> None:
+    """A models.tune.Tuning: one row per trial, the chosen one in bold."""
+    from models.tune import TUNING_METRICS
+
+    table = Table(
+        title=f"Tuning: trained before {result.cut}, validated up to {result.end} "
+        "(before the backtest's test periods)"
+    )
+    columns = [c for c in result.trials.columns if c not in TUNING_METRICS]
+    for column in ["trial", *columns]:
+        table.add_column(column.replace("_", " "), justify="right")
+    best = result.trials["score"].idxmax()
+    for i, row in result.trials.iterrows():
+        cells = [str(i + 1), *(f"{row[c]:g}" if c != "score" else f"{row[c]:.4f}" for c in columns)]
+        table.add_row(*cells, style="bold" if i == best else None)
+    console.print(table)
+    console.print(
+        f"score: mean AUC of lateness (not yet due) and serious lateness; trial {best + 1} chosen "
+        "(the first is the defaults)."
+    )
+
+
+def registered(model_name: str, result) -> None:
+    """A pipelines.jobs.train.TrainResult: the gate's comparison and the registered version."""
+    from models.promotion import GATE_METRIC
+
+    r = result.registered
+    status = "now champion" if r.promoted else "not promoted: the champion's backtest is better"
+    if result.champion_score is not None:
+        new = result.backtest.flat_metrics()[GATE_METRIC]
+        console.print(
+            f"Champion gate ({GATE_METRIC}, same backtest): new model {new:.4f}, "
+            f"current champion {result.champion_score:.4f}"
+        )
+    plain(
+        f"Model '{model_name}' version {r.version} ({status}); "
+        f"trained on {result.training_rows:,} snapshots; MLflow run {r.run_id}"
+    )
+
+
+def _date_text(value) -> str:
+    return "–" if pd.isna(value) else f"{value:%Y-%m-%d}"
+
+
+def worklist(result, rows: int = 10) -> None:
+    """A pipelines.jobs.score.ScoreResult: the top of today's list and where it was published."""
+    listed = result.published
+    table = Table(
+        title=f"Worklist as of {result.as_of}: top {min(rows, len(listed))} of {len(listed):,} "
+        f"customers listed today ({len(result.worklist):,} with open invoices)"
+    )
+    for column in ("#", "customer", "collector", "at risk", "next action"):
+        table.add_column(column, justify="right" if column in ("#", "at risk") else "left")
+    table.add_column("why", overflow="fold")
+    for row in listed.head(rows).itertuples():
+        table.add_row(
+            str(row.rank),
+            Text(str(row.name)),
+            Text(str(row.collector)),
+            f"{row.expected_amount_at_risk:,.0f} ({row.risk_probability:.0%})",
+            Text(
+                f"{row.next_action} ({_date_text(row.next_action_date)}, {row.next_action_channel})"
+            ),
+            Text(str(row.reason_1)),
+        )
+    console.print(table)
+    files = sorted(p.name for p in result.output_dir.iterdir())
+    plain(
+        f"Scored {result.invoices_scored:,} open invoices with model version "
+        f"{result.model_version} (run {result.run_id}). Published in {result.output_dir}/: "
+        + ", ".join(files)
+    )

@@ -1,0 +1,52 @@
+"""The nightly job: load what was dropped in the inbox, then score and publish today's list.
+
+A night either publishes a correct list or changes nothing: an inbox that cannot be loaded is
+moved to inbox/failed/<date>/ and the run refuses (yesterday's list stays in place)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from pipelines.ingest import IngestError, LoadResult
+from pipelines.ingest.inbox import inbox_files, move_files
+from pipelines.jobs.ingest import ingest
+from pipelines.jobs.score import RefusedToPublish, ScoreResult, score_locked
+from pipelines.settings import Settings
+from pipelines.warehouse.locks import run_lock
+
+
+@dataclass
+class NightlyResult:
+    loads: list[LoadResult]
+    moved_to: Path | None  # where the loaded inbox files went; None when the inbox was empty
+    score: ScoreResult
+
+
+def nightly(settings: Settings, as_of: date | None = None) -> NightlyResult:
+    """Load the inbox, then score and publish as of `as_of` (default today), under the run lock."""
+    today = date.today()
+    with run_lock(settings.warehouse_path):
+        loads, moved = load_inbox(settings, today)
+        return NightlyResult(loads, moved, score_locked(settings, as_of or today))
+
+
+def load_inbox(settings: Settings, today: date) -> tuple[list[LoadResult], Path | None]:
+    """Load every file dropped in the inbox (one ingest, so invoices load before payments), then
+    move them to inbox/loaded/<today>/; on a load error move them to inbox/failed/<today>/ and
+    refuse. Nothing in the inbox: nothing to load. Loads are idempotent (a file already loaded
+    is recognised by its hash), so dropping a file twice does no harm."""
+    inbox = settings.inbox_dir
+    files = inbox_files(inbox)
+    if not files:
+        return [], None
+    try:
+        loads = ingest(settings, files, settings.inbox_mapping, today)
+    except IngestError as exc:
+        failed = move_files(files, inbox / "failed" / today.isoformat())
+        raise RefusedToPublish(
+            f"could not load the inbox ({exc}); its files were moved to {failed}. "
+            "Fix them and drop them again; yesterday's list stays in place."
+        ) from exc
+    return loads, move_files(files, inbox / "loaded" / today.isoformat())

@@ -1,0 +1,233 @@
+"""Scoring: every invoice open at a date scored by the champion, customers ranked into the
+collectors' worklist, reasons for the rows people read, stored in `scoring.*` and published.
+
+A run either publishes a complete, consistent set of files or leaves the previous ones in place:
+inputs are checked first (refused with the reasons, non-zero exit), the files are written into a
+fresh folder, the tables are replaced in one transaction, and the date's folder is switched to
+the new one in a single rename (pipelines/publish). One run at a time (pipelines/warehouse/locks).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from features.catalog import CATEGORICAL_FEATURES
+from features.runner import build_features
+from models.explain import top_reasons
+from models.train import RiskModel
+from models.worklist import (
+    REASON_COLUMNS,
+    WorklistPolicy,
+    plan_invoices,
+    rank_customers,
+    todays_list,
+)
+from pipelines import publish, tracking
+from pipelines.publish import report
+from pipelines.publish.files import write_worklist_csv
+from pipelines.publish.workbooks import write_collector_workbooks
+from pipelines.settings import Settings
+from pipelines.warehouse import connect
+from pipelines.warehouse import scoring as store
+from pipelines.warehouse.locks import run_lock
+
+
+class RefusedToPublish(RuntimeError):
+    """The inputs look broken: the run stops before publishing and says why."""
+
+
+@dataclass
+class ScoreResult:
+    as_of: date
+    run_id: str
+    model_version: str
+    invoices_scored: int
+    worklist: pd.DataFrame = field(repr=False)  # every customer with open invoices, ranked
+    published: pd.DataFrame = field(repr=False)  # today's list: the capacity cut
+    output_dir: Path
+    scores: pd.DataFrame = field(repr=False)  # one row per open invoice, with its plan
+
+    @property
+    def worklist_path(self) -> Path:
+        return self.output_dir / "worklist.csv"
+
+
+def policy(settings: Settings) -> WorklistPolicy:
+    return WorklistPolicy(
+        capacity_per_collector=settings.capacity_per_collector,
+        high_risk_threshold=settings.high_risk_threshold,
+        annual_interest_rate=settings.late_interest_rate,
+        recovery_fee=settings.recovery_fee,
+    )
+
+
+def check_inputs(con: duckdb.DuckDBPyConnection, as_of: date, max_stale_days: int) -> list[str]:
+    """What makes the warehouse unfit to score at `as_of`; empty when all is well."""
+    [(invoices, last_issue, payments, last_payment)] = con.execute(
+        """
+        select
+            (select count(*) from staging.invoices),
+            (select max(issue_date) from staging.invoices where issue_date < $as_of),
+            (select count(*) from staging.payments),
+            (select max(payment_date) from staging.payments where payment_date < $as_of)
+        """,
+        {"as_of": as_of},
+    ).fetchall()
+    if not invoices:
+        return ["the warehouse holds no invoices: load exports first (`latepay ingest`)"]
+    problems = []
+    oldest_allowed = as_of - timedelta(days=max_stale_days)
+    if not payments:
+        problems.append(
+            "invoices are loaded but no payments at all: is the payments export missing?"
+        )
+    elif last_payment is None or last_payment < oldest_allowed:
+        problems.append(
+            f"no payment dated in the {max_stale_days} days before {as_of} (the latest is "
+            f"{last_payment}): the payments export is probably missing or late. Score an earlier "
+            "date with --as-of, or raise LATEPAY_MAX_STALE_DAYS if this is expected"
+        )
+    if last_issue is None or last_issue < oldest_allowed:
+        problems.append(
+            f"no invoice issued in the {max_stale_days} days before {as_of} (the latest is "
+            f"{last_issue}): the invoices export is probably missing or late"
+        )
+    return problems
+
+
+def check_features(features: pd.DataFrame, feature_names: list[str]) -> list[str]:
+    """Refuse features that cannot be right: missing model inputs, or most of them all null."""
+    missing = [name for name in feature_names if name not in features]
+    if missing:
+        return [f"the champion model expects features the warehouse does not give: {missing}"]
+    numeric = [n for n in feature_names if n not in CATEGORICAL_FEATURES]
+    empty = [n for n in numeric if features[n].isna().all()]
+    if len(empty) > len(numeric) / 2:
+        return [
+            f"{len(empty)} of {len(numeric)} numeric features are null for every open invoice "
+            f"({', '.join(empty[:8])}{', …' if len(empty) > 8 else ''}): the history tables "
+            "look empty or broken"
+        ]
+    return []
+
+
+def score(settings: Settings, as_of: date | None = None) -> ScoreResult:
+    """Score every invoice open at `as_of` (default today) and publish the worklist, or raise
+    RefusedToPublish / NoChampion / RunLocked and leave the previous outputs untouched."""
+    with run_lock(settings.warehouse_path):
+        return score_locked(settings, as_of or date.today())
+
+
+def backfill(settings: Settings, start: date, end: date) -> Iterator[ScoreResult]:
+    """Score and publish every date from `start` to `end` (inclusive) with today's champion,
+    each in its own folder; yields each date's result as it is published."""
+    day = start
+    while day <= end:
+        yield score(settings, day)
+        day += timedelta(days=1)
+
+
+def score_locked(settings: Settings, as_of: date) -> ScoreResult:
+    """`score` for a caller that already holds the run lock (the nightly job)."""
+    model, version = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)
+    run_id = f"{datetime.now():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+    with connect(settings.warehouse_path) as con:
+        try:
+            features = _checked_features(con, settings, model, as_of)
+            return _rank_and_publish(settings, con, model, version, run_id, as_of, features)
+        except RefusedToPublish as exc:
+            store.record_run(con, run_id, as_of, version, "refused", message=str(exc))
+            raise
+
+
+def _checked_features(
+    con: duckdb.DuckDBPyConnection, settings: Settings, model: RiskModel, as_of: date
+) -> pd.DataFrame:
+    problems = check_inputs(con, as_of, settings.max_stale_days)
+    if problems:
+        raise RefusedToPublish(_refusal(as_of, problems))
+    features = build_features(con, [as_of], grace_days=settings.late_grace_days)
+    if features.empty:
+        raise RefusedToPublish(_refusal(as_of, ["no invoice is open: nothing to score"]))
+    problems = check_features(features, model.feature_names)
+    if problems:
+        raise RefusedToPublish(_refusal(as_of, problems))
+    return features
+
+
+def _refusal(as_of: date, problems: list[str]) -> str:
+    lines = "\n".join(f"  - {p}" for p in problems)
+    return f"refused to publish the worklist of {as_of}; the previous one stays in place:\n{lines}"
+
+
+def rank_with_reasons(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    model: RiskModel,
+    as_of: date,
+    features: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(invoices with scores and plan, ranked worklist with reasons for the listed customers).
+    The reasons explain each listed customer's driver invoice (the one carrying most risk)."""
+    scores = features.join(model.predict(features))
+    customers = con.execute("select * from staging.customers").df()
+    promises = con.execute(
+        "select invoice_id, promised_on, promised_date from staging.promises"
+    ).df()
+    invoices = plan_invoices(scores, customers, as_of, promises=promises, policy=policy(settings))
+    worklist = rank_customers(invoices, customers, as_of, policy=policy(settings))
+    driver_ids = worklist.loc[worklist["in_todays_list"], "driver_invoice_id"]
+    drivers = scores[scores["invoice_id"].isin(driver_ids)]
+    reasons = top_reasons(model, "p_late_30", drivers, k=len(REASON_COLUMNS))
+    by_customer = dict(zip(drivers["customer_id"], reasons, strict=True))
+    for i, column in enumerate(REASON_COLUMNS):
+        worklist[column] = [
+            r[i] if len(r := by_customer.get(c, [])) > i else "" for c in worklist["customer_id"]
+        ]
+    return invoices, worklist
+
+
+def _rank_and_publish(
+    settings: Settings,
+    con: duckdb.DuckDBPyConnection,
+    model: RiskModel,
+    version: str,
+    run_id: str,
+    as_of: date,
+    features: pd.DataFrame,
+) -> ScoreResult:
+    invoices, worklist = rank_with_reasons(con, settings, model, as_of, features)
+    published = todays_list(worklist)
+    context = report.context(
+        con,
+        as_of,
+        invoices,
+        published,
+        model_version=version,
+        champion=tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name),
+        capacity=settings.capacity_per_collector,
+        dso_history=store.dso_history(con, as_of),
+    )
+    behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
+    with publish.staged(settings.outputs_dir, as_of.isoformat()) as folder:
+        write_worklist_csv(published, folder / "worklist.csv")
+        write_collector_workbooks(published, behind, folder, as_of)
+        (folder / "report.html").write_text(report.render(context), encoding="utf-8")
+        store.store_run(con, run_id, as_of, version, invoices, worklist, context["dso"])
+    return ScoreResult(
+        as_of=as_of,
+        run_id=run_id,
+        model_version=version,
+        invoices_scored=len(invoices),
+        worklist=worklist,
+        published=published,
+        output_dir=settings.outputs_dir / as_of.isoformat(),
+        scores=invoices,
+    )

@@ -1,0 +1,84 @@
+"""The DuckDB warehouse: opening it (one writer at a time), its schema (`sql/schema.sql`) and
+its migrations (`migrations.py`), the staging transform every feature reads
+(`sql/invoice_settlements.sql`), the run lock (`locks.py`) and the scoring tables
+(`scoring.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from importlib import resources
+from pathlib import Path
+
+import duckdb
+
+from pipelines.warehouse.migrations import migrate
+
+
+class WarehouseLocked(RuntimeError):
+    """Another latepay process holds the warehouse open for writing."""
+
+
+def sql_text(name: str) -> str:
+    return (
+        resources.files("pipelines.warehouse")
+        .joinpath("sql", f"{name}.sql")
+        .read_text(encoding="utf-8")
+    )
+
+
+def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse at `path` (created at the current schema, or migrated to it, unless
+    read-only); ':memory:' for a throwaway one."""
+    if str(path) != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        con = duckdb.connect(str(path), read_only=read_only)
+    except duckdb.IOException as exc:
+        if "lock" in str(exc).lower():
+            raise WarehouseLocked(
+                f"the warehouse {path} is in use by another latepay process; "
+                "wait for it to finish and run again"
+            ) from exc
+        raise
+    if not read_only:
+        ensure_schema(con)
+    return con
+
+
+def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
+    """Create what is missing of the current schema, then apply pending migrations."""
+    con.execute(sql_text("schema"))
+    migrate(con)
+
+
+def rebuild_settlements(con: duckdb.DuckDBPyConnection) -> None:
+    """Recompute staging.invoice_settlements from staging invoices and payments."""
+    con.execute(
+        f"create or replace table staging.invoice_settlements as {sql_text('invoice_settlements')}"
+    )
+
+
+@contextmanager
+def tuned(con: duckdb.DuckDBPyConnection, **settings: object) -> Iterator[None]:
+    """DuckDB settings for the length of a block (`memory_limit="3GB"`, ...), then the
+    connection's own again. A setting that was at its default is reset (DuckDB prints some,
+    such as memory_limit, rounded: setting the printed value back would change it)."""
+    saved = {
+        name: con.execute(f"select current_setting('{name}')").fetchall()[0][0] for name in settings
+    }
+    try:
+        for name, value in settings.items():
+            con.execute(f"set {name} = {_literal(value)}")
+        yield
+    finally:
+        for name, value in saved.items():
+            con.execute(f"reset {name}")
+            if con.execute(f"select current_setting('{name}')").fetchall()[0][0] != value:
+                con.execute(f"set {name} = {_literal(value)}")
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return str(value).lower()
+    return "'" + str(value).replace("'", "''") + "'"

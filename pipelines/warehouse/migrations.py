@@ -1,0 +1,122 @@
+"""Every change to the warehouse's schema since the first latepay, in one numbered list.
+
+`sql/schema.sql` creates a new warehouse at the current schema. A warehouse made by an earlier
+latepay is brought up to it here, one numbered step at a time; the steps applied are recorded in
+`meta.schema_version` (grain: one row per step), so each runs once. Each step is also safe to
+run on a warehouse that already has the change (a new one), which is what happens the first time
+a new warehouse is opened. Add a step at the end; never edit or reorder a step once released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import duckdb
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    apply: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+def _columns_added_before_versioning(con: duckdb.DuckDBPyConnection) -> None:
+    columns = {
+        "loads": (
+            "rows_pending bigint",
+            "rows_updated bigint",
+            "rows_unchanged bigint",
+            "payments_derived bigint",
+            "payments_matched bigint",
+            "mapping_hash varchar",
+            "mapping_file varchar",
+            "source_format varchar",
+            "load_date date",
+            "promises_matched bigint",
+        ),
+        "raw.customers": ("n_fields integer",),
+        "raw.invoices": (
+            "settled_date varchar",
+            "paid_amount varchar",
+            "customer_name varchar",
+            "payment_terms_days varchar",
+            "n_fields integer",
+        ),
+        "raw.payments": ("n_fields integer",),
+        "scoring.runs": ("receivables double", "sales_90d double", "dso double"),
+    }
+    for table, added in columns.items():
+        for column in added:
+            con.execute(f"alter table {table} add column if not exists {column}")
+
+
+def _drop_primary_key_indexes(con: duckdb.DuckDBPyConnection) -> None:
+    """The first latepay declared primary keys on staging.invoices and staging.payments; the
+    ingest enforces those keys itself, and maintaining the index on 10M rows cost more than the
+    rest of a load. DuckDB cannot drop a constraint: the tables are copied without it."""
+    indexed = con.execute(
+        "select table_name from duckdb_constraints() where schema_name = 'staging' "
+        "and table_name in ('invoices', 'payments') and constraint_type = 'PRIMARY KEY'"
+    ).fetchall()
+    for (table,) in indexed:
+        con.execute(f"create table staging.{table}_unindexed as select * from staging.{table}")
+        con.execute(f"drop table staging.{table}")
+        con.execute(f"alter table staging.{table}_unindexed rename to {table}")
+
+
+def _settlements_with_dispute_dates(con: duckdb.DuckDBPyConnection) -> None:
+    """staging.invoice_settlements gained the dispute date that features read; it is derived
+    from staging invoices and payments, so an older one is rebuilt whole."""
+    from pipelines.warehouse import rebuild_settlements
+
+    [(tables, columns)] = con.execute(
+        """
+        select count(distinct table_name), count(*) filter (where column_name = 'dispute_opened_date')
+        from information_schema.columns
+        where table_schema = 'staging' and table_name = 'invoice_settlements'
+        """
+    ).fetchall()
+    if tables == 1 and columns == 0:
+        rebuild_settlements(con)
+
+
+MIGRATIONS = (
+    Migration(
+        1, "columns added to loads, raw.* and scoring.runs", _columns_added_before_versioning
+    ),
+    Migration(
+        2, "staging.invoices and payments without primary-key index", _drop_primary_key_indexes
+    ),
+    Migration(3, "staging.invoice_settlements with dispute dates", _settlements_with_dispute_dates),
+)
+
+
+def migrate(con: duckdb.DuckDBPyConnection) -> list[int]:
+    """Apply the steps this warehouse has not recorded yet, each in its own transaction; return
+    their numbers. The caller has created the schema (sql/schema.sql) first."""
+    con.execute(
+        "create table if not exists meta.schema_version "
+        "(version integer primary key, description varchar not null, applied_at timestamp not null)"
+    )
+    [(current,)] = con.execute(
+        "select coalesce(max(version), 0) from meta.schema_version"
+    ).fetchall()
+    applied = []
+    for step in MIGRATIONS:
+        if step.version <= current:
+            continue
+        con.execute("begin transaction")
+        try:
+            step.apply(con)
+            con.execute(
+                "insert into meta.schema_version values ($v, $d, current_localtimestamp())",
+                {"v": step.version, "d": step.description},
+            )
+            con.execute("commit")
+        except BaseException:
+            con.execute("rollback")
+            raise
+        applied.append(step.version)
+    return applied
