@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export MPLBACKEND := Agg
 export OMP_WAIT_POLICY := PASSIVE
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo test test-fast lint bench clean
 
 # Re-install whenever pyproject.toml changes.
 $(VENV)/.installed: pyproject.toml
@@ -25,8 +25,13 @@ lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# Everything: ruff, then every test (the slow ones too: whole workloads, notebooks, a browser).
 test: lint
 	$(BIN)/pytest
+
+# The quick run between edits (under 2 minutes): ruff, then the tests not marked slow.
+test-fast: lint
+	$(BIN)/pytest -m "not slow"
 
 # Scale benchmark (default 1M invoices; N=10000000 for the 10M run); appends to benchmarks/RESULTS.md.
 N ?= 1000000

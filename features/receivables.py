@@ -21,6 +21,11 @@ import pandas as pd
 
 from features.runner import feature_sql
 
+
+def receivables_sql(name: str) -> str:
+    return feature_sql(f"receivables/{name}")
+
+
 # Aged balance buckets (days past due at as_of), as finance teams read them.
 AGE_BUCKETS = ("not due", "1–30", "31–60", "61–90", ">90")
 _AGE_EDGES = (-np.inf, 0, 30, 60, 90, np.inf)
@@ -190,44 +195,7 @@ def invoice_lateness(
     date while unpaid: a lower bound), late (days_late > grace_days).
     """
     frame = con.execute(
-        """
-        with
-
-        invoices as (
-            select invoice_id, customer_id, issue_date, due_date, amount::double as amount
-            from staging.invoices
-            where amount > 0 and issue_date < $as_of and due_date + $grace::integer < $as_of
-        ),
-
-        settled as (
-            select invoice_id, settled_date
-            from staging.invoice_settlements
-            where settled_date < $as_of
-        ),
-
-        final as (
-            select
-                i.invoice_id,
-                i.customer_id,
-                c.segment,
-                c.country,
-                i.amount,
-                i.issue_date,
-                i.due_date,
-                i.due_date - i.issue_date as terms_days,
-                coalesce(d.opened_date < $as_of, false) as disputed,
-                s.settled_date is not null as settled,
-                s.settled_date,
-                coalesce(s.settled_date, $as_of::date) - i.due_date as days_late
-            from invoices as i
-            left join settled as s using (invoice_id)
-            left join staging.disputes as d using (invoice_id)
-            left join staging.customers as c using (customer_id)
-        )
-
-        select * from final order by invoice_id
-        """,
-        {"as_of": as_of, "grace": grace_days},
+        receivables_sql("invoice_lateness"), {"as_of": as_of, "grace": grace_days}
     ).df()
     frame["late"] = frame["days_late"] > grace_days
     frame["terms_band"] = pd.cut(frame["terms_days"], _TERMS_EDGES, labels=list(TERMS_BANDS))
@@ -294,70 +262,9 @@ def costliest_customers(
     overdue_amount (past due and unpaid at as_of).
     """
     frame = con.execute(
-        """
-        with
-
-        invoices as (
-            select
-                invoice_id,
-                customer_id,
-                amount::double as amount,
-                greatest(due_date, $since::date) as counted_from
-            from staging.invoices
-            where amount > 0 and issue_date < $as_of and due_date < $as_of
-        ),
-
-        payments as (
-            select invoice_id, payment_date, amount::double as amount
-            from staging.payments
-            where payment_date < $as_of
-        ),
-
-        per_invoice as (
-            select
-                i.invoice_id,
-                i.customer_id,
-                i.counted_from,
-                any_value(i.amount) - coalesce(sum(p.amount), 0) as open_amount,
-                coalesce(sum(p.amount * greatest(p.payment_date - i.counted_from, 0)), 0)
-                    as paid_amount_days
-            from invoices as i
-            left join payments as p using (invoice_id)
-            group by i.invoice_id, i.customer_id, i.counted_from
-        ),
-
-        cost as (
-            select
-                customer_id,
-                paid_amount_days
-                    + greatest(open_amount, 0) * greatest($as_of::date - counted_from, 0)
-                    as amount_days_late,
-                greatest(open_amount, 0) as overdue_amount
-            from per_invoice
-        ),
-
-        final as (
-            select
-                customer_id,
-                c.name,
-                c.segment,
-                count(*) filter (where amount_days_late > 0) as late_invoices,
-                sum(amount_days_late)::double as amount_days_late,
-                sum(overdue_amount)::double as overdue_amount
-            from cost
-            left join staging.customers as c using (customer_id)
-            group by customer_id, c.name, c.segment
-        )
-
-        select * from final
-        where amount_days_late > 0
-        order by amount_days_late desc, customer_id
-        limit $n
-        """,
+        receivables_sql("costliest_customers"),
         {"as_of": as_of, "since": since or _EARLIEST, "n": n},
     ).df()
     frame["delay_cost"] = frame["amount_days_late"] * annual_rate / 365
     columns = ["customer_id", "name", "segment", "late_invoices", "amount_days_late"]
     return frame[[*columns, "delay_cost", "overdue_amount"]]
-
-

@@ -115,8 +115,6 @@ def explain_invoice(
     )
 
 
-
-
 def compare_backtests(results: dict[str, BacktestResult]) -> pd.DataFrame:
     """The model's overall backtest metrics side by side: one row per (population, metric), one
     column per named BacktestResult, and `change` (last − first)."""
@@ -131,5 +129,3 @@ def compare_backtests(results: dict[str, BacktestResult]) -> pd.DataFrame:
     names = list(results)
     frame["change"] = frame[names[-1]] - frame[names[0]]
     return frame.drop(index="n", level="metric").reset_index()
-
-

@@ -1,4 +1,5 @@
-"""The dunning ladder (DOMAIN.md, seed 004) and what it says to do next, per open invoice.
+"""The dunning ladder of French collections practice (README, "For collectors") and what it says
+to do next, per open invoice.
 
 Steps are dated relative to the due date (J): a friendly reminder at J-7, a reminder on the due
 date, a first reminder at J+3, a phone call at J+7, a final reminder at J+14, then formal notice
@@ -133,8 +134,16 @@ def dunning_plan(
     uses_preferred = plan["next_action_channel"] == PREFERRED
     plan.loc[uses_preferred, "next_action_channel"] = preferred[uses_preferred].fillna("email")
 
-    # Promises: a pending one pauses the ladder until the promised date; a broken one (promised
-    # date passed, invoice still open) calls for a call today.
+    _apply_promises(plan, invoices, as_of, preferred)
+    _apply_disputes(plan, invoices, as_of, preferred)
+    return plan[PLAN_COLUMNS]
+
+
+def _apply_promises(
+    plan: pd.DataFrame, invoices: pd.DataFrame, as_of: pd.Timestamp, preferred: pd.Series
+) -> None:
+    """A pending promise pauses the ladder until the promised date; a broken one (promised date
+    passed, invoice still open) calls for a call today. In place."""
     promised = pd.to_datetime(
         invoices.get("promised_date", pd.Series(pd.NaT, index=invoices.index))
     )
@@ -150,13 +159,16 @@ def dunning_plan(
     plan.loc[broken, "next_action_date"] = as_of
     plan.loc[broken, "next_action_channel"] = "phone"
 
-    # Disputes pause dunning whatever else applies.
+
+def _apply_disputes(
+    plan: pd.DataFrame, invoices: pd.DataFrame, as_of: pd.Timestamp, preferred: pd.Series
+) -> None:
+    """Disputes pause dunning whatever else applies. In place."""
     disputed = invoices["is_disputed"].astype(bool)
     plan.loc[disputed, "dunning_stage"] = DISPUTE_PAUSED
     plan.loc[disputed, "next_action"] = RESOLVE_DISPUTE
     plan.loc[disputed, "next_action_date"] = as_of
     plan.loc[disputed, "next_action_channel"] = preferred[disputed].fillna("email")
-    return plan[PLAN_COLUMNS]
 
 
 def late_penalties(

@@ -20,6 +20,8 @@ import pandas as pd
 from models.dunning import DEFAULT_HIGH_RISK, LADDER, dunning_plan, late_penalties
 
 UNASSIGNED = "unassigned"
+# French statutory late-payment interest: ECB main refinancing rate (2.15%) + 10 points.
+FRENCH_LATE_INTEREST_RATE = 0.1215
 AGENCY_STAGE = LADDER[-1].key
 
 WORKLIST_COLUMNS = [
@@ -64,7 +66,7 @@ class WorklistPolicy:
 
     capacity_per_collector: int = 30
     high_risk_threshold: float = DEFAULT_HIGH_RISK
-    annual_interest_rate: float = 0.1215  # ECB main refinancing rate 2.15% + 10 points
+    annual_interest_rate: float = FRENCH_LATE_INTEREST_RATE
     recovery_fee: float = 40.0
 
 
@@ -169,6 +171,34 @@ def rank_customers(
         disputed_open=invoices["open_amount"].where(invoices["is_disputed"].astype(bool), 0.0),
         agency_open=invoices["open_amount"].where(invoices["with_agency"], 0.0),
     )
+    # The first invoice of each customer by a numeric key: groupby idxmax over rows sorted by
+    # invoice_id (ties go to the lowest id), instead of sorting 1M rows on several keys.
+    keyed = frame.sort_values("invoice_id").reset_index(drop=True)
+    ranked = (
+        _customer_totals(frame)
+        .merge(_promise_status(frame, as_of), on="customer_id", how="left")
+        .merge(_oldest_invoice(keyed), on="customer_id", how="left")
+        .merge(_driver_invoice(keyed), on="customer_id", how="left")
+        .merge(customers[["customer_id", "name", "collector"]], on="customer_id", how="left")
+        .sort_values(
+            ["expected_amount_at_risk", "overdue_amount", "customer_id"],
+            ascending=[False, False, True],
+        )
+        .reset_index(drop=True)
+    )
+    ranked = _cut_to_capacity(ranked, policy.capacity_per_collector)
+    for column in REASON_COLUMNS:
+        ranked[column] = ""
+    ranked["preferred_channel"] = ranked["customer_id"].map(
+        customers.set_index("customer_id")["preferred_channel"]
+    )
+    counts = ["open_invoices", "oldest_days_past_due", "disputed_invoices", "predicted_days_late"]
+    ranked[counts] = ranked[counts].astype("int64")
+    return ranked[[*WORKLIST_COLUMNS, "in_todays_list"]]
+
+
+def _customer_totals(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per customer: amounts, counts, penalties and the amount-weighted risk probability."""
     grouped = frame.groupby("customer_id", as_index=False).agg(
         open_amount=("open_amount", "sum"),
         overdue_amount=("overdue", "sum"),
@@ -183,20 +213,27 @@ def rank_customers(
     )
     worked = grouped["open_amount"] - grouped["agency_amount"]
     grouped["risk_probability"] = grouped["expected_amount_at_risk"] / worked.where(worked > 0)
-    # The first invoice of each customer by a numeric key: groupby idxmax over rows sorted by
-    # invoice_id (ties go to the lowest id), instead of sorting 1M rows on several keys.
-    keyed = frame.sort_values("invoice_id").reset_index(drop=True)
+    return grouped
+
+
+def _oldest_invoice(keyed: pd.DataFrame) -> pd.DataFrame:
+    """Per customer, the plan of its oldest invoice: not with the agency, then undisputed, then
+    most days past due. `keyed`: the invoices sorted by invoice_id."""
     worked = (~keyed["with_agency"]).to_numpy(dtype=float)
     undisputed = (~keyed["is_disputed"].astype(bool)).to_numpy(dtype=float)
-    # oldest: not with the agency, then undisputed, then most days past due
     dpd = keyed["days_past_due"].to_numpy(dtype=float)
     span = np.abs(dpd).max() * 2 + 1 if len(dpd) else 1.0
     oldest_key = pd.Series((worked * 2 + undisputed) * span + dpd, index=keyed.index)
-    oldest = keyed.loc[
+    return keyed.loc[
         oldest_key.groupby(keyed["customer_id"]).idxmax(),
         ["customer_id", "dunning_stage", "next_action", "next_action_date", "next_action_channel"],
     ]
-    # driver: not with the agency, then most amount at risk
+
+
+def _driver_invoice(keyed: pd.DataFrame) -> pd.DataFrame:
+    """Per customer, its driver invoice (not with the agency, then most amount at risk) with its
+    predicted payment dates and days late. `keyed`: the invoices sorted by invoice_id."""
+    worked = (~keyed["with_agency"]).to_numpy(dtype=float)
     risk = expected_amount_at_risk(keyed).fillna(0).to_numpy(dtype=float)
     driver_key = pd.Series(
         worked * (risk.max() + 1 if len(risk) else 1.0) + risk, index=keyed.index
@@ -207,43 +244,23 @@ def rank_customers(
         predicted_days_late=(
             driver["predicted_payment_date"] - pd.to_datetime(driver["due_date"])
         ).dt.days,
-    )[
-        [
-            "customer_id",
-            "driver_invoice_id",
-            "predicted_days_late",
-            "predicted_payment_date",
-            "payment_date_p10",
-            "payment_date_p90",
-        ]
-    ]
-    ranked = (
-        grouped.merge(_promise_status(frame, as_of), on="customer_id", how="left")
-        .merge(oldest, on="customer_id", how="left")
-        .merge(driver, on="customer_id", how="left")
-        .merge(customers[["customer_id", "name", "collector"]], on="customer_id", how="left")
-        .sort_values(
-            ["expected_amount_at_risk", "overdue_amount", "customer_id"],
-            ascending=[False, False, True],
-        )
-        .reset_index(drop=True)
     )
+    columns = ["predicted_days_late", "predicted_payment_date", "payment_date_p10"]
+    return driver[["customer_id", "driver_invoice_id", *columns, "payment_date_p90"]]
+
+
+def _cut_to_capacity(ranked: pd.DataFrame, capacity: int) -> pd.DataFrame:
+    """Global rank, each collector's rank, and `in_todays_list`: each collector's first
+    `capacity` customers. Customers whose every open invoice is with the agency are not the
+    collectors' work today: they get no collector rank."""
     ranked["collector"] = ranked["collector"].fillna(UNASSIGNED).replace("", UNASSIGNED)
     ranked["rank"] = np.arange(1, len(ranked) + 1)
-    # customers whose every open invoice is with the agency are not the collectors' work today
     worked = ranked["open_amount"] > ranked["agency_amount"]
     ranked["collector_rank"] = (
         ranked[worked].groupby("collector").cumcount().add(1).reindex(ranked.index).astype("Int64")
     )
-    ranked["in_todays_list"] = worked & (ranked["collector_rank"] <= policy.capacity_per_collector)
-    for column in REASON_COLUMNS:
-        ranked[column] = ""
-    ranked["preferred_channel"] = ranked["customer_id"].map(
-        customers.set_index("customer_id")["preferred_channel"]
-    )
-    counts = ["open_invoices", "oldest_days_past_due", "disputed_invoices", "predicted_days_late"]
-    ranked[counts] = ranked[counts].astype("int64")
-    return ranked[[*WORKLIST_COLUMNS, "in_todays_list"]]
+    ranked["in_todays_list"] = worked & (ranked["collector_rank"] <= capacity)
+    return ranked
 
 
 def todays_list(worklist: pd.DataFrame) -> pd.DataFrame:

@@ -8,6 +8,8 @@ from pathlib import Path
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from models.worklist import FRENCH_LATE_INTEREST_RATE
+
 
 class Settings(BaseSettings):
     """latepay settings; every field can be set as an environment variable `LATEPAY_<FIELD>`
@@ -69,7 +71,7 @@ class Settings(BaseSettings):
         description="Probability of lateness from which pre-due reminders come earlier.",
     )
     late_interest_rate: float = Field(
-        0.1215,
+        FRENCH_LATE_INTEREST_RATE,
         ge=0,
         description="Annual late-payment interest rate (French default: ECB main refinancing "
         "rate + 10 points; 2.15% + 10 = 12.15%).",

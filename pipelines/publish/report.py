@@ -34,6 +34,9 @@ BLOCKS = (
     ("baseline_aging", "aging list (most overdue first)"),
     ("baseline_prior_late_rate", "customer's prior late rate"),
 )
+# Parameters of the champion's training run shown beside its version (logged by
+# pipelines.jobs.train; a test checks that training logs each of them).
+REPORTED_PARAMS = ("data_end", "training_rows", "backtest_cuts")
 METRICS = (("auc", "AUC"), ("capture_top20", "late amount in top 20%"), ("brier", "Brier"))
 
 
@@ -76,8 +79,7 @@ def model_quality(champion: tuple[dict, dict] | None) -> dict:
                 rows.append(
                     {"population": population_label, "block": block_label, "values": values}
                 )
-    keep = ("data_end", "training_rows", "backtest_cuts")  # params training logs
-    return {"rows": rows, "params": {k: v for k, v in params.items() if k in keep}}
+    return {"rows": rows, "params": {k: v for k, v in params.items() if k in REPORTED_PARAMS}}
 
 
 def context(

@@ -11,7 +11,7 @@ import pytest
 from matplotlib.image import imread
 
 from models.worklist import plan_invoices, rank_customers, todays_list
-from pipelines import report
+from pipelines.publish import report
 from pipelines.warehouse import connect, rebuild_settlements
 from tests.handmade_book import AS_OF, CUSTOMERS, PROMISES, SCORES
 

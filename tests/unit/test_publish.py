@@ -15,11 +15,13 @@ import pytest
 from openpyxl import load_workbook
 
 from models.worklist import WorklistPolicy, plan_invoices, rank_customers, todays_list
-from pipelines import publish, report
+from pipelines import publish
+from pipelines.publish import report, workbooks
+from pipelines.publish.files import neutralise, write_worklist_csv
 from pipelines.warehouse import connect, rebuild_settlements
 from tests.handmade_book import AS_OF, CUSTOMERS, PROMISES, SCORES
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
@@ -31,8 +33,8 @@ def planned() -> tuple[pd.DataFrame, pd.DataFrame]:
 
 
 def test_text_that_would_run_as_a_formula_is_neutralised():
-    assert publish.neutralise('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
-    assert [publish.neutralise(v) for v in ("+1", "-1", "@SUM", "\tx", "ok", 3)] == [
+    assert neutralise('=HYPERLINK("x")') == '\'=HYPERLINK("x")'
+    assert [neutralise(v) for v in ("+1", "-1", "@SUM", "\tx", "ok", 3)] == [
         "'+1",
         "'-1",
         "'@SUM",
@@ -47,7 +49,7 @@ def test_a_date_is_replaced_whole(tmp_path, planned):
     for names in (["A", "B"], ["C"]):
         with publish.staged(tmp_path, "2026-11-01") as folder:
             rows = published[published["customer_id"].isin(names)]
-            publish.write_worklist_csv(rows, folder / "worklist.csv")
+            write_worklist_csv(rows, folder / "worklist.csv")
     assert pd.read_csv(tmp_path / "2026-11-01" / "worklist.csv")["customer_id"].tolist() == ["C"]
     assert (tmp_path / "latest").resolve() == (tmp_path / "2026-11-01").resolve()
     assert len(list((tmp_path / ".runs").iterdir())) == 1  # the replaced folder is gone
@@ -66,7 +68,7 @@ def test_latest_points_at_the_newest_date(tmp_path, planned):
     _, published = planned
     for day in ("2026-11-02", "2026-11-01"):  # a backfill of an earlier date after a later one
         with publish.staged(tmp_path, day) as folder:
-            publish.write_worklist_csv(published, folder / "worklist.csv")
+            write_worklist_csv(published, folder / "worklist.csv")
     assert (tmp_path / "latest").resolve() == (tmp_path / "2026-11-02").resolve()
 
 
@@ -105,7 +107,7 @@ def test_a_folder_published_by_an_earlier_version_is_replaced(tmp_path):
 
 def test_each_collector_workbook_reads_back(tmp_path, planned):
     invoices, published = planned
-    written = publish.write_collector_workbooks(published, invoices, tmp_path, date(2026, 11, 1))
+    written = workbooks.write_collector_workbooks(published, invoices, tmp_path, date(2026, 11, 1))
     assert sorted(p.name for p in written.values()) == [
         "worklist_Karim.xlsx",
         "worklist_Laura.xlsx",
@@ -127,7 +129,7 @@ def test_each_collector_workbook_reads_back(tmp_path, planned):
     assert rows[1]["Promise to pay"] == "broken"
     assert rows[0]["Open amount"] == 10000.0
     column = header.index("Open amount") + 1
-    assert sheet.cell(2, column).number_format == publish.AMOUNT_FORMAT
+    assert sheet.cell(2, column).number_format == workbooks.AMOUNT_FORMAT
     assert sheet.cell(2, header.index("Next action date") + 1).number_format == "yyyy-mm-dd"
     assert sheet.cell(2, header.index("Next action date") + 1).value.date() == date(2026, 11, 5)
     behind = [[c.value for c in row] for row in book["Invoices"].iter_rows(2)]
@@ -136,7 +138,7 @@ def test_each_collector_workbook_reads_back(tmp_path, planned):
 
 def test_collector_file_names_are_safe_and_unique():
     taken: set[str] = set()
-    names = [publish.collector_file_name(c, taken) for c in ("A/B", "A B", "../x", "Zoé")]
+    names = [workbooks.collector_file_name(c, taken) for c in ("A/B", "A B", "../x", "Zoé")]
     assert names == [
         "worklist_A_B.xlsx",
         "worklist_A_B_2.xlsx",
@@ -156,7 +158,7 @@ def _report_context(planned) -> dict:
             published,
             model_version="7",
             champion=(
-                {"train_rows": "1000"},
+                {"training_rows": "1000", "data_end": "2026-11-01"},
                 {"backtest_late_30_model_auc": 0.84, "backtest_late_30_baseline_aging_auc": 0.75},
             ),
             capacity=30,

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from features import lab, receivables
+from models import diagnostics
 from models.evaluate import BLOCKS, POPULATIONS
 from models.metrics import METRIC_NAMES
-from pipelines import analysis
 from pipelines.warehouse import connect, rebuild_settlements
 
 AS_OF = date(2024, 4, 1)
@@ -79,13 +80,13 @@ def book():
 
 def test_age_buckets_boundaries() -> None:
     days = pd.Series([-5, 0, 1, 30, 31, 60, 61, 90, 91])
-    assert analysis.age_buckets(days).astype(str).tolist() == [
+    assert receivables.age_buckets(days).astype(str).tolist() == [
         "not due", "not due", "1–30", "1–30", "31–60", "31–60", "61–90", "61–90", ">90"
     ]  # fmt: skip
 
 
 def test_month_starts() -> None:
-    assert analysis.month_starts(date(2024, 1, 15), date(2024, 4, 1)) == [
+    assert receivables.month_starts(date(2024, 1, 15), date(2024, 4, 1)) == [
         date(2024, 2, 1),
         date(2024, 3, 1),
         date(2024, 4, 1),
@@ -93,7 +94,7 @@ def test_month_starts() -> None:
 
 
 def test_aged_balance_is_point_in_time(book) -> None:
-    balance = analysis.aged_balance(book, AS_OF).set_index("age_bucket")
+    balance = receivables.aged_balance(book, AS_OF).set_index("age_bucket")
     # I3 not due; I2 300 left after its partial payment; I7; I5 (its payment is after AS_OF); I4.
     # I1, I8 settled; I6 issued on AS_OF; CN never open.
     assert balance["open_amount"].to_dict() == {
@@ -109,7 +110,7 @@ def test_aged_balance_is_point_in_time(book) -> None:
 
 
 def test_aged_balance_over_time(book) -> None:
-    table = analysis.aged_balance_over_time(book, [date(2024, 3, 1), AS_OF])
+    table = receivables.aged_balance_over_time(book, [date(2024, 3, 1), AS_OF])
     march = table.loc[pd.Timestamp("2024-03-01")]
     # On 03-01: I2 not yet due (500), I7 10 days past due, I5 41, I4 91 (2024 is a leap year).
     assert march.to_dict() == {
@@ -126,15 +127,15 @@ def test_aged_balance_over_time(book) -> None:
 def test_dso(book) -> None:
     # Receivables 2150 at AS_OF; sales of the 90 days from 2024-01-02 (I1 on that day counts)
     # to 03-31: I1 1000 + I2 500 + I3 800 + I5 600 + I7 50 + I8 700; not CN, not I6 (on AS_OF).
-    assert analysis.dso(book, AS_OF, days=90) == pytest.approx(2150 / 3650 * 90)
-    trend = analysis.dso_trend(book, [date(2023, 11, 1), AS_OF], days=90)
+    assert receivables.dso(book, AS_OF, days=90) == pytest.approx(2150 / 3650 * 90)
+    trend = receivables.dso_trend(book, [date(2023, 11, 1), AS_OF], days=90)
     assert trend["sales"].tolist() == [0.0, 3650.0]  # on 11-01, I4 is issued that very day
     assert trend["receivables"].tolist() == [0.0, 2150.0]
     assert np.isnan(trend["dso"].iloc[0])  # no sales yet: no DSO
 
 
 def test_invoice_lateness(book) -> None:
-    frame = analysis.invoice_lateness(book, AS_OF).set_index("invoice_id")
+    frame = receivables.invoice_lateness(book, AS_OF).set_index("invoice_id")
     # Only invoices due before AS_OF; the unpaid ones count days up to AS_OF.
     assert frame["days_late"].to_dict() == {
         "I1": 10, "I2": 30, "I4": 122, "I5": 72, "I7": 41, "I8": -3
@@ -148,12 +149,12 @@ def test_invoice_lateness(book) -> None:
 
 
 def test_dispute_opened_after_as_of_is_invisible(book) -> None:
-    frame = analysis.invoice_lateness(book, date(2023, 12, 10)).set_index("invoice_id")
+    frame = receivables.invoice_lateness(book, date(2023, 12, 10)).set_index("invoice_id")
     assert frame.loc["I4", "disputed"] == False  # noqa: E712 (opened 2023-12-15)
 
 
 def test_days_late_distribution(book) -> None:
-    table = analysis.days_late_distribution(book, AS_OF).set_index("band")
+    table = receivables.days_late_distribution(book, AS_OF).set_index("band")
     assert table["invoices"].to_dict() == {
         "early": 1,  # I8
         "on the due date": 0,
@@ -169,8 +170,8 @@ def test_days_late_distribution(book) -> None:
 
 
 def test_lateness_by_dispute(book) -> None:
-    frame = analysis.invoice_lateness(book, AS_OF)
-    table = analysis.lateness_by(frame, "disputed").set_index("disputed")
+    frame = receivables.invoice_lateness(book, AS_OF)
+    table = receivables.lateness_by(frame, "disputed").set_index("disputed")
     assert table.loc[False, "invoices"] == 5 and table.loc[True, "invoices"] == 1
     assert table.loc[False, "share_late"] == pytest.approx(4 / 5)  # all but I8
     assert table.loc[False, "avg_days_late"] == pytest.approx(5.0)  # I1 10, I8 early = 0
@@ -179,7 +180,8 @@ def test_lateness_by_dispute(book) -> None:
 
 
 def test_costliest_customers(book) -> None:
-    table = analysis.costliest_customers(book, AS_OF, n=10).set_index("customer_id")
+    table = receivables.costliest_customers(book, AS_OF, n=10, annual_rate=0.12)
+    table = table.set_index("customer_id")
     # C2: I4 400 × 122 + I5 600 × 72 (its payment is after AS_OF); I8 paid early costs nothing.
     # C1: I1 1000 × 10; I2 200 paid 10 days late + 300 open × 30; I7 50 × 41.
     assert table.index.tolist() == ["C2", "C1"]
@@ -191,7 +193,9 @@ def test_costliest_customers(book) -> None:
 
 
 def test_costliest_customers_since(book) -> None:
-    table = analysis.costliest_customers(book, AS_OF, n=1, since=date(2024, 3, 1))
+    table = receivables.costliest_customers(
+        book, AS_OF, n=1, since=date(2024, 3, 1), annual_rate=0.12
+    )
     # Only days from 03-01 count: C2 (400 + 600) × 31 = 31,000; C1 would be 12,550.
     assert table["customer_id"].tolist() == ["C2"]
     assert table["amount_days_late"].tolist() == [31_000.0]
@@ -209,7 +213,7 @@ def _blocks(value: float) -> dict:
 
 
 def test_backtest_table() -> None:
-    table = analysis.backtest_table({"2024-01-01": _blocks(0.6)}, _blocks(0.7))
+    table = diagnostics.backtest_table({"2024-01-01": _blocks(0.6)}, _blocks(0.7))
     assert len(table) == 2 * len(POPULATIONS) * len(BLOCKS)
     assert table["cut"].unique().tolist() == ["2024-01-01", "overall"]
     overall = table[(table["cut"] == "overall") & (table["ranking"] == "model")]
@@ -221,7 +225,7 @@ def test_compare_backtests() -> None:
         "baseline": SimpleNamespace(overall=_blocks(0.5)),
         "candidate": SimpleNamespace(overall=_blocks(0.75)),
     }
-    table = analysis.compare_backtests(results)
+    table = diagnostics.compare_backtests(results)
     assert "n" not in table["metric"].tolist()
     assert len(table) == len(POPULATIONS) * len(METRIC_NAMES)
     assert table["change"].tolist() == [0.25] * len(table)
@@ -240,7 +244,7 @@ PREDICTIONS = pd.DataFrame(
 
 
 def test_error_by() -> None:
-    table = analysis.error_by(PREDICTIONS, "group").set_index("group")
+    table = diagnostics.error_by(PREDICTIONS, "group").set_index("group")
     assert table.loc["A"].drop("auc").to_dict() == pytest.approx(
         {"snapshots": 2, "observed": 0.5, "predicted": 0.6, "gap": 0.1, "brier": 0.1}
     )
@@ -251,7 +255,7 @@ def test_error_by() -> None:
 
 
 def test_largest_misses_weights_by_money() -> None:
-    misses = analysis.largest_misses(PREDICTIONS, n=2)
+    misses = diagnostics.largest_misses(PREDICTIONS, n=2)
     # A2: 0.4 × 1000 = 400; A1: 0.2 × 100 = 20; B1: 0.5 × 50 = 25
     assert misses["invoice_id"].tolist() == ["A2", "B1"]
     assert misses["weighted_miss"].tolist() == pytest.approx([400.0, 25.0])
@@ -269,7 +273,7 @@ def test_with_error_segments() -> None:
     customers = pd.DataFrame(
         {"customer_id": ["C1", "C2"], "segment": ["SME", "Enterprise"], "country": ["FR", "BE"]}
     )
-    frame = analysis.with_error_segments(predictions, customers)
+    frame = diagnostics.with_error_segments(predictions, customers)
     assert frame["segment"].tolist()[:2] == ["SME", "Enterprise"]
     assert pd.isna(frame["segment"].iloc[2])  # unknown customer
     assert frame["age_band"].astype(str).tolist() == ["0–30 days", "31–60 days", ">180 days"]
@@ -299,7 +303,7 @@ def test_candidate_feature_reads_the_dates(book) -> None:
         join staging.customers as c using (customer_id)
         group by c.customer_id, d.as_of
     """
-    frame = analysis.candidate_feature(book, sql, [date(2024, 1, 6), date(2024, 1, 6)])
+    frame = lab.candidate_feature(book, sql, [date(2024, 1, 6), date(2024, 1, 6)])
     frame = frame.sort_values("customer_id").reset_index(drop=True)
     # before 01-06: I4 (C2), I1 (C1), I8 (C2, issued 01-05)
     assert frame["invoices_before"].tolist() == [1, 2]
@@ -314,7 +318,7 @@ def test_add_feature_joins_on_its_keys() -> None:
             "new_feature": [5.0, 7.0],
         }
     )
-    merged = analysis.add_feature(FEATURES, candidate)
+    merged = lab.add_feature(FEATURES, candidate)
     assert merged.index.tolist() == [10, 11, 12]  # rows and index kept
     assert merged["new_feature"].tolist()[:2] == [5.0, 7.0]
     assert np.isnan(merged["new_feature"].iloc[2])  # no value at 04-01
@@ -325,7 +329,7 @@ def test_add_feature_refuses_an_existing_column() -> None:
         ["customer_id", "as_of"]
     )
     with pytest.raises(ValueError, match="already features"):
-        analysis.add_feature(FEATURES, candidate)
+        lab.add_feature(FEATURES, candidate)
 
 
 def test_signal_by_quantile() -> None:
@@ -335,7 +339,7 @@ def test_signal_by_quantile() -> None:
             "late_30": [0.0, 0.0, 1.0, 1.0, 1.0, np.nan],  # the last row: outcome not known
         }
     )
-    table = analysis.signal_by_quantile(frame, "x", q=2)
+    table = lab.signal_by_quantile(frame, "x", q=2)
     assert table["snapshots"].tolist() == [2, 2, 1]
     assert table["observed"].tolist() == [0.0, 1.0, 1.0]
     assert table["band"].iloc[-1] == "missing"

@@ -1,6 +1,6 @@
-"""Tests of the labels and snapshot helpers (models/dataset.py).
+"""Tests of the labels and snapshot helpers (models/labels.py, models/sampling.py).
 
-DESIGN.md "Honest outcome": a label is set only where it is known at `known_at`; an invoice unpaid
+"Honest outcome" (README, How the model stays honest): a label is set only where it is known at `known_at`; an invoice unpaid
 and not yet due is never labelled "on time".
 """
 
@@ -14,17 +14,16 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from models.dataset import (
+from models.labels import (
     DAYS_TO_PAY_HORIZON,
     attach_outcomes,
     compact_features,
     label_snapshots,
     not_yet_late,
-    sample_per_invoice,
-    sampled_per_invoice,
     snapshot_dates,
     snapshot_labels,
 )
+from models.sampling import per_invoice_mask, sample_per_invoice
 
 
 def d(text: str) -> date:
@@ -339,14 +338,14 @@ def test_sample_per_invoice_keeps_at_most_k_snapshots_of_each_invoice():
 )
 def test_each_invoice_keeps_its_snapshots_with_the_smallest_draws(ids, per_invoice, seed):
     invoice_ids = np.array(ids, dtype=object)
-    kept = sampled_per_invoice(invoice_ids, per_invoice, seed)
+    kept = per_invoice_mask(invoice_ids, per_invoice, seed)
     key = np.random.default_rng(seed).random(len(ids))
     for invoice in set(ids):
         rows = np.flatnonzero(invoice_ids == invoice)
         smallest = rows[np.argsort(key[rows])[:per_invoice]]
         assert set(np.flatnonzero(kept & (invoice_ids == invoice))) == set(smallest)
     # numbered ids draw the same rows as their text
-    assert (sampled_per_invoice(pd.factorize(invoice_ids)[0], per_invoice, seed) == kept).all()
+    assert (per_invoice_mask(pd.factorize(invoice_ids)[0], per_invoice, seed) == kept).all()
 
 
 def test_labels_of_a_set_carrying_settled_dates_match_the_joined_labels():
@@ -385,7 +384,7 @@ def test_labels_of_a_set_carrying_settled_dates_match_the_joined_labels():
 def test_sampled_positions_are_the_rows_sample_per_invoice_keeps():
     # the training fits sample positions of a large frame instead of copying subsets: the same draw
     frame = pd.DataFrame({"invoice_id": list("aabacbbbcad"), "x": range(11)})
-    mask = sampled_per_invoice(frame["invoice_id"].to_numpy(), 2, seed=3)
+    mask = per_invoice_mask(frame["invoice_id"].to_numpy(), 2, seed=3)
     pd.testing.assert_frame_equal(frame[mask], sample_per_invoice(frame, 2, seed=3))
 
 

@@ -1,0 +1,106 @@
+"""`latepay demo` end to end on the small book, and its promise never to delete a warehouse it
+did not make."""
+
+from __future__ import annotations
+
+import duckdb
+import mlflow
+import pandas as pd
+import pytest
+from openpyxl import load_workbook
+from typer.testing import CliRunner
+
+from models.worklist import WORKLIST_COLUMNS
+from pipelines.cli import app
+from tests.conftest import set_env, settings_in
+
+AS_OF = "2026-11-01"
+
+
+@pytest.fixture(scope="module")
+def demo_run(small_book_dir, tmp_path_factory):
+    """`latepay demo` on the small book, in its own folder."""
+    settings = settings_in(tmp_path_factory.mktemp("demo"), sample_dir=small_book_dir)
+    with pytest.MonkeyPatch.context() as patch:
+        set_env(settings, patch)
+        result = CliRunner().invoke(app, ["demo"], terminal_width=160)
+    return settings, result
+
+
+@pytest.mark.slow
+def test_demo_end_to_end(demo_run):
+    settings, result = demo_run
+    assert result.exit_code == 0, result.output
+    assert f"Worklist as of {AS_OF}" in result.output
+    folder = settings.outputs_dir / AS_OF
+    worklist = pd.read_csv(folder / "worklist.csv")
+    collectors = worklist["collector"].nunique()
+    assert sorted(p.suffix for p in folder.iterdir()) == [".csv", ".html"] + [".xlsx"] * collectors
+    assert list(worklist.columns) == WORKLIST_COLUMNS
+    assert worklist["rank"].is_monotonic_increasing
+    assert worklist["expected_amount_at_risk"].is_monotonic_decreasing
+    assert worklist.groupby("collector")["collector_rank"].max().le(30).all()
+    assert worklist["reason_1"].notna().all()  # reasons for every published row
+    assert worklist["next_action"].notna().all() and worklist["dunning_stage"].notna().all()
+
+    con = duckdb.connect(str(settings.warehouse_path), read_only=True)
+    [(customers_with_open, listed)] = con.execute(
+        "select count(*), count(*) filter (where in_todays_list) from scoring.worklist"
+    ).fetchall()
+    [(scored_customers,)] = con.execute(
+        "select count(distinct customer_id) from scoring.invoice_scores"
+    ).fetchall()
+    assert customers_with_open == scored_customers > listed == len(worklist)
+    [(bad_intervals, before_as_of)] = con.execute(
+        """
+        select count(*) filter (where not days_to_pay_p10 <= days_to_pay_p50
+                                       and days_to_pay_p50 <= days_to_pay_p90),
+               count(*) filter (where predicted_payment_date < as_of)
+        from scoring.invoice_scores
+        """
+    ).fetchall()
+    assert (bad_intervals, before_as_of) == (0, 0)
+    [(status, scored)] = con.execute("select status, invoices_scored from scoring.runs").fetchall()
+    assert status == "published" and scored > 0
+    [(read, loaded, pending, rejected)] = con.execute(
+        "select sum(rows_read), sum(rows_loaded), sum(rows_pending), sum(rows_rejected) from loads"
+    ).fetchall()
+    assert read == loaded + pending + rejected and loaded > 12_000
+    con.close()
+
+    for path in folder.glob("worklist_*.xlsx"):
+        sheet = load_workbook(path)["Worklist"]
+        collector = path.stem.removeprefix("worklist_")
+        assert {row[1].value for row in sheet.iter_rows(2)} == {collector}
+    html = (folder / "report.html").read_text(encoding="utf-8")
+    # aged balance and cash-in; the DSO trend needs a second published date
+    assert html.count("<svg") == 2 and "Aged balance" in html and "DSO" in html
+
+    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    client = mlflow.MlflowClient()
+    champion = client.get_model_version_by_alias(settings.model_name, "champion")
+    metrics = client.get_run(champion.run_id).data.metrics
+    # the model beats the customer's prior late rate on the later period
+    assert (
+        metrics["backtest_late_model_auc"] > metrics["backtest_late_baseline_prior_late_rate_auc"]
+    )
+
+
+@pytest.mark.slow
+def test_the_demo_runs_again_on_its_own_warehouse(demo_run, monkeypatch):
+    settings, _ = demo_run
+    set_env(settings, monkeypatch)
+    result = CliRunner().invoke(app, ["demo"], terminal_width=160)
+    assert result.exit_code == 0, result.output
+
+
+def test_the_demo_never_replaces_a_warehouse_it_did_not_make(small_book_dir, tmp_path, monkeypatch):
+    settings = settings_in(tmp_path, sample_dir=small_book_dir)
+    with duckdb.connect(str(settings.warehouse_path)) as con:
+        con.execute("create table precious as select 42 as answer")
+    set_env(settings, monkeypatch)
+    result = CliRunner().invoke(app, ["demo"], terminal_width=200)
+    assert result.exit_code == 1
+    assert "holds data the demo did not load" in result.output
+    with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+        assert con.execute("select answer from precious").fetchall() == [(42,)]

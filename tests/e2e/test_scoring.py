@@ -1,0 +1,106 @@
+"""Scoring and publishing the way operations run it, on a copy of the trained book: the same date
+again, broken inputs, a second run at once, a backfill; and features as of a date that later
+exports do not change."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from pipelines.cli import app
+from pipelines.warehouse.locks import run_lock
+from tests.conftest import set_env
+
+AS_OF = "2026-11-01"
+
+
+@pytest.fixture
+def scored(book_copy, monkeypatch):
+    """The copy scored once as of AS_OF through the CLI, its settings in the environment."""
+    set_env(book_copy, monkeypatch)
+    result = CliRunner().invoke(app, ["score", "--as-of", AS_OF], terminal_width=160)
+    assert result.exit_code == 0, result.output
+    return book_copy
+
+
+def test_scoring_the_same_date_again_gives_the_same_list(scored):
+    before = (scored.outputs_dir / AS_OF / "worklist.csv").read_bytes()
+    result = CliRunner().invoke(app, ["score", "--as-of", AS_OF], terminal_width=160)
+    assert result.exit_code == 0, result.output
+    assert (scored.outputs_dir / AS_OF / "worklist.csv").read_bytes() == before
+    with duckdb.connect(str(scored.warehouse_path), read_only=True) as con:
+        # one run's rows per date are kept
+        [(runs,)] = con.execute("select count(distinct run_id) from scoring.worklist").fetchall()
+    assert runs == 1
+
+
+def test_a_run_refuses_to_publish_on_stale_payments(scored):
+    published = sorted(p.name for p in scored.outputs_dir.iterdir())
+    result = CliRunner().invoke(app, ["score", "--as-of", "2026-12-15"], terminal_width=160)
+    assert result.exit_code == 1
+    assert "refused to publish the worklist of 2026-12-15" in result.output
+    assert "no payment dated in the 7 days before 2026-12-15" in result.output
+    assert sorted(p.name for p in scored.outputs_dir.iterdir()) == published
+    with duckdb.connect(str(scored.warehouse_path), read_only=True) as con:
+        [(status,)] = con.execute(
+            "select status from scoring.runs where as_of = '2026-12-15'"
+        ).fetchall()
+    assert status == "refused"
+
+
+def test_a_second_run_at_once_is_refused_clearly(scored):
+    with run_lock(scored.warehouse_path):
+        result = CliRunner().invoke(app, ["score", "--as-of", AS_OF], terminal_width=160)
+    assert result.exit_code == 1
+    assert "another latepay run holds" in result.output
+
+
+def test_backfill_publishes_every_date_of_the_range(book_copy, monkeypatch):
+    set_env(book_copy, monkeypatch)
+    result = CliRunner().invoke(app, ["backfill", "2026-10-30", "2026-11-01"], terminal_width=200)
+    assert result.exit_code == 0, result.output
+    for day in ("2026-10-30", "2026-10-31", "2026-11-01"):
+        assert f"{day}: " in result.output
+        assert (book_copy.outputs_dir / day / "worklist.csv").exists()
+    with duckdb.connect(str(book_copy.warehouse_path), read_only=True) as con:
+        [(dates,)] = con.execute(
+            "select count(distinct as_of) from scoring.runs where status = 'published'"
+        ).fetchall()
+    assert dates == 3
+
+
+def test_features_as_of_a_date_do_not_change_when_later_data_arrives(
+    small_book_dir, settings_env, tmp_path
+):
+    """`latepay features --as-of D` before and after loading the exports of later days."""
+    as_of = "2026-06-01"
+    early = tmp_path / "early"
+    early.mkdir()
+    invoices = pd.read_csv(small_book_dir / "invoices.csv", dtype=str, keep_default_na=False)
+    invoices = invoices[invoices["issue_date"] < as_of].copy()
+    later_dispute = invoices["dispute_opened_date"] >= as_of
+    invoices.loc[later_dispute, ["disputed", "dispute_opened_date"]] = ["0", ""]
+    invoices.to_csv(early / "invoices.csv", index=False)
+    payments = pd.read_csv(small_book_dir / "payments.csv", dtype=str)
+    payments[payments["payment_date"] < as_of].to_csv(early / "payments.csv", index=False)
+    shutil.copy(small_book_dir / "customers.csv", early / "customers.csv")
+
+    runner = CliRunner()
+
+    def features(name: str) -> pd.DataFrame:
+        out = tmp_path / f"{name}.parquet"
+        result = runner.invoke(app, ["features", f"--as-of={as_of}", f"--out={out}"])
+        assert result.exit_code == 0, result.output
+        return pd.read_parquet(out)
+
+    assert runner.invoke(app, ["ingest", str(early)]).exit_code == 0
+    before = features("before")
+    result = runner.invoke(app, ["ingest", str(small_book_dir)])
+    assert result.exit_code == 0, result.output
+    after = features("after")
+    assert len(before) > 100 and before["is_disputed"].sum() > 0
+    pd.testing.assert_frame_equal(before, after)
