@@ -5,7 +5,7 @@ for every invoice open at each of the given dates in one pass of set-based SQL (
 passes one date, a training set a few hundred). Nothing here reads the clock or the environment.
 
 The customer's totals before each date (customer_totals) are aggregated in one of two ways, which
-give identical values (tests/test_features.py checks it): for a few dates, directly from the
+give identical values (tests/unit/test_features.py checks it): for a few dates, directly from the
 customer's invoices at each date (customer_totals_direct: one read of the history per date, little
 memory); for many dates, as running totals per customer and day read at each date with ASOF joins
 (customer_facts + customer_events + customer_totals_running: one read of the history for all
