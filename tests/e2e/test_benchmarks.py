@@ -2,17 +2,31 @@
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import subprocess
 import sys
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-SCRIPT = REPO / "benchmarks" / "run.py"
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BENCHMARKS = REPO / "benchmarks"
+SCRIPT = BENCHMARKS / "run.py"
 
 
-def _harness():
+def _benchmarks_on_path() -> None:
+    """benchmarks/ is not a package: `python benchmarks/run.py` has the script's folder on
+    sys.path and its modules (harness, stages, quality, targets, record) import each other by
+    name. The same here."""
+    if str(BENCHMARKS) not in sys.path:
+        sys.path.insert(0, str(BENCHMARKS))
+
+
+def _script():
+    """benchmarks/run.py loaded from its file, as a module named `bench_run`."""
+    _benchmarks_on_path()
     spec = importlib.util.spec_from_file_location("bench_run", SCRIPT)
     module = importlib.util.module_from_spec(spec)
     sys.modules["bench_run"] = module
@@ -20,7 +34,9 @@ def _harness():
     return module
 
 
-bench = _harness()
+_benchmarks_on_path()
+record = importlib.import_module("record")
+stages = importlib.import_module("stages")
 
 
 def _stage(name, status="ok", wall=1.0, cpu=1.0, rss=0.5, note="", extra=None):
@@ -36,7 +52,7 @@ def _stage(name, status="ok", wall=1.0, cpu=1.0, rss=0.5, note="", extra=None):
     }
 
 
-def _run(invoices, stages, quality=None):
+def _run(invoices, stage_rows, quality=None):
     return {
         "date": "2026-11-22 21:00",
         "cores": 2,
@@ -49,15 +65,14 @@ def _run(invoices, stages, quality=None):
         "command": f".venv/bin/python benchmarks/run.py --invoices {invoices}",
         "mem_cap_gb": 20.0,
         "timeout_s": 1800.0,
-        "stages": stages,
+        "stages": stage_rows,
         "quality": quality or {},
     }
 
 
-def test_section_lines_for_given_figures(tmp_path: Path) -> None:
-    quality = {"rows": 2000.0, "late_share": 0.3, "model_auc": 0.70, "oracle_auc": 0.75}
-    quality["gap"] = quality["model_auc"] - quality["oracle_auc"]
-    base = _run(
+def _one_million_base():
+    """A 1M run: the base of the 10M run below."""
+    return _run(
         1_000_000,
         [
             _stage("ingest", wall=10.0),
@@ -66,7 +81,13 @@ def test_section_lines_for_given_figures(tmp_path: Path) -> None:
             _stage("train", wall=100.0),
         ],
     )
-    run = _run(
+
+
+def _ten_million_run():
+    """A 10M run whose book was cached and whose training was killed at the memory cap."""
+    quality = {"rows": 2000.0, "late_share": 0.3, "model_auc": 0.70, "oracle_auc": 0.75}
+    quality["gap"] = quality["model_auc"] - quality["oracle_auc"]
+    return _run(
         10_000_000,
         [
             _stage("generate", status="cached", wall=None, cpu=None, rss=None, note="book"),
@@ -78,8 +99,10 @@ def test_section_lines_for_given_figures(tmp_path: Path) -> None:
         ],
         quality,
     )
-    text = bench.format_section(run, base)
-    lines = text.splitlines()
+
+
+def test_section_lines_for_given_figures() -> None:
+    lines = record.format_section(_ten_million_run(), _one_million_base()).splitlines()
     assert lines[0] == "## 10,000,000 invoices, seed 0 — 2026-11-22 21:00"
     assert (
         "- machine: 2 cores, 23.5 GB RAM, load average 1.25 at start; memory cap 20 GB, timeout 1800 s per stage"
@@ -117,16 +140,26 @@ def test_section_lines_for_given_figures(tmp_path: Path) -> None:
     )
     assert not any(line.startswith("| generate: 10×") for line in lines)
 
-    # The section carries a machine-readable record, which finds the 1M base of a 10M run.
+
+def test_the_section_record_finds_the_base_run(tmp_path: Path) -> None:
+    """The section carries a machine-readable record, which finds the 1M base of a 10M run."""
+    base = _one_million_base()
     results = tmp_path / "RESULTS.md"
-    bench.append_section(results, bench.format_section(base))
-    bench.append_section(results, text)
+    record.append_section(results, record.format_section(base))
+    record.append_section(results, record.format_section(_ten_million_run(), base))
     assert results.read_text(encoding="utf-8").startswith("# Benchmark results")
-    assert [r["invoices"] for r in bench.recorded_runs(results)] == [1_000_000, 10_000_000]
-    assert bench.base_run(results, 10_000_000, 0)["date"] == base["date"]
-    assert bench.base_run(results, 10_000_000, 1) is None
+    assert [r["invoices"] for r in record.recorded_runs(results)] == [1_000_000, 10_000_000]
+    assert record.base_run(results, 10_000_000, 0)["date"] == base["date"]
+    assert record.base_run(results, 10_000_000, 1) is None
 
 
+def test_script_loads_as_a_module() -> None:
+    bench = _script()
+    assert bench.parse_args([]).stages == ",".join(stages.STAGES)
+    assert bench.format_section is record.format_section
+
+
+@pytest.mark.slow
 def test_help() -> None:
     done = subprocess.run(
         [sys.executable, str(SCRIPT), "--help"], capture_output=True, text=True, check=True
@@ -134,6 +167,7 @@ def test_help() -> None:
     assert "--invoices" in done.stdout and "--no-record" in done.stdout
 
 
+@pytest.mark.slow
 def test_every_stage_runs_on_a_tiny_book(tmp_path: Path) -> None:
     """Seven latepay processes on a 3,000-invoice book: about a minute."""
     figures = tmp_path / "run.json"
@@ -156,7 +190,7 @@ def test_every_stage_runs_on_a_tiny_book(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     run = json.loads(figures.read_text(encoding="utf-8"))
-    assert [s["name"] for s in run["stages"]] == list(bench.STAGES)
+    assert [s["name"] for s in run["stages"]] == list(stages.STAGES)
     for s in run["stages"]:
         assert s["status"] == "ok", s
         assert s["wall_s"] > 0 and s["cpu_s"] > 0 and s["peak_rss_gb"] > 0, s
