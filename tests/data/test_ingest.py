@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import ast
+import hashlib
+import re
 from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from pipelines.ingest import IngestError, ingest_files
+from pipelines.ingest import IngestError, ingest_files, rules
+from pipelines.ingest.inbox import inbox_files, move_files
+from pipelines.ingest.mapping import load_mapping
 from pipelines.warehouse import connect
 
 CUSTOMERS = """customer_id,name,country,segment,payment_terms_days,preferred_channel,collector
@@ -134,13 +139,13 @@ def test_a_failure_mid_load_leaves_the_warehouse_unchanged(book: Path, monkeypat
         t: con.execute(f"select * from {t} order by all").fetchall()
         for t in ("loads", "rejects", "raw.customers", "staging.customers", "staging.invoices")
     }
-    from pipelines import ingest
+    from pipelines.ingest import upsert
 
     def crash(con, plan, load_id):
         con.execute("select * from no_such_table")
 
     # invoices load fine, then the payments file fails: the invoices must not stay either
-    monkeypatch.setitem(ingest._UPSERT, "payments", crash)
+    monkeypatch.setitem(upsert.UPSERT, "payments", crash)
     with pytest.raises(Exception, match="no_such_table"):
         ingest_files(con, [book])
     after = {t: con.execute(f"select * from {t} order by all").fetchall() for t in before}
@@ -150,7 +155,7 @@ def test_a_failure_mid_load_leaves_the_warehouse_unchanged(book: Path, monkeypat
 
 # --------------------------------------------------------------------------- one fixture per case
 
-FIXTURES = Path(__file__).parent / "fixtures" / "ingest"
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "ingest"
 LOAD_DATE = date(2026, 6, 30)
 
 
@@ -464,7 +469,7 @@ def test_two_processes_cannot_write_at_once(tmp_path: Path):
         holder.wait()
 
 
-MAPPINGS = Path(__file__).parents[1] / "data" / "mappings"
+MAPPINGS = Path(__file__).parents[2] / "data" / "mappings"
 
 
 def test_french_erp_export_with_the_shipped_mapping():
@@ -523,6 +528,151 @@ def test_us_invoice_list_with_the_shipped_mapping():
         ("1004", "2026-03-20", False),
     ]
     assert result.payments_derived == 2
+
+
+# --------------------------------------------------------------------------- mapping files
+
+# A mistyped mapping: TOML, the section and the key the message must name (file-level: None).
+BAD_MAPPINGS = {
+    "files_not_a_list": ("[invoices]\nfiles = 3\n", "[invoices]", "files"),
+    "columns_not_a_table": ('[invoices]\ncolumns = "x"\n', "[invoices]", "columns"),
+    "unknown_encoding": ('[invoices]\nencoding = "klingon"\n', "[invoices]", "encoding"),
+    "unknown_default_encoding": ('encoding = "klingon"\n[invoices]\n', None, "encoding"),
+    "date_format_without_directive": (
+        '[invoices]\ndate_format = "dd/mm/yyyy"\n',
+        "[invoices]",
+        "date_format",
+    ),
+    "date_format_not_text": ("[invoices]\ndate_format = 5\n", "[invoices]", "date_format"),
+    "decimal_mark": ('[invoices]\ndecimal_mark = ";"\n', "[invoices]", "decimal_mark"),
+    "delimiter": ('[invoices]\ndelimiter = ":"\n', "[invoices]", "delimiter"),
+    "sheet_not_text": ("[invoices]\nsheet = 2\n", "[invoices]", "sheet"),
+    "misspelt_key": ('[invoices.colums]\nTotal = "amount"\n', "[invoices]", "colums"),
+    "unknown_section": ('[invoice]\nfiles = ["x.csv"]\n', None, "invoice"),
+    "section_not_a_table": ("invoices = 3\n", None, "invoices"),
+    "value_map_not_a_table": (
+        '[invoices.values]\ndisputed = "yes"\n',
+        "[invoices.values]",
+        "disputed",
+    ),
+    "constant_not_a_value": (
+        '[invoices.constants]\ncurrency = ["EUR"]\n',
+        "[invoices.constants]",
+        "currency",
+    ),
+    "unknown_constant": (
+        '[invoices.constants]\nkurrency = "EUR"\n',
+        "[invoices.constants]",
+        "kurrency",
+    ),
+    "unknown_target": (
+        '[invoices.columns]\nTotal = "amount_ttc"\n',
+        "[invoices.columns]",
+        "amount_ttc",
+    ),
+    "two_columns_one_field": (
+        '[invoices.columns]\nTotal = "amount"\nMontant = "amount"\n',
+        "[invoices.columns]",
+        "amount",
+    ),
+    "unsupported_derive": (
+        '[payments.derive]\ndue_date = "issue_date + 30"\n',
+        "[payments.derive]",
+        "due_date",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_MAPPINGS))
+def test_a_mistyped_mapping_is_refused_naming_file_and_key(tmp_path: Path, case: str):
+    text, section, key = BAD_MAPPINGS[case]
+    mapping = write(tmp_path, "mapping.toml", text)
+    con = connect(":memory:")
+    with pytest.raises(IngestError, match=r"rule bad_mapping: .*mapping\.toml") as raised:
+        ingest_files(con, [FIXTURES / "base"], mapping, load_date=LOAD_DATE)
+    message = str(raised.value)
+    assert key in message
+    assert f"mapping.toml {section}: " in message if section else "mapping.toml: " in message
+    assert con.execute("select count(*) from loads").fetchall() == [(0,)]
+
+
+def test_the_shipped_mappings_read_as_before():
+    fr = load_mapping(MAPPINGS / "fr_erp_factures.toml").sections
+    assert sorted(fr) == ["customers", "invoices", "payments"]
+    invoices = fr["invoices"]
+    assert invoices.files == ("factures*.csv", "factures*.xlsx")
+    assert (invoices.delimiter, invoices.encoding, invoices.date_format, invoices.decimal_mark) == (
+        ";",
+        "cp1252",
+        "%d/%m/%Y",
+        ",",
+    )
+    assert invoices.columns["N° facture"] == "invoice_id"
+    assert invoices.values == {"disputed": {"Oui": "yes", "Non": "no"}}
+    us = load_mapping(MAPPINGS / "us_invoice_list.toml").sections["invoices"]
+    assert (us.due_days, us.due_from_terms, us.constants) == (None, True, {"currency": "USD"})
+    assert us.files == () and us.delimiter is None
+
+
+def test_a_mapping_keeps_its_hash_so_loaded_files_are_recognised(tmp_path: Path):
+    # loads.mapping_hash comes from the section's canonical text: changing how a mapping is read
+    # must not change it, or every file loaded with a mapping would be loaded again.
+    section = load_mapping(write(tmp_path, "us.toml", US_MAPPING)).sections["invoices"]
+    assert hashlib.sha256(section.text.encode()).hexdigest()[:16] == "43d680a22f4c5063"
+
+
+def test_tab_delimiters_dates_and_yaml_booleans_read_as_text(tmp_path: Path):
+    section = load_mapping(
+        write(
+            tmp_path,
+            "m.toml",
+            'delimiter = "tab"\n[invoices]\nfiles = "inv*.tsv"\n'
+            "[invoices.constants]\ndispute_opened_date = 2026-01-31\n",
+        )
+    ).sections["invoices"]
+    assert (section.delimiter, section.files) == ("\t", ("inv*.tsv",))
+    assert section.constants == {"dispute_opened_date": "2026-01-31"}
+    yaml_section = load_mapping(
+        write(tmp_path, "m.yaml", "invoices:\n  values:\n    disputed:\n      Oui: yes\n")
+    ).sections["invoices"]
+    assert yaml_section.values == {"disputed": {"Oui": "true"}}
+
+
+def test_rules_py_holds_every_reject_rule_in_the_readme_order():
+    # A newcomer reads the rules in pipelines/ingest/rules.py in the order of the README's table.
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    table = readme.split("### Rules", 1)[1].split("\n### ", 1)[0]
+    documented = re.findall(r"^\| `(\w+)` \|", table, re.M)
+    strings = sorted(
+        (node.lineno, node.col_offset, node.value)
+        for node in ast.walk(ast.parse(Path(rules.__file__).read_text(encoding="utf-8")))
+        if isinstance(node, ast.Constant) and node.value in documented
+    )
+    assert list(dict.fromkeys(name for _, _, name in strings)) == documented
+
+
+# --------------------------------------------------------------------------- the inbox
+
+
+def test_the_inbox_lists_the_files_dropped_in_it(tmp_path: Path):
+    inbox = tmp_path / "inbox"
+    assert inbox_files(inbox) == []  # no inbox yet: nothing to load
+    inbox.mkdir()
+    for name in ("payments.csv", "invoices.csv", ".invoices.csv.swp"):
+        write(inbox, name, "x\n")
+    (inbox / "loaded").mkdir()
+    write(inbox / "loaded", "old.csv", "x\n")
+    assert inbox_files(inbox) == [inbox / "invoices.csv", inbox / "payments.csv"]
+
+
+def test_inbox_files_are_moved_to_a_new_folder(tmp_path: Path):
+    files = [write(tmp_path, "invoices.csv", "a\n"), write(tmp_path, "payments.csv", "b\n")]
+    folder = move_files(files, tmp_path / "loaded" / "2026-06-30")
+    assert folder == tmp_path / "loaded" / "2026-06-30"
+    assert sorted(p.name for p in folder.iterdir()) == ["invoices.csv", "payments.csv"]
+    assert (folder / "payments.csv").read_text() == "b\n"
+    assert not any(p.exists() for p in files)
+    assert move_files([], folder) == folder  # an existing folder is fine
 
 
 def test_cli_prints_the_reconciliation_and_the_rejected_rows(settings_env):
@@ -714,7 +864,7 @@ def test_a_promises_file_without_promised_date_stops_the_ingest(tmp_path: Path):
         ingest_files(connect(":memory:"), [path])
 
 
-SAMPLE = Path(__file__).parents[1] / "data" / "sample"
+SAMPLE = Path(__file__).parents[2] / "data" / "sample"
 
 
 def test_the_sample_books_promises_load_in_full():

@@ -1,0 +1,234 @@
+"""Planning a file, without writing anything: read its head, map its columns to latepay fields,
+tell which table it holds and that its required columns are there, detect its formats.
+
+A file that cannot be loaded at all (empty, not a table, a required column missing, ambiguous
+dates) raises `IngestError` here, naming the file and the rule, before anything is written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+
+import duckdb
+
+from pipelines.ingest.formats import AmbiguousFormat, detect_date_format, detect_decimal
+from pipelines.ingest.mapping import FIELDS, Mapping, Section
+from pipelines.ingest.readers import ReadError, Source, hash_and_prepare, materialize_csv, sniff
+
+REQUIRED: dict[str, tuple[str, ...]] = {
+    "customers": ("customer_id",),
+    "invoices": ("invoice_id", "customer_id", "issue_date", "due_date", "amount"),
+    "payments": ("invoice_id", "payment_date", "amount"),
+    # Without promise_id, a promise is keyed by invoice and the day it was made.
+    "promises": ("invoice_id", "promised_on", "promised_date"),
+}
+# Header names understood without a mapping file (compared lower-case, spaces as underscores).
+ALIASES = {
+    "invoice_number": "invoice_id",
+    "invoice_no": "invoice_id",
+    "customer_number": "customer_id",
+    "customer_no": "customer_id",
+    "invoice_date": "issue_date",
+    "settlement_date": "settled_date",
+    "paid_date": "settled_date",
+    "amount_paid": "paid_amount",
+}
+
+
+class IngestError(ValueError):
+    """A file (or the whole ingest) that cannot be loaded: the message names file and rule."""
+
+
+@dataclass
+class Plan:
+    """A file ready to load: where each latepay field is, and how to parse it."""
+
+    source: Source
+    kind: str
+    section: Section | None
+    fields: dict[str, int]  # field -> column index in the source
+    date_format: str = "iso"  # "iso" or a strptime format
+    decimal_mark: str = "."
+    grouped: bool = False  # amounts carry thousands separators
+    mapping_hash: str | None = None
+    mapping_file: str | None = None
+    notes: list[str] = field(default_factory=list)
+    work_table: str | None = None  # temp table of the numbered rows, during the load only
+
+    @property
+    def describe(self) -> str:
+        dates = "ISO dates" if self.date_format == "iso" else f"dates {self.date_format}"
+        return f"{self.source.describe}, {dates}, decimal '{self.decimal_mark}'"
+
+    @property
+    def rows(self) -> str:
+        """The file's rows (line, c0.., n_fields): the table they were read into for this load."""
+        return self.work_table or self.source.relation
+
+    @property
+    def raw_rows(self) -> str:
+        """The file's rows as they land in raw.<kind> (latepay's field names, text; parameters
+        $id and $f: load id and file name), read from the table the file was read into: the
+        checks read them from there, not back from raw."""
+        fields = ", ".join(
+            f"c{self.fields[c]} as {c}" if c in self.fields else f"null::varchar as {c}"
+            for c in FIELDS[self.kind]
+        )
+        return (
+            f"select $id as load_id, $f as source_file, line, {fields}, n_fields from {self.rows}"
+        )
+
+
+def plan_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping | None) -> Plan:
+    """Read the head of `path`, map its columns, detect its formats; nothing is written."""
+    section, source = _read_head(con, path, mapping)
+    fields = map_columns(path, source.columns, section)
+    kind = section.kind if section else detect_kind(path, source.columns, fields)
+    fields = {f: i for f, i in fields.items() if f in FIELDS[kind]}
+    check_required(path, kind, source.columns, fields, section)
+
+    plan = Plan(source, kind, section, fields)
+    if section:
+        plan.mapping_hash = hashlib.sha256(section.text.encode()).hexdigest()[:16]
+        plan.mapping_file = str(mapping.path) if mapping and mapping.path else None
+    hash_and_prepare(source)
+    scan = partial(scan_file, con, plan)
+    try:
+        plan.date_format = (section.date_format if section else None) or detect_date_format(
+            plan, scan
+        )
+        plan.decimal_mark, plan.grouped = detect_decimal(plan, scan)
+    except AmbiguousFormat as exc:
+        raise IngestError(str(exc)) from exc
+    if section and section.decimal_mark:
+        plan.decimal_mark, plan.grouped = section.decimal_mark, True
+    return plan
+
+
+def _read_head(
+    con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping | None
+) -> tuple[Section | None, Source]:
+    """The file sniffed, and the mapping section for it: the one whose `files` patterns match
+    its name, else the one whose source columns its header holds most of."""
+    sections = mapping.sections if mapping else {}
+    section = next((s for s in sections.values() if s.matches_name(path)), None)
+    try:
+        source = sniff(con, path, sheet=section.sheet if section else None)
+        if section is None and sections:
+            section = _section_by_header(source.columns, sections)
+        if section and (section.delimiter or section.encoding) and source.file_type == "csv":
+            source = sniff(con, path, delimiter=section.delimiter, encoding=section.encoding)
+    except ReadError as exc:
+        raise IngestError(str(exc)) from exc
+    return section, source
+
+
+def _section_by_header(columns: list[str], sections: dict[str, Section]) -> Section | None:
+    header = set(columns)
+    scored = sorted(
+        ((len(header & set(s.columns)), s) for s in sections.values()),
+        key=lambda pair: -pair[0],
+    )
+    return scored[0][1] if scored and scored[0][0] > 0 else None
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[\s\-]+", "_", name.strip().lower())
+
+
+def map_columns(path: Path, columns: list[str], section: Section | None) -> dict[str, int]:
+    """field -> column index: the mapping's columns, then latepay's names and their aliases."""
+    mapped: dict[str, int] = {}
+    by_mapping = section.columns if section else {}
+    for i, name in enumerate(columns):
+        if name in by_mapping:
+            mapped[by_mapping[name]] = i
+    for i, name in enumerate(columns):
+        normal = _normal(name)
+        target = normal if any(normal in f for f in FIELDS.values()) else ALIASES.get(normal)
+        if target and name not in by_mapping and target not in set(by_mapping.values()):
+            if target in mapped:
+                raise IngestError(
+                    f"{path}: rule duplicate_column: two columns hold {target} "
+                    f"({columns[mapped[target]]!r} and {name!r})"
+                )
+            mapped[target] = i
+    return mapped
+
+
+def detect_kind(path: Path, columns: list[str], fields: dict[str, int]) -> str:
+    """Which table a file holds, from its (mapped) header."""
+    names = set(fields)
+    if names & {"promise_id", "promised_on", "promised_date"} and "issue_date" not in names:
+        return "promises"
+    if "payment_id" in names or ("payment_date" in names and "issue_date" not in names):
+        return "payments"
+    if "invoice_id" in names or "issue_date" in names:
+        return "invoices"
+    if "customer_id" in names:
+        return "customers"
+    raise IngestError(
+        f"{path}: rule unknown_kind: cannot tell whether this is a customers, invoices, "
+        f"payments or promises file; columns found: {', '.join(columns) or '(none)'}. Rename the columns "
+        "to latepay's names or give a mapping file (--mapping)"
+    )
+
+
+def check_required(
+    path: Path,
+    kind: str,
+    columns: list[str],
+    fields: dict[str, int],
+    section: Section | None,
+) -> None:
+    """Every required column of `kind` is in the file, a constant or derived (rule
+    required_column)."""
+    present = set(fields) | set(section.constants if section else ())
+    if section and (section.due_days is not None or section.due_from_terms):
+        present.add("due_date")
+    missing = [f for f in REQUIRED[kind] if f not in present]
+    if missing:
+        hint = (
+            ' (or derive it in a mapping file: [invoices.derive] due_date = "issue_date + 30")'
+            if "due_date" in missing
+            else ""
+        )
+        raise IngestError(
+            f"{path}: rule required_column: {kind} file lacks {', '.join(missing)}{hint}; "
+            f"columns found: {', '.join(columns)}"
+        )
+
+
+# --------------------------------------------------------------------------- reading row by row
+
+
+class ReadRowByRow(Exception):
+    """DuckDB's CSV reader failed on a file: retry the ingest reading it with Python's csv."""
+
+    def __init__(self, plan: Plan) -> None:
+        super().__init__(str(plan.source.path))
+        self.plan = plan
+
+
+def read_row_by_row(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
+    """Read a CSV with Python's csv module: exact line numbers, ragged rows kept to reject.
+    DuckDB's parallel reader (the fast path) is used when it parses every row and gives as many
+    rows as the file has lines after the header."""
+    materialize_csv(con, plan.source, f"_src_{abs(hash(str(plan.source.path)))}")
+    plan.notes.append("read row by row (multi-line fields, blank lines or ragged rows)")
+
+
+def scan_file(con: duckdb.DuckDBPyConnection, plan: Plan, query: str) -> list[tuple]:
+    """A detection query over the whole file (outside the load transaction); `{src}` in the
+    query stands for the file's rows."""
+    try:
+        return con.execute(query.replace("{src}", plan.source.relation)).fetchall()
+    except duckdb.Error:
+        if plan.source.table:
+            raise
+        read_row_by_row(con, plan)
+        return con.execute(query.replace("{src}", plan.source.relation)).fetchall()

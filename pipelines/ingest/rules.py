@@ -1,0 +1,621 @@
+"""Every reject rule of the ingest, in the order of the README's rule table ("Input format",
+"Rules"), then the four check queries that apply them to a file's rows.
+
+A rule is an SQL condition over a row's typed values, the rule's name and an SQL message built
+only for the rows it rejects. Each kind of file tries its rules in the order its list gives
+(`customer_rules`, `invoice_rules`, `payment_rules`, `promise_rules`), and a row is rejected
+with the first one it breaks. The check queries (`check_customers` ... `check_promises`) read
+the file's rows, type them (`Sql`: dates in the file's order, amounts with its decimal mark, the
+mapping's value maps and constants) and give each row its rule and message, or none.
+
+One rule needs the warehouse as well as the row: a payment on an invoice already paid in full
+(`overpayment`) is found after the checks, by `OVERPAID_PAYMENTS` and `REJECT_OVERPAID`, which
+`upsert.py` runs before it writes the payments. A file that cannot be loaded at all is refused
+earlier, when it is planned (`plan.py`, `formats.py`, `readers.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+from pipelines.ingest.db import quote
+from pipelines.ingest.plan import Plan
+
+# (SQL condition, rule, SQL message): one reject rule as a check query applies it.
+Rule = tuple[str, str, str]
+
+TRUE_WORDS = ("1", "true", "t", "yes", "y", "oui", "o", "x")
+FALSE_WORDS = ("0", "false", "f", "no", "n", "non", "")
+# Absurd values: rejected rather than loaded (rule absurd_value).
+MAX_AMOUNT = 1e12
+EARLIEST_DATE = date(1990, 1, 1)
+MAX_TERMS_DAYS = 730  # due date more than two years after issue
+
+
+class Sql:
+    """Expressions that turn a plan's raw text fields into typed values."""
+
+    def __init__(self, plan: Plan, load_date: date | None) -> None:
+        self.plan, self.load_date = plan, load_date
+        self.section = plan.section
+
+    def has(self, name: str) -> bool:
+        return name in self.plan.fields or bool(self.section and name in self.section.constants)
+
+    def text(self, name: str) -> str:
+        """The field's text after the mapping's value map and constants."""
+        if name not in self.plan.fields:
+            if self.section and name in self.section.constants:
+                return quote(self.section.constants[name])
+            return "null::varchar"
+        values = self.section.values.get(name) if self.section else None
+        if not values:
+            return name
+        cases = " ".join(f"when {quote(k)} then {quote(v)}" for k, v in values.items())
+        return f"(case trim({name}) {cases} else {name} end)"
+
+    def date(self, name: str) -> str:
+        text = self.text(name)
+        if self.plan.date_format == "iso":
+            return f"try_cast({text} as date)"
+        return f"try_strptime(trim({text}), {quote(self.plan.date_format)})::date"
+
+    def amount(self, name: str) -> str:
+        text = self.text(name)
+        if self.plan.decimal_mark == "." and not self.plan.grouped:
+            return f"try_cast({text} as decimal(18, 2))"
+        group = "[ .\u00a0\u202f']" if self.plan.decimal_mark == "," else "[ ,\u00a0\u202f']"
+        mark = "[,]" if self.plan.decimal_mark == "," else "[.]"
+        symbol = quote(r"^[€$£]\s*|\s*[€$£]$")
+        clean = f"regexp_replace(trim({text}), {symbol}, '', 'g')"
+        shape = quote(rf"[-+]?(\d{{1,3}}({group}\d{{3}})+|\d+)({mark}\d+)?")
+        number = f"replace(regexp_replace({clean}, {quote(group)}, '', 'g'), ',', '.')"
+        return (
+            f"(case when regexp_full_match({clean}, {shape}) "
+            f"then try_cast({number} as decimal(18, 2)) end)"
+        )
+
+    @property
+    def date_hint(self) -> str:
+        fmt = self.plan.date_format
+        return "YYYY-MM-DD" if fmt == "iso" else fmt
+
+    def future(self, expr: str) -> str:
+        if self.load_date is None:
+            return "false"
+        return f"coalesce({expr} > date '{self.load_date.isoformat()}', false)"
+
+
+def flag(expr: str) -> str:
+    """1 for a yes word, 0 for a no word (or empty), null otherwise. A `case` on the value:
+    `in (...)` lists are planned as joins, several times slower on 10M rows."""
+    yes = " ".join(f"when '{w}' then 1" for w in TRUE_WORDS)
+    no = " ".join(f"when '{w}' then 0" for w in FALSE_WORDS)
+    return f"(case lower(trim(coalesce({expr}, ''))) {yes} {no} end)"
+
+
+class Rules:
+    """Rule and message columns from rules in order: the first condition that holds names the
+    rule. Each condition is evaluated once, into rule_no (in `source`, a subquery over `typed`);
+    the message is built only for the rows rejected."""
+
+    def __init__(self, rules: list[Rule]) -> None:
+        self.rules = rules
+
+    @property
+    def source(self) -> str:
+        number = "\n".join(f"when {c} then {i}" for i, (c, _, _) in enumerate(self.rules, 1))
+        return f"(select *, case {number} end as rule_no from typed)"
+
+    def __str__(self) -> str:
+        names = ", ".join(f"'{r}'" for _, r, _ in self.rules)
+        message = "\n".join(f"when {i} then {m}" for i, (_, _, m) in enumerate(self.rules, 1))
+        return f"[{names}][rule_no] as rule, case rule_no {message} end as message"
+
+
+# --------------------------------------------------------------------------- the rules
+
+
+def wrong_field_count(plan: Plan) -> Rule:
+    """The row has more or fewer fields than the header."""
+    width = len(plan.source.columns)
+    return (
+        f"n_fields is not null and n_fields <> {width}",
+        "wrong_field_count",
+        f"'row has ' || n_fields || ' fields, the header has {width}'",
+    )
+
+
+def required_value(condition: str, message: str) -> Rule:
+    """An id is empty."""
+    return (condition, "required_value", quote(message))
+
+
+def bad_date(
+    s: Sql, column: str, name: str, *, text: str | None = None, optional: bool = False
+) -> Rule:
+    """A date does not parse with the file's format (`column`: the typed date, null when it does
+    not parse; `text`: what the row holds). An optional date may be empty."""
+    text = text or s.text(name)
+    what = f"'{name} is not a date ({s.date_hint}): ' || "
+    if optional:
+        return (f"{column} is null and {text} is not null", "bad_date", f"{what}{text}")
+    return (f"{column} is null", "bad_date", f"{what}coalesce({text}, '(empty)')")
+
+
+def bad_amount(
+    s: Sql, column: str, name: str, *, optional: bool = False, with_mark: bool = True
+) -> Rule:
+    """An amount does not parse with the file's decimal mark."""
+    text = s.text(name)
+    mark = f" (decimal mark ''{s.plan.decimal_mark}'')" if with_mark else ""
+    what = f"'{name} is not a number{mark}: ' || "
+    if optional:
+        return (f"{column} is null and {text} is not null", "bad_amount", f"{what}{text}")
+    return (f"{column} is null", "bad_amount", f"{what}coalesce({text}, '(empty)')")
+
+
+def bad_number(terms: str) -> Rule:
+    """payment_terms_days is not a whole number."""
+    return (
+        f"terms is null and {terms} is not null",
+        "bad_number",
+        f"'payment_terms_days is not a whole number: ' || {terms}",
+    )
+
+
+def bad_flag(disputed: str) -> Rule:
+    """disputed is not yes/no."""
+    return (
+        "not (is_disputed or is_undisputed)",
+        "bad_flag",
+        f"'disputed is not yes/no: ' || {disputed}",
+    )
+
+
+def bad_currency(currency: str) -> Rule:
+    """currency is not a three-letter code."""
+    return (
+        f"{currency} is not null and not regexp_full_match(upper(trim({currency})), '[A-Z]{{3}}')",
+        "bad_currency",
+        f"'currency is not a 3-letter code: ' || {currency}",
+    )
+
+
+def due_before_issue() -> Rule:
+    """due_date before issue_date."""
+    return (
+        "due < issue",
+        "due_before_issue",
+        "'due_date ' || due || ' is before issue_date ' || issue",
+    )
+
+
+def absurd_terms(terms: str) -> Rule:
+    """absurd_value: a customer's payment terms outside 0..365 days."""
+    return (
+        "terms < 0 or terms > 365",
+        "absurd_value",
+        f"'payment_terms_days outside 0..365: ' || {terms}",
+    )
+
+
+def absurd_invoice() -> Rule:
+    """absurd_value: an amount ≥ 10¹², issued before EARLIEST_DATE, due more than MAX_TERMS_DAYS
+    after issue."""
+    return (
+        f"abs(amt) >= {MAX_AMOUNT:.0f} or issue < date '{EARLIEST_DATE}' "
+        f"or due - issue > {MAX_TERMS_DAYS}",
+        "absurd_value",
+        f"case when abs(amt) >= {MAX_AMOUNT:.0f} then 'amount is absurd: ' || amt "
+        f"when issue < date '{EARLIEST_DATE}' then 'issue_date before {EARLIEST_DATE}: ' || issue "
+        f"else 'due_date ' || (due - issue) || ' days after issue_date (more than {MAX_TERMS_DAYS})' end",
+    )
+
+
+def absurd_payment() -> Rule:
+    """absurd_value: an amount ≥ 10¹² or paid before EARLIEST_DATE."""
+    return (
+        f"amt >= {MAX_AMOUNT:.0f} or paid_on < date '{EARLIEST_DATE}'",
+        "absurd_value",
+        "'absurd amount or date: ' || amt || ' on ' || paid_on",
+    )
+
+
+def absurd_promise() -> Rule:
+    """absurd_value: an amount ≥ 10¹², made before EARLIEST_DATE, promised more than
+    MAX_TERMS_DAYS after it was made."""
+    return (
+        f"amt >= {MAX_AMOUNT:.0f} or made < date '{EARLIEST_DATE}' "
+        f"or promised - made > {MAX_TERMS_DAYS}",
+        "absurd_value",
+        f"case when amt >= {MAX_AMOUNT:.0f} then 'amount is absurd: ' || amt "
+        f"when made < date '{EARLIEST_DATE}' then 'promised_on before {EARLIEST_DATE}: ' || made "
+        f"else 'promised_date ' || (promised - made) || ' days after promised_on (more than {MAX_TERMS_DAYS})' end",
+    )
+
+
+def future_invoice(s: Sql) -> Rule:
+    """future_date: issued, settled or disputed after the load date (due dates may be later)."""
+    return (
+        f"{s.future('issue')} or {s.future('dispute_opened')} or {s.future('settled')}",
+        "future_date",
+        f"'a date is after the load date {s.load_date}: issue ' || issue"
+        " || coalesce(', settled ' || settled, '') || coalesce(', dispute opened ' || dispute_opened, '')",
+    )
+
+
+def future_payment(s: Sql) -> Rule:
+    """future_date: paid after the load date."""
+    return (
+        s.future("paid_on"),
+        "future_date",
+        f"'payment_date ' || paid_on || ' is after the load date {s.load_date}'",
+    )
+
+
+def future_promise(s: Sql) -> Rule:
+    """future_date: a promise made after the load date. The promised date itself may be in the
+    future: that is what a promise is."""
+    return (
+        s.future("made"),
+        "future_date",
+        f"'promised_on ' || made || ' is after the load date {s.load_date}'",
+    )
+
+
+def settled_before_issue() -> Rule:
+    """settled_date before issue_date."""
+    return (
+        "settled < issue",
+        "settled_before_issue",
+        "'settled_date ' || settled || ' is before issue_date ' || issue",
+    )
+
+
+def non_positive_payment() -> Rule:
+    """A payment ≤ 0."""
+    return ("amt <= 0", "non_positive_payment", "'payment amount must be positive: ' || amt")
+
+
+def non_positive_paid_amount() -> Rule:
+    """non_positive_payment: an invoice row's paid_amount ≤ 0 (a credit note's is not checked)."""
+    return (
+        "settled is not null and paid is not null and paid <= 0 and amt > 0",
+        "non_positive_payment",
+        "'paid_amount must be positive: ' || paid",
+    )
+
+
+def non_positive_amount() -> Rule:
+    """A promised amount ≤ 0 (an empty one is the whole open amount)."""
+    return ("amt <= 0", "non_positive_amount", "'promised amount must be positive: ' || amt")
+
+
+def promised_before_made() -> Rule:
+    """A promise's promised_date before its promised_on."""
+    return (
+        "promised < made",
+        "promised_before_made",
+        "'promised_date ' || promised || ' is before promised_on ' || made",
+    )
+
+
+def overpaid_settlement() -> Rule:
+    """overpayment: an invoice row's paid_amount above the invoice amount."""
+    return (
+        "settled is not null and paid is not null and amt > 0 and paid > amt",
+        "overpayment",
+        "'paid_amount ' || paid || ' exceeds the invoice amount ' || amt",
+    )
+
+
+# overpayment: a payment on an invoice already paid in full by earlier payments (or on a credit
+# note); the payment that completes an invoice is kept even if it overshoots. Only invoices
+# whose payments add up to more than their amount are examined: the file's payments per invoice
+# (the invoice amount came with the check), plus the payments already in staging for those
+# invoices. Run on `checked` once the rows' own rules have passed (status 'loaded').
+OVERPAID_PAYMENTS = """
+    create or replace temp table overpaid as
+    with candidate as not materialized (
+        select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, line,
+            invoice_amount
+        from checked where status = 'loaded'
+    ),
+    earlier as (
+        select p.payment_id, p.invoice_id, p.payment_date, p.amount
+        from staging.payments as p
+        where p.invoice_id in (select invoice_id from candidate)
+          and p.payment_id not in (select payment_id from candidate)
+    ),
+    totals as (
+        select invoice_id, sum(amount) as paid, any_value(invoice_amount) as invoice_amount
+        from candidate group by invoice_id
+    ),
+    suspects as (
+        select t.invoice_id, t.invoice_amount
+        from totals as t
+        left join (select invoice_id, sum(amount) as paid from earlier group by invoice_id)
+            as e using (invoice_id)
+        where t.paid + coalesce(e.paid, 0) > t.invoice_amount
+    ),
+    everything as (
+        select payment_id, invoice_id, payment_date, amount, line from candidate
+        union all
+        select payment_id, invoice_id, payment_date, amount, null from earlier
+    ),
+    ordered as (
+        select e.*, s.invoice_amount,
+            coalesce(sum(e.amount) over (
+                partition by e.invoice_id order by e.payment_date, e.payment_id
+                rows between unbounded preceding and 1 preceding), 0) as paid_before
+        from everything as e join suspects as s using (invoice_id)
+    )
+    select line, invoice_id, invoice_amount, paid_before from ordered
+    where line is not null and (invoice_amount <= 0 or paid_before >= invoice_amount)
+"""
+REJECT_OVERPAID = """
+    update checked set rule = 'overpayment', status = null,
+        message = 'invoice ' || o.invoice_id || ' (amount ' || o.invoice_amount
+            || ') was already paid in full (' || o.paid_before || ') before this payment'
+    from overpaid as o where checked.line = o.line
+"""
+
+
+def duplicate_key(name: str, column: str) -> Rule:
+    """A key seen on an earlier line of the same file (the first row wins)."""
+    return (
+        "repeated",
+        "duplicate_key",
+        f"'{name} ' || {column} || ' appears earlier in the file, line ' || first_line",
+    )
+
+
+def duplicates(rows: str, key: str) -> str:
+    """CTE `dup`: keys found on several rows of the load, with their first line. Hash
+    aggregates: much cheaper than numbering rows within each key on 10M rows; the keys' 64-bit
+    hashes are grouped first (a quarter cheaper than grouping 10M strings), and only the few
+    keys whose hash repeats are grouped exactly."""
+    return (
+        f"dup_hash as (select hash({key}) as h from {rows} "
+        f"where {key} is not null group by h having count(*) > 1), "
+        f"dup as (select {key} as k, min(line) as first_line from {rows} "
+        f"where {key} is not null and hash({key}) in (select h from dup_hash) "
+        f"group by {key} having count(*) > 1)"
+    )
+
+
+# --------------------------------------------------------------------------- each kind's rules
+
+
+def customer_rules(plan: Plan, s: Sql) -> list[Rule]:
+    """The customers' rules, in the order they are tried."""
+    terms = s.text("payment_terms_days")
+    return [
+        wrong_field_count(plan),
+        required_value("customer_id is null", "customer_id is empty"),
+        bad_number(terms),
+        absurd_terms(terms),
+        duplicate_key("customer_id", "customer_id"),
+    ]
+
+
+def invoice_rules(plan: Plan, s: Sql, due_text: str) -> list[Rule]:
+    """The invoices' rules, in the order they are tried; `due_text`: what the row holds for its
+    due date (or how it was derived)."""
+    settled, paid = s.has("settled_date"), s.has("paid_amount")
+    rules = [
+        wrong_field_count(plan),
+        required_value(
+            "invoice_id is null or customer_id is null", "invoice_id and customer_id are required"
+        ),
+        bad_date(s, "issue", "issue_date"),
+        bad_date(s, "due", "due_date", text=due_text),
+        bad_amount(s, "amt", "amount"),
+        bad_flag(_disputed(s)),
+        bad_date(s, "dispute_opened", "dispute_opened_date", optional=True),
+        bad_currency(s.text("currency")),
+    ]
+    if settled:
+        rules.append(bad_date(s, "settled", "settled_date", optional=True))
+    if paid:
+        rules.append(bad_amount(s, "paid", "paid_amount", optional=True, with_mark=False))
+    rules += [due_before_issue(), absurd_invoice(), future_invoice(s)]
+    if settled:
+        rules += [settled_before_issue(), non_positive_paid_amount(), overpaid_settlement()]
+    rules.append(duplicate_key("invoice_id", "invoice_id"))
+    return rules
+
+
+def payment_rules(plan: Plan, s: Sql) -> list[Rule]:
+    """The payments' rules, in the order they are tried; then `overpayment`, against the
+    warehouse (OVERPAID_PAYMENTS)."""
+    return [
+        wrong_field_count(plan),
+        required_value(
+            "pid is null or invoice_id is null", "payment_id and invoice_id are required"
+        ),
+        bad_date(s, "paid_on", "payment_date"),
+        bad_amount(s, "amt", "amount"),
+        non_positive_payment(),
+        absurd_payment(),
+        future_payment(s),
+        duplicate_key("payment_id", "pid"),
+    ]
+
+
+def promise_rules(plan: Plan, s: Sql) -> list[Rule]:
+    """The promises' rules, in the order they are tried."""
+    return [
+        wrong_field_count(plan),
+        required_value(
+            "pid is null or invoice_id is null", "promise_id and invoice_id are required"
+        ),
+        bad_date(s, "made", "promised_on"),
+        bad_date(s, "promised", "promised_date"),
+        bad_amount(s, "amt", "amount", optional=True),
+        non_positive_amount(),
+        promised_before_made(),
+        absurd_promise(),
+        future_promise(s),
+        duplicate_key("promise_id", "pid"),
+    ]
+
+
+# --------------------------------------------------------------------------- the check queries
+# Each gives one row per row of the file: its line, typed values and `rule`, `message` (null
+# for a row that passes); `upsert.py` reads it as temp table `checked`.
+
+
+def check_customers(plan: Plan, s: Sql) -> str:
+    terms = s.text("payment_terms_days")
+    rules = Rules(customer_rules(plan, s))
+    return f"""
+        with rows as not materialized ({plan.raw_rows}),
+        {duplicates("rows", "customer_id")},
+        typed as (
+            select r.*,
+                try_cast({terms} as integer) as terms,
+                coalesce(r.line > dup.first_line, false) as repeated,
+                dup.first_line
+            from rows as r left join dup on dup.k = r.customer_id
+        )
+        select line, customer_id, name, country, segment, terms, preferred_channel, collector,
+            {rules}
+        from {rules.source}
+    """
+
+
+def _due_date(plan: Plan, s: Sql) -> tuple[str, str, str]:
+    """(the due date, the text a bad_date message shows for it, a join it needs): the file's
+    column, or derived from the issue date (a mapping's days, the row's terms, the customer's)."""
+    section = plan.section
+    if "due_date" in plan.fields:
+        return s.date("due_date"), s.text("due_date"), ""
+    if section and section.due_days is not None:
+        return f"issue + {section.due_days}", "'(derived)'", ""
+    if "payment_terms_days" in plan.fields:
+        due = f"issue + try_cast({s.text('payment_terms_days')} as integer)"
+        due_text = (
+            "'(issue date + payment_terms_days: ' || coalesce(payment_terms_days, 'empty') || ')'"
+        )
+        return due, due_text, ""
+    join = (  # due_from_terms with the customer's terms
+        "left join (select customer_id as terms_of, payment_terms_days as customer_terms "
+        "from staging.customers) as sc on sc.terms_of = r.customer_id"
+    )
+    return "issue + customer_terms", "'(no payment terms for customer ' || customer_id || ')'", join
+
+
+def _disputed(s: Sql) -> str:
+    return s.text("disputed") if s.has("disputed") else "'0'"
+
+
+def check_invoices(plan: Plan, s: Sql) -> str:
+    due, due_text, join = _due_date(plan, s)
+    disputed = _disputed(s)
+    currency = s.text("currency")
+    rules = Rules(invoice_rules(plan, s, due_text))
+    return f"""
+        with rows as not materialized ({plan.raw_rows}),
+        {duplicates("rows", "invoice_id")},
+        typed as (
+            select r.*,
+                {s.date("issue_date")} as issue,
+                {due} as due,
+                {s.amount("amount")} as amt,
+                {s.date("dispute_opened_date")} as dispute_opened,
+                {s.date("settled_date")} as settled,
+                {s.amount("paid_amount")} as paid,
+                upper(trim({currency})) as cur,
+                coalesce({flag(disputed)} = 1, false) as is_disputed,
+                coalesce({flag(disputed)} = 0, false) as is_undisputed,
+                coalesce(r.line > dup.first_line, false) as repeated,
+                dup.first_line
+            from rows as r {join}
+            left join dup on dup.k = r.invoice_id
+        )
+        select line, invoice_id, customer_id, issue, due, amt, cur, is_disputed,
+            dispute_opened, settled, paid, customer_name, {rules}
+        from {rules.source}
+    """
+
+
+def check_payments(plan: Plan, s: Sql) -> str:
+    pid = (
+        "r.payment_id"
+        if "payment_id" in plan.fields
+        else "r.invoice_id || '/' || r.payment_date || '/' || r.amount || '/' || "
+        "row_number() over (partition by r.invoice_id, r.payment_date, r.amount order by r.line)"
+    )
+    rules = Rules(payment_rules(plan, s))
+    # Read twice (duplicates, checks): not copied first unless the id is numbered.
+    materialized = "not materialized" if "payment_id" in plan.fields else "materialized"
+    return f"""
+        with ided as {materialized} (
+            select r.*, {pid} as pid from ({plan.raw_rows}) as r
+        ),
+        {duplicates("ided", "pid")},
+        typed as (
+            select r.*,
+                {s.date("payment_date")} as paid_on,
+                {s.amount("amount")} as amt,
+                coalesce(r.line > dup.first_line, false) as repeated,
+                dup.first_line,
+                i.known_id is not null as invoice_known,
+                i.invoice_amount
+            from ided as r
+            left join (select invoice_id as known_id, amount as invoice_amount
+                       from staging.invoices) as i
+                on i.known_id = r.invoice_id
+            left join dup on dup.k = r.pid
+        ),
+        checked as (
+            select line, pid, invoice_id, paid_on, amt, invoice_known, invoice_amount, {rules}
+            from {rules.source}
+        )
+        select *,
+            case when rule is null then if(invoice_known, 'loaded', 'pending') end as status
+        from checked
+    """
+
+
+def check_promises(plan: Plan, s: Sql) -> str:
+    # Without promise_id: one promise per invoice and day made (a second one is a duplicate).
+    made = s.date("promised_on")
+    pid = (
+        "r.promise_id"
+        if "promise_id" in plan.fields
+        else f"r.invoice_id || '/' || coalesce(({made})::varchar, r.promised_on, '')"
+    )
+    rules = Rules(promise_rules(plan, s))
+    return f"""
+        with ided as not materialized (
+            select r.*, {pid} as pid from ({plan.raw_rows}) as r
+        ),
+        {duplicates("ided", "pid")},
+        typed as (
+            select r.*,
+                {made} as made,
+                {s.date("promised_date")} as promised,
+                {s.amount("amount")} as amt,
+                coalesce(r.line > dup.first_line, false) as repeated,
+                dup.first_line,
+                i.known_id is not null as invoice_known
+            from ided as r
+            left join (select invoice_id as known_id from staging.invoices) as i
+                on i.known_id = r.invoice_id
+            left join dup on dup.k = r.pid
+        )
+        select line, pid, invoice_id, made, promised, amt, invoice_known, {rules}
+        from {rules.source}
+    """
+
+
+CHECKS: dict[str, Callable[[Plan, Sql], str]] = {
+    "customers": check_customers,
+    "invoices": check_invoices,
+    "payments": check_payments,
+    "promises": check_promises,
+}

@@ -1,0 +1,354 @@
+"""Writing a file's checked rows (temp table `checked`, from `rules.py`) to staging.
+
+Each row is compared with the current one by key: new rows are added, unchanged ones change
+nothing, a changed invoice or promise is a new version (the replaced one kept in
+`staging.invoice_versions` / `staging.promise_versions`), a changed customer or payment is
+replaced. A payment or promise whose invoice has not arrived waits in `staging.pending_<kind>`
+and moves to staging with the load that brings its invoice. Invoice rows carrying a settlement
+date become payments (`derive_payments`).
+
+Each upsert returns its counts: new, unchanged, updated (and derived, matched for invoices).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import duckdb
+
+from pipelines.ingest.db import run
+from pipelines.ingest.plan import Plan
+from pipelines.ingest.rules import OVERPAID_PAYMENTS, REJECT_OVERPAID
+
+SETTLEMENT_SUFFIX = "#settlement"  # payment_id of a payment derived from an invoice row
+
+# What waits in staging.pending_<kind> for its invoice: key and columns of staging.<kind>.
+PENDING = {
+    "payments": ("payment_id", "payment_id, invoice_id, payment_date, amount, load_id"),
+    "promises": (
+        "promise_id",
+        "promise_id, invoice_id, promised_on, promised_date, amount, load_id",
+    ),
+}
+# The dispute's opening date of a checked invoice row (`c`): given, else the issue date.
+OPENED = "case when c.is_disputed then coalesce(c.dispute_opened, c.issue) end"
+
+
+def upsert_customers(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
+    run(
+        con,
+        """
+        create or replace temp table upsert as
+        select c.customer_id, c.name, c.country, c.segment, c.terms as payment_terms_days,
+            c.preferred_channel, coalesce(c.collector, 'unassigned') as collector,
+            case
+                when s.customer_id is null then 'new'
+                when s.name is not distinct from c.name
+                    and s.country is not distinct from c.country
+                    and s.segment is not distinct from c.segment
+                    and s.payment_terms_days is not distinct from c.terms
+                    and s.preferred_channel is not distinct from c.preferred_channel
+                    and s.collector is not distinct from coalesce(c.collector, 'unassigned')
+                    then 'unchanged'
+                else 'updated'
+            end as change
+        from checked as c left join staging.customers as s using (customer_id)
+        where c.rule is null
+        """,
+    )
+    run(
+        con,
+        """
+        insert or replace into staging.customers
+        select customer_id, name, country, segment, payment_terms_days, preferred_channel,
+            collector, $id
+        from upsert where change <> 'unchanged'
+        """,
+        id=load_id,
+    )
+    run(con, "alter table checked add column status varchar default 'loaded'")
+    return dict(run(con, "select change, count(*) from upsert group by change"))
+
+
+def _counts(con: duckdb.DuckDBPyConnection, valid: str) -> dict[str, int]:
+    """new / unchanged / updated among the `valid` rows of `checked`, from temp table
+    `existing` (the rows already in staging, with whether they are the same)."""
+    [(rows, unchanged, updated)] = run(
+        con,
+        f"select (select count(*) from checked where {valid}), "
+        "count(*) filter (where same), count(*) filter (where not same) from existing",
+    )
+    return {"new": rows - unchanged - updated, "unchanged": unchanged, "updated": updated}
+
+
+# --------------------------------------------------------------------------- invoices
+
+
+def upsert_invoices(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
+    """Invoices (and their disputes) to staging, versioned; customers not yet known added by
+    id; settlement dates become payments; pending payments and promises matched."""
+    # Only rows whose invoice_id is already in staging are compared (none on a first load).
+    run(
+        con,
+        f"""
+        create or replace temp table existing as
+        select c.invoice_id,
+            s.customer_id = c.customer_id and s.issue_date = c.issue and s.due_date = c.due
+                and s.amount = c.amt and s.currency is not distinct from c.cur
+                and s.disputed = c.is_disputed
+                and d.opened_date is not distinct from ({OPENED}) as same
+        from checked as c
+        join staging.invoices as s on s.invoice_id = c.invoice_id
+        left join staging.disputes as d on d.invoice_id = c.invoice_id
+        where c.rule is null
+        """,
+    )
+    counts = _counts(con, "rule is null")
+    if counts["updated"]:
+        _version_invoices(con, load_id)
+    _add_unknown_customers(con, plan, load_id)
+    changed = "rule is null" + (
+        " and invoice_id not in (select invoice_id from existing where same)"
+        if counts["unchanged"]
+        else ""
+    )
+    run(
+        con,
+        f"""
+        insert into staging.invoices
+        select invoice_id, customer_id, issue, due, amt, cur, is_disputed, $id
+        from checked where {changed}
+        """,
+        id=load_id,
+    )
+    run(
+        con,
+        f"""
+        insert into staging.disputes
+        select invoice_id, {OPENED.replace("c.", "")} from checked where {changed} and is_disputed
+        """,
+    )
+    if "settled_date" in plan.fields:
+        counts["derived"] = derive_payments(con, load_id)
+    counts["matched"] = match_pending(con, "payments")
+    counts["promises_matched"] = match_pending(con, "promises")
+    run(con, "alter table checked add column status varchar default 'loaded'")
+    return counts
+
+
+def _version_invoices(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
+    """Versioned update: the version being replaced is kept, with the load that replaced it."""
+    run(
+        con,
+        """
+        insert into staging.invoice_versions
+        select s.invoice_id, s.customer_id, s.issue_date, s.due_date, s.amount, s.currency,
+            s.disputed, d.opened_date, s.load_id, $id
+        from staging.invoices as s
+        join existing as e on e.invoice_id = s.invoice_id and not e.same
+        left join staging.disputes as d on d.invoice_id = s.invoice_id
+        """,
+        id=load_id,
+    )
+    run(
+        con,
+        "delete from staging.invoices where invoice_id in "
+        "(select invoice_id from existing where not same)",
+    )
+    run(
+        con,
+        "delete from staging.disputes where invoice_id in "
+        "(select invoice_id from existing where not same)",
+    )
+
+
+def _add_unknown_customers(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> None:
+    """Customers the invoices name that staging does not hold yet: by id (and name, if given)."""
+    name = "any_value(customer_name)" if "customer_name" in plan.fields else "null"
+    run(
+        con,
+        f"""
+        insert into staging.customers
+        select customer_id, {name}, null, null, null, null, 'unassigned', $id
+        from checked
+        where rule is null
+          and customer_id not in (select customer_id from staging.customers)
+        group by customer_id
+        """,
+        id=load_id,
+    )
+
+
+def derive_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
+    """Invoice rows that carry a settlement date (and maybe the amount paid) become payments,
+    payment_id = invoice_id || '#settlement'; a row whose settlement date disappeared removes it."""
+    run(
+        con,
+        f"""
+        create or replace temp table derived as
+        select invoice_id || '{SETTLEMENT_SUFFIX}' as payment_id, invoice_id,
+            settled as payment_date, coalesce(paid, amt) as amount
+        from checked where rule is null and settled is not null and amt > 0
+        """,
+    )
+    [(derived,)] = run(
+        con,
+        """
+        select count(*) from derived as d
+        left join staging.payments as p using (payment_id)
+        where p.payment_id is null or p.payment_date <> d.payment_date or p.amount <> d.amount
+        """,
+    )
+    run(
+        con,
+        f"""
+        delete from staging.payments where payment_id in (
+            select invoice_id || '{SETTLEMENT_SUFFIX}' from checked where rule is null)
+        """,
+    )
+    run(
+        con,
+        "insert into staging.payments select payment_id, invoice_id, payment_date, amount, $id "
+        "from derived",
+        id=load_id,
+    )
+    return derived
+
+
+def match_pending(con: duckdb.DuckDBPyConnection, kind: str) -> int:
+    """Payments or promises that waited for their invoice move to staging.<kind> once it is
+    there; returns how many moved."""
+    key, columns = PENDING[kind]
+    arrived = "invoice_id in (select invoice_id from staging.invoices)"
+    [(waiting,)] = run(con, f"select count(*) from staging.pending_{kind} where {arrived}")
+    if waiting:
+        run(
+            con,
+            f"delete from staging.{kind} where {key} in "
+            f"(select {key} from staging.pending_{kind} where {arrived})",
+        )
+        run(
+            con,
+            f"insert into staging.{kind} select {columns} from staging.pending_{kind} "
+            f"where {arrived}",
+        )
+        run(con, f"delete from staging.pending_{kind} where {arrived}")
+    return waiting
+
+
+# --------------------------------------------------------------------------- payments, promises
+
+
+def upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
+    """Payments whose invoice is known to staging.payments (after the overpayment rule), the
+    others to staging.pending_payments. A changed payment replaces the one in staging."""
+    run(con, OVERPAID_PAYMENTS)
+    run(con, REJECT_OVERPAID)
+    counts = _compare(
+        con,
+        "payments",
+        "s.invoice_id = c.invoice_id and s.payment_date = c.paid_on and s.amount = c.amt",
+    )
+    if counts["updated"]:
+        run(
+            con,
+            "delete from staging.payments where payment_id in "
+            "(select payment_id from existing where not same)",
+        )
+    _write(con, plan, load_id, "payments", "pid, invoice_id, paid_on, amt", counts)
+    return counts
+
+
+def upsert_promises(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
+    """Promises whose invoice is known go to staging.promises, the others wait in
+    staging.pending_promises. A promise re-sent with another date or amount is a new version:
+    the replaced one is kept in staging.promise_versions (a moved promise is a broken one)."""
+    run(con, "alter table checked add column status varchar")
+    run(
+        con,
+        "update checked set status = case when invoice_known then 'loaded' else 'pending' end "
+        "where rule is null",
+    )
+    counts = _compare(
+        con,
+        "promises",
+        "s.invoice_id = c.invoice_id and s.promised_on = c.made "
+        "and s.promised_date = c.promised and s.amount is not distinct from c.amt",
+    )
+    if counts["updated"]:
+        run(
+            con,
+            """
+            insert into staging.promise_versions
+            select s.promise_id, s.invoice_id, s.promised_on, s.promised_date, s.amount,
+                s.load_id, $id
+            from staging.promises as s
+            join existing as e on e.promise_id = s.promise_id and not e.same
+            """,
+            id=load_id,
+        )
+        run(
+            con,
+            "delete from staging.promises where promise_id in "
+            "(select promise_id from existing where not same)",
+        )
+    _write(con, plan, load_id, "promises", "pid, invoice_id, made, promised, amt", counts)
+    return counts
+
+
+def _compare(con: duckdb.DuckDBPyConnection, kind: str, same: str) -> dict[str, int]:
+    """Temp table `existing`: the file's rows to load (status 'loaded') already in
+    staging.<kind> (`s`), with whether they are the `same` as the checked row (`c`); the counts."""
+    key = PENDING[kind][0]
+    run(
+        con,
+        f"""
+        create or replace temp table existing as
+        select c.pid as {key}, {same} as same
+        from checked as c join staging.{kind} as s on s.{key} = c.pid
+        where c.status = 'loaded'
+        """,
+    )
+    return _counts(con, "status = 'loaded'")
+
+
+def _write(
+    con: duckdb.DuckDBPyConnection,
+    plan: Plan,
+    load_id: int,
+    kind: str,
+    columns: str,
+    counts: dict[str, int],
+) -> None:
+    """The new and changed rows to staging.<kind>; the rows whose invoice is not known yet to
+    staging.pending_<kind> (replacing what waited under the same key), and what waited for a
+    row now loaded removed."""
+    key = PENDING[kind][0]
+    changed = "status = 'loaded'" + (
+        f" and pid not in (select {key} from existing where same)" if counts["unchanged"] else ""
+    )
+    run(
+        con,
+        f"insert into staging.{kind} select {columns}, $id from checked where {changed}",
+        id=load_id,
+    )
+    run(
+        con,
+        f"delete from staging.pending_{kind} "
+        f"where {key} in (select pid from checked where status = 'loaded')",
+    )
+    run(
+        con,
+        f"insert or replace into staging.pending_{kind} "
+        f"select {columns}, $id, $f, line from checked where status = 'pending'",
+        id=load_id,
+        f=str(plan.source.path),
+    )
+
+
+UPSERT: dict[str, Callable[[duckdb.DuckDBPyConnection, Plan, int], dict[str, int]]] = {
+    "customers": upsert_customers,
+    "invoices": upsert_invoices,
+    "payments": upsert_payments,
+    "promises": upsert_promises,
+}
