@@ -22,15 +22,17 @@ trust them; the prior is a stated assumption (`StatePrior`), not fitted.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 STATE_FEATURES = ("state_p_late", "state_deteriorating")
-# Grid of the customer effect, in standard deviations from the book's mean.
-_Z = np.linspace(-3.0, 3.0, 15)
-_Z_WEIGHT = np.exp(-0.5 * _Z**2) / np.exp(-0.5 * _Z**2).sum()
+# Grid of the customer effect, in standard deviations from the book's mean, and its prior weights
+# (public: the tests enumerate the same hypotheses).
+Z_GRID = np.linspace(-3.0, 3.0, 15)
+Z_WEIGHT = np.exp(-0.5 * Z_GRID**2) / np.exp(-0.5 * Z_GRID**2).sum()
 # Events (invoices fallen due) per block of customers: bounds the running counts by bin.
 _BLOCK_EVENTS = 1_000_000
 # Rows per chunk: bounds the (rows x bins x grid) arrays to about 30 MB. Chunks take the rows of
@@ -52,12 +54,241 @@ class StatePrior:
     bin_days: int = 45
 
 
+@dataclass(frozen=True)
+class _Book:
+    """The rows and the events they may see, as arrays over integer customer codes. Dates are
+    days since 1970-01-01; bins are bin_days long, from the customer's first invoice on."""
+
+    origin: np.ndarray  # per customer: the day of its first invoice, where bin 0 starts
+    starts: np.ndarray  # per customer k: its events are [starts[k], starts[k + 1])
+    ev_late: np.ndarray  # per event, by (customer, last day on time): not settled by that day
+    ev_bin: np.ndarray  # per event: the bin of its issue date, in [0, n_bins)
+    row_code: np.ndarray  # per row: its customer
+    row_issue: np.ndarray  # per row: the issue date of the row's invoice
+    row_bins: np.ndarray  # per row: how many change bins it considers (those before as_of)
+    seen: np.ndarray  # per row: how many of its customer's events (the first ones) it sees
+    n_bins: int  # bins of the longest row or history
+
+
+@dataclass(frozen=True)
+class _Hypotheses:
+    """The grid of hypotheses (customer effect c x change bin, or no change), shared by all rows;
+    probabilities as natural logarithms."""
+
+    c: np.ndarray  # customer effects, log-odds: (len(Z_GRID),)
+    log_z: np.ndarray  # log prior weight of each c
+    log_p: np.ndarray  # log P(on time), log P(late) per ramp level and c: (2, levels, len(c))
+    log_stay: float  # log P(no change in one bin)
+    log_change: np.ndarray  # log P(the change is in bin k), k < n_bins
+    p_never: np.ndarray  # P(late) for each c without a change
+    n_partial: int  # ramp levels partway up (between none and all)
+
+
 def _days(values: pd.Series) -> np.ndarray:
+    """Dates as whole days since 1970-01-01 (int64)."""
     return pd.to_datetime(values).to_numpy().astype("datetime64[D]").astype(np.int64)
 
 
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     return -np.logaddexp(0.0, -x)
+
+
+def _partial_ramp(prior: StatePrior) -> list[float]:
+    """How far up the ramp (a fraction of `rise`) an invoice issued d = 0, 1, ... bins after the
+    change's bin is, for the d still below the top: (d + 1/2) * bin_days / ramp_days."""
+    width = prior.bin_days
+    return [
+        (d + 0.5) * width / prior.ramp_days
+        for d in range(math.ceil(prior.ramp_days / width))
+        if (d + 0.5) * width < prior.ramp_days
+    ]
+
+
+def _events_seen(
+    ev_code: np.ndarray,
+    ev_known: np.ndarray,
+    row_code: np.ndarray,
+    row_as_of: np.ndarray,
+    n_customers: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Where each customer's events start (n_customers + 1 offsets into the events, sorted by
+    customer code, then last day on time in days), and how many of them each row sees: those
+    whose last day on time is before the row's as_of (days)."""
+    starts = np.searchsorted(ev_code, np.arange(n_customers + 1))
+    # one sorted key per (customer, day), so that one search finds every row's cut
+    span = int(max(ev_known.max(initial=0), row_as_of.max())) + 1
+    key = ev_code.astype(np.int64) * span + ev_known
+    seen = np.searchsorted(key, row_code.astype(np.int64) * span + row_as_of) - starts[row_code]
+    return starts, seen
+
+
+def _prepare_book(events: pd.DataFrame, rows: pd.DataFrame, width: int) -> _Book:
+    """The per-customer event arrays and change bins of `rows` (see `state_features` for the
+    columns), with bins `width` days long; events of customers without rows are dropped."""
+    row_cust = rows["customer_id"].astype("object").to_numpy()
+    codes = pd.Index(pd.unique(row_cust))
+    row_code = codes.get_indexer(row_cust)
+    origin = np.zeros(len(codes), dtype=np.int64)
+    origin[row_code] = _days(rows["first_issue_date"])
+    ev_code = codes.get_indexer(events["customer_id"].astype("object").to_numpy())
+    keep = ev_code >= 0
+    ev_code = ev_code[keep]
+    ev_issue = _days(events["issue_date"])[keep]
+    ev_known = _days(events["last_day_on_time"])[keep]
+    ev_late = events["late"].to_numpy(dtype=bool)[keep]
+    order = np.lexsort((ev_known, ev_code))
+    ev_code, ev_issue, ev_known, ev_late = (
+        ev_code[order], ev_issue[order], ev_known[order], ev_late[order]
+    )  # fmt: skip
+    row_as_of = _days(rows["as_of"])
+    # change bins k = 0, 1, ... start at origin + k * width; a row considers those before as_of
+    row_bins = (row_as_of - origin[row_code] - 1) // width + 1
+    ev_bin = np.clip((ev_issue - origin[ev_code]) // width, 0, None)
+    n_bins = int(max(row_bins.max(), ev_bin.max(initial=0) + 1))
+    starts, seen = _events_seen(ev_code, ev_known, row_code, row_as_of, len(codes))
+    return _Book(
+        origin=origin,
+        starts=starts,
+        ev_late=ev_late,
+        ev_bin=np.minimum(ev_bin, n_bins - 1),
+        row_code=row_code,
+        row_issue=_days(rows["issue_date"]),
+        row_bins=row_bins,
+        seen=seen,
+        n_bins=n_bins,
+    )
+
+
+def _hypotheses(prior: StatePrior, n_bins: int) -> _Hypotheses:
+    """The log-probabilities of the hypotheses under `prior`, for changes in bins 0..n_bins-1."""
+    partial = _partial_ramp(prior)
+    c = prior.mu + prior.sd * Z_GRID
+    # log P(on time), log P(late) for each c and ramp level (none, the partial ones, all)
+    z = c[None, :] + prior.rise * np.array([0.0, *partial, 1.0])[:, None]
+    log_stay = -prior.hazard_per_year * prior.bin_days / 365.25
+    return _Hypotheses(
+        c=c,
+        log_z=np.log(Z_WEIGHT),
+        log_p=np.stack([_log_sigmoid(-z), _log_sigmoid(z)]),
+        log_stay=log_stay,
+        log_change=np.log(-np.expm1(log_stay)) + log_stay * np.arange(n_bins),
+        p_never=1.0 / (1.0 + np.exp(-c)),
+        n_partial=len(partial),
+    )
+
+
+def _customer_blocks(book: _Book) -> Iterator[tuple[int, int, np.ndarray]]:
+    """Blocks of whole customers, about _BLOCK_EVENTS events each: each block's events [lo, hi)
+    and its rows (positions), in order of how many change bins they consider."""
+    starts = book.starts
+    cuts = np.searchsorted(starts, np.arange(0, starts[-1], _BLOCK_EVENTS), side="right") - 1
+    blocks = np.unique(np.concatenate([[0], cuts, [len(starts) - 1]]))
+    row_order = np.argsort(book.row_code, kind="stable")
+    row_blocks = np.searchsorted(book.row_code[row_order], blocks)
+    for b in range(len(blocks) - 1):
+        block_rows = row_order[row_blocks[b] : row_blocks[b + 1]]
+        block_rows = block_rows[np.argsort(book.row_bins[block_rows], kind="stable")]
+        yield starts[blocks[b]], starts[blocks[b + 1]], block_rows
+
+
+def _running_counts(book: _Book, lo: int, hi: int) -> np.ndarray:
+    """Running counts of events [lo, hi) by (late, bin): row i counts events lo..lo+i-1 in column
+    late * n_bins + bin, so any customer's first `seen` events are a difference of two rows."""
+    n_bins = book.n_bins
+    cum = np.zeros((hi - lo + 1, 2 * n_bins), dtype=np.int32)
+    cum[np.arange(1, hi - lo + 1), book.ev_late[lo:hi] * n_bins + book.ev_bin[lo:hi]] = 1
+    np.cumsum(cum, axis=0, out=cum)
+    return cum
+
+
+def _counts_by_ramp_level(
+    counts: np.ndarray, n_partial: int
+) -> tuple[list[np.ndarray], np.ndarray]:
+    """From the invoices a chunk's rows see per (row, late, bin of issue), for a change in each bin
+    k < m: how many are at each ramp level, (rows, late, k) each, and the totals (rows, late).
+    Invoices of bins before k are before the change (ramp 0), those of bin k + d part of the
+    way up (partial[d]), those of later bins at the top."""
+    m = counts.shape[2]
+    before = np.cumsum(counts, axis=2) - counts
+    total = counts.sum(axis=2)
+    padded = np.concatenate([counts, np.zeros_like(counts[:, :, :n_partial])], 2)
+    on_ramp = [padded[:, :, d : d + m] for d in range(n_partial)]
+    after = total[:, :, None] - before - sum(on_ramp)
+    return [before, *on_ramp, after], total
+
+
+def _log_joint(
+    levels: list[np.ndarray], total: np.ndarray, row_bins: np.ndarray, hyp: _Hypotheses
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Log-likelihood + log prior of "change in bin k" (rows, k, c), -inf for the bins a row does
+    not consider (`row_bins`), and of "never" (rows, c); and a scratch array shaped as the first.
+    `levels` and `total` count the rows' invoices (see `_counts_by_ramp_level`)."""
+    m = levels[0].shape[2]
+    ll = np.empty((len(row_bins), m, len(hyp.c)))
+    ll[:] = hyp.log_change[None, :m, None] + hyp.log_z[None, None, :]
+    scratch = np.empty_like(ll)
+    for late in (0, 1):
+        for level, count in enumerate(levels):
+            np.multiply(count[:, late, :, None], hyp.log_p[late, level], out=scratch)
+            ll += scratch
+    ll[np.arange(m)[None, :] >= row_bins[:, None]] = -np.inf
+    ll_never = (
+        total[:, 0, None] * hyp.log_p[0, 0]
+        + total[:, 1, None] * hyp.log_p[1, 0]
+        + (row_bins * hyp.log_stay)[:, None]
+        + hyp.log_z
+    )
+    return ll, ll_never, scratch
+
+
+def _unnormalised_posterior(ll: np.ndarray, ll_never: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """exp of the log joints of `_log_joint`, scaled per row so that its largest is 1 (`ll` is
+    overwritten with the result)."""
+    top = np.maximum(ll.max(axis=(1, 2)), ll_never.max(axis=1))
+    ll -= top[:, None, None]
+    post = np.exp(ll, out=ll)
+    post_never = np.exp(ll_never - top[:, None])
+    return post, post_never
+
+
+def _late_weighted(
+    post: np.ndarray,
+    out: np.ndarray,
+    chunk: np.ndarray,
+    book: _Book,
+    hyp: _Hypotheses,
+    prior: StatePrior,
+) -> np.ndarray:
+    """post * P(the row's invoice is late | change in bin k, c), (rows, k, c) into `out`: late
+    with sigmoid(c + rise * its ramp since the change), the ramp from its issue date (days)."""
+    m = post.shape[1]
+    change = book.origin[book.row_code[chunk], None] + prior.bin_days * np.arange(m)[None, :]
+    r = np.clip((book.row_issue[chunk, None] - change) / prior.ramp_days, 0.0, 1.0)
+    p = np.multiply(r[:, :, None], -prior.rise, out=out)
+    p -= hyp.c
+    np.exp(p, out=p)
+    p += 1.0
+    return np.divide(post, p, out=p)  # post / (1 + exp(-(c + rise * r)))
+
+
+def _chunk_features(
+    cum: np.ndarray, lo: int, chunk: np.ndarray, book: _Book, hyp: _Hypotheses, prior: StatePrior
+) -> tuple[np.ndarray, np.ndarray]:
+    """state_p_late and state_deteriorating of the rows `chunk` (positions), whose customers'
+    events are in the block starting at event `lo` with running counts `cum`."""
+    begin = book.starts[book.row_code[chunk]] - lo
+    m = int(book.row_bins[chunk].max())
+    counts = (cum[begin + book.seen[chunk]] - cum[begin]).reshape(-1, 2, book.n_bins)[:, :, :m]
+    levels, total = _counts_by_ramp_level(counts, hyp.n_partial)
+    ll, ll_never, scratch = _log_joint(levels, total, book.row_bins[chunk], hyp)
+    post, post_never = _unnormalised_posterior(ll, ll_never)
+    post_late = _late_weighted(post, scratch, chunk, book, hyp, prior)
+    # sums over the bins as running sums: exact zeros past a row's bins change nothing
+    changed = np.cumsum(post.sum(axis=2), axis=1)[:, -1]
+    changed_late = np.cumsum(post_late.sum(axis=2), axis=1)[:, -1]
+    norm = changed + post_never.sum(axis=1)
+    p_late = (changed_late + (post_never * hyp.p_never).sum(axis=1)) / norm
+    return p_late, changed / norm
 
 
 def state_features(events: pd.DataFrame, rows: pd.DataFrame, prior: StatePrior) -> pd.DataFrame:
@@ -80,110 +311,17 @@ def state_features(events: pd.DataFrame, rows: pd.DataFrame, prior: StatePrior) 
     out = pd.DataFrame(index=rows.index, columns=list(STATE_FEATURES), dtype="float64")
     if rows.empty:
         return out
-    width = prior.bin_days
-    # how far up the ramp an invoice d = 0, 1, ... bins after the change is, while below the top
-    partial = [
-        (d + 0.5) * width / prior.ramp_days
-        for d in range(math.ceil(prior.ramp_days / width))
-        if (d + 0.5) * width < prior.ramp_days
-    ]
-    row_cust = rows["customer_id"].astype("object").to_numpy()
-    codes = pd.Index(pd.unique(row_cust))
-    row_code = codes.get_indexer(row_cust)
-    origin = np.zeros(len(codes), dtype=np.int64)
-    origin[row_code] = _days(rows["first_issue_date"])
-    ev_code = codes.get_indexer(events["customer_id"].astype("object").to_numpy())
-    keep = ev_code >= 0
-    ev_code = ev_code[keep]
-    ev_issue = _days(events["issue_date"])[keep]
-    ev_known = _days(events["last_day_on_time"])[keep]
-    ev_late = events["late"].to_numpy(dtype=bool)[keep]
-    order = np.lexsort((ev_known, ev_code))
-    ev_code, ev_issue, ev_known, ev_late = (
-        ev_code[order], ev_issue[order], ev_known[order], ev_late[order]
-    )  # fmt: skip
-    row_as_of = _days(rows["as_of"])
-    row_issue = _days(rows["issue_date"])
-    # change bins k = 0, 1, ... start at origin + k * width; a row considers those before as_of
-    row_bins = (row_as_of - origin[row_code] - 1) // width + 1
-    ev_bin = np.clip((ev_issue - origin[ev_code]) // width, 0, None)
-    n_bins = int(max(row_bins.max(), ev_bin.max(initial=0) + 1))
-    ev_bin = np.minimum(ev_bin, n_bins - 1)
-    # log P(on time), log P(late) for each customer effect c and ramp level (none, the partial
-    # ones, all): (2, levels, len(c))
-    c = prior.mu + prior.sd * _Z
-    z = c[None, :] + prior.rise * np.array([0.0, *partial, 1.0])[:, None]
-    log_p = np.stack([_log_sigmoid(-z), _log_sigmoid(z)])
-    log_stay = -prior.hazard_per_year * width / 365.25  # log P(no change in one bin)
-    log_change = np.log(-np.expm1(log_stay)) + log_stay * np.arange(n_bins)
-    log_z = np.log(_Z_WEIGHT)
-    p_never = 1.0 / (1.0 + np.exp(-c))
-    # customer k's events are [starts[k], starts[k + 1]); a row sees the first `seen` of them
-    starts = np.searchsorted(ev_code, np.arange(len(codes) + 1))
-    span = int(max(ev_known.max(initial=0), row_as_of.max())) + 1
-    key = ev_code.astype(np.int64) * span + ev_known
-    seen = np.searchsorted(key, row_code.astype(np.int64) * span + row_as_of) - starts[row_code]
-    # blocks of whole customers, about _BLOCK_EVENTS events each
-    cuts = np.searchsorted(starts, np.arange(0, starts[-1], _BLOCK_EVENTS), side="right") - 1
-    blocks = np.unique(np.concatenate([[0], cuts, [len(codes)]]))
-    row_order = np.argsort(row_code, kind="stable")
-    row_blocks = np.searchsorted(row_code[row_order], blocks)
+    book = _prepare_book(events, rows, prior.bin_days)
+    hyp = _hypotheses(prior, book.n_bins)
     p_late = np.empty(len(rows))
     deteriorating = np.empty(len(rows))
-    for b in range(len(blocks) - 1):
-        lo, hi = starts[blocks[b]], starts[blocks[b + 1]]
-        # running counts of the block's events by (late, bin)
-        cum = np.zeros((hi - lo + 1, 2 * n_bins), dtype=np.int32)
-        cum[np.arange(1, hi - lo + 1), ev_late[lo:hi] * n_bins + ev_bin[lo:hi]] = 1
-        np.cumsum(cum, axis=0, out=cum)
-        block_rows = row_order[row_blocks[b] : row_blocks[b + 1]]
-        block_rows = block_rows[np.argsort(row_bins[block_rows], kind="stable")]
+    for lo, hi, block_rows in _customer_blocks(book):
+        cum = _running_counts(book, lo, hi)
         for chunk in np.array_split(block_rows, max(1, len(block_rows) // _ROW_CHUNK)):
-            if not len(chunk):
-                continue
-            begin = starts[row_code[chunk]] - lo
-            m = int(row_bins[chunk].max())
-            counts = (cum[begin + seen[chunk]] - cum[begin]).reshape(-1, 2, n_bins)[:, :, :m]
-            # for a change in bin k, invoices of earlier bins are before it (ramp 0), those of
-            # bin k + d part of the way up (partial[d]), those of later bins at the top
-            before = np.cumsum(counts, axis=2) - counts
-            total = counts.sum(axis=2)
-            padded = np.concatenate([counts, np.zeros_like(counts[:, :, : len(partial)])], 2)
-            on_ramp = [padded[:, :, d : d + m] for d in range(len(partial))]
-            after = total[:, :, None] - before - sum(on_ramp)
-            # log-likelihood + log prior (rows, bins, c) of "change in bin k", and of "never"
-            ll = np.empty((len(chunk), m, len(c)))
-            ll[:] = log_change[None, :m, None] + log_z[None, None, :]
-            term = np.empty_like(ll)
-            for late in (0, 1):
-                for level, count in enumerate([before, *on_ramp, after]):
-                    np.multiply(count[:, late, :, None], log_p[late, level], out=term)
-                    ll += term
-            ll[np.arange(m)[None, :] >= row_bins[chunk, None]] = -np.inf
-            ll_never = (
-                total[:, 0, None] * log_p[0, 0]
-                + total[:, 1, None] * log_p[1, 0]
-                + (row_bins[chunk] * log_stay)[:, None]
-                + log_z
-            )
-            top = np.maximum(ll.max(axis=(1, 2)), ll_never.max(axis=1))
-            ll -= top[:, None, None]
-            post = np.exp(ll, out=ll)
-            post_never = np.exp(ll_never - top[:, None])
-            # the row's invoice: late with sigmoid(c + rise * its ramp since the change)
-            change = origin[row_code[chunk], None] + width * np.arange(m)[None, :]
-            r = np.clip((row_issue[chunk, None] - change) / prior.ramp_days, 0.0, 1.0)
-            p = np.multiply(r[:, :, None], -prior.rise, out=term)
-            p -= c
-            np.exp(p, out=p)
-            p += 1.0
-            np.divide(post, p, out=p)  # post * P(late) = post / (1 + exp(-(c + rise * r)))
-            # sums over the bins as running sums: exact zeros past a row's bins change nothing
-            changed = np.cumsum(post.sum(axis=2), axis=1)[:, -1]
-            changed_late = np.cumsum(p.sum(axis=2), axis=1)[:, -1]
-            norm = changed + post_never.sum(axis=1)
-            p_late[chunk] = (changed_late + (post_never * p_never).sum(axis=1)) / norm
-            deteriorating[chunk] = changed / norm
+            if len(chunk):
+                p_late[chunk], deteriorating[chunk] = _chunk_features(
+                    cum, lo, chunk, book, hyp, prior
+                )
     out["state_p_late"] = p_late
     out["state_deteriorating"] = deteriorating
     return out

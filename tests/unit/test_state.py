@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import pandas as pd
 import pytest
 
-from features.state import _Z, _Z_WEIGHT, StatePrior, state_features
+from features.state import Z_GRID, Z_WEIGHT, StatePrior, state_features
 
 PRIOR = StatePrior()
 FIRST = date(2024, 1, 1)
@@ -56,7 +56,7 @@ def enumerated(events: pd.DataFrame, r: dict, prior: StatePrior = PRIOR) -> tupl
     bins = ((as_of - first).days - 1) // width + 1
     stay = math.exp(-prior.hazard_per_year * width / 365.25)
     weights, late_weights, changed = 0.0, 0.0, 0.0
-    for c, wz in zip(prior.mu + prior.sd * _Z, _Z_WEIGHT, strict=True):
+    for c, wz in zip(prior.mu + prior.sd * Z_GRID, Z_WEIGHT, strict=True):
         hypotheses = [(None, stay**bins)] + [(k, (1 - stay) * stay**k) for k in range(bins)]
         for k, wk in hypotheses:
             like = wz * wk
