@@ -52,6 +52,22 @@ DEFAULT_PARAMS: dict[str, object] = {
     "num_threads": 2,
     "verbose": -1,
 }
+# Features whose increase may never lower the risk: LightGBM monotone constraints on the
+# lateness classifiers (not on the payment-date quantiles: LightGBM refuses them there). Without
+# them 19% of open invoices got a lower risk from a worse payment history; with them the sample's
+# backtest AUCs moved by less than 0.001. The invoice's age is left free: constraining it too
+# cost 0.005 of AUC (serious lateness) on the sample.
+MONOTONE_INCREASING: tuple[str, ...] = (
+    "days_past_due",
+    "share_paid_late",
+    "share_paid_late_365d",
+    "share_paid_late_90d",
+    "state_p_late",
+    "avg_days_late",
+    "avg_days_late_365d",
+    "avg_days_late_90d",
+    "avg_days_late_last5",
+)
 DEFAULT_ROUNDS = 200
 NO_CALIBRATION = (1.0, 0.0, 0.0, 0.0)
 QUANTILE_ROUNDS = 100
@@ -207,9 +223,17 @@ def fit_risk_model(
         subset.set_label(train[label].to_numpy(dtype=float)[rows])
         return subset
 
+    monotone = {}
+    if any(name in feature_names for name in MONOTONE_INCREASING):
+        monotone = {
+            "monotone_constraints": [int(n in MONOTONE_INCREASING) for n in feature_names],
+            "monotone_constraints_method": "intermediate",
+        }
+
     def fit(rows: np.ndarray, label: str, objective: dict, rounds: int) -> lgb.Booster:
         """Fit on the rows at positions `rows` of `train`."""
-        return lgb.train({**merged, **objective}, dataset(rows, label), num_boost_round=rounds)
+        settings = {**merged, **monotone, **objective}
+        return lgb.train(settings, dataset(rows, label), num_boost_round=rounds)
 
     for target, label in TARGETS.items():
         rows = np.flatnonzero(_rows_for(train, target, grace_days).to_numpy())

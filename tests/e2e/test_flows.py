@@ -41,13 +41,14 @@ def test_flows_ingest_train_nightly(small_book_dir, settings_env):
         assert {r.kind for r in loads} == {"customers", "invoices", "payments", "promises"}
         assert train_flow(force_promote=True, tune_trials=2) == "1"
         folder = nightly_flow(as_of=date(2026, 11, 1))
-        # a load date before the book's end: its later rows are rejected as future
-        [late_load] = ingest_flow(
-            [str(settings_env.inbox_dir / "loaded")], load_date=date(2026, 9, 1)
-        )
+        # payments of October loaded as of 1 September: all rejected as future
+        again_dir = settings_env.inbox_dir.parent / "again"
+        again_dir.mkdir()
+        payments[late].head(5).to_csv(again_dir / "payments.csv", index=False)
+        [late_load] = ingest_flow([str(again_dir)], load_date=date(2026, 9, 1))
         again = score_flow(as_of=date(2026, 11, 1))
         backfilled = backfill_flow(date(2026, 10, 30), date(2026, 10, 31))
-    assert late_load.rows_rejected == late_load.rows_read > 0
+    assert late_load.rows_rejected == late_load.rows_read == 5
     assert again == folder
     assert [f.rsplit("/", 1)[1] for f in backfilled] == ["2026-10-30", "2026-10-31"]
     # the LightGBM settings were chosen among 2 trials, logged with the run

@@ -12,41 +12,41 @@ from features.runner import build_features
 from models.train import YOUNG_DAYS
 from pipelines.warehouse import connect
 
-# Share of rows allowed to move against the direction: trees are piecewise constant and not
-# constrained, so a handful of rows may cross a split the wrong way; the rest must not.
-TOLERATED_SHARE = 0.05
+# The lateness classifiers are constrained to be monotone in these (models.train): no row may
+# move against the direction, beyond floating-point noise.
+TOLERATED_SHARE = 0.0
 
 
 def test_more_days_overdue_never_lowers_risk(model, open_now):
     before = model.predict(open_now)["p_late_30"]
-    later = open_now.assign(
-        days_past_due=open_now["days_past_due"] + 30,
-        days_since_issue=open_now["days_since_issue"] + 30,
-    )
+    later = open_now.assign(days_past_due=open_now["days_past_due"] + 30)
     after = model.predict(later)["p_late_30"]
     lower = after < before - 1e-9
     assert lower.mean() <= TOLERATED_SHARE, f"{lower.sum()} of {len(lower)} rows lowered"
-    assert after.mean() >= before.mean()
+    # older as well as more overdue (the age is not constrained): higher on average
+    older = later.assign(days_since_issue=open_now["days_since_issue"] + 30)
+    assert model.predict(older)["p_late_30"].mean() >= before.mean()
 
 
 def test_a_worse_history_never_lowers_risk(model, open_now):
     before = model.predict(open_now)
     worse = open_now.copy()
-    # the state model's estimate summarises the same history: it worsens with it
+    # the state model's estimate summarises the same history: it worsens with it. A missing
+    # history (a new customer) stays missing: "none" is not less than a value.
     for column in (
         "share_paid_late",
         "share_paid_late_365d",
         "share_paid_late_90d",
         "state_p_late",
     ):
-        worse[column] = np.minimum(worse[column].fillna(0) + 0.3, 1.0)
+        worse[column] = np.minimum(worse[column] + 0.3, 1.0)
     for column in (
         "avg_days_late",
         "avg_days_late_365d",
         "avg_days_late_90d",
         "avg_days_late_last5",
     ):
-        worse[column] = worse[column].fillna(0) + 15
+        worse[column] = worse[column] + 15
     after = model.predict(worse)
     pending = open_now["days_past_due"] <= 0
     for target, rows in (("p_late", pending), ("p_late_30", slice(None))):
