@@ -223,12 +223,7 @@ def fit_risk_model(
         subset.set_label(train[label].to_numpy(dtype=float)[rows])
         return subset
 
-    monotone = {}
-    if any(name in feature_names for name in MONOTONE_INCREASING):
-        monotone = {
-            "monotone_constraints": [int(n in MONOTONE_INCREASING) for n in feature_names],
-            "monotone_constraints_method": "intermediate",
-        }
+    monotone = _monotone(feature_names)
 
     def fit(rows: np.ndarray, label: str, objective: dict, rounds: int) -> lgb.Booster:
         """Fit on the rows at positions `rows` of `train`."""
@@ -245,11 +240,26 @@ def fit_risk_model(
 
     if "days_to_pay" in train:
         rows = _sample(invoice_ids, np.flatnonzero(train["days_to_pay"].notna().to_numpy()), seed)
-        days = dataset(rows, "days_to_pay")
-        for name, alpha in QUANTILES.items():
-            objective = {**merged, "objective": "quantile", "alpha": alpha}
-            model.quantile_boosters[name] = lgb.train(objective, days, QUANTILE_ROUNDS)
+        model.quantile_boosters = _fit_quantiles(dataset(rows, "days_to_pay"), merged)
     return model
+
+
+def _fit_quantiles(days: lgb.Dataset, params: dict[str, object]) -> dict[str, lgb.Booster]:
+    """The P10/P50/P90 boosters of days to pay, on one binned dataset."""
+    return {
+        name: lgb.train({**params, "objective": "quantile", "alpha": alpha}, days, QUANTILE_ROUNDS)
+        for name, alpha in QUANTILES.items()
+    }
+
+
+def _monotone(feature_names: list[str]) -> dict[str, object]:
+    """LightGBM's monotone constraints for MONOTONE_INCREASING among these features."""
+    if not any(name in feature_names for name in MONOTONE_INCREASING):
+        return {}
+    return {
+        "monotone_constraints": [int(n in MONOTONE_INCREASING) for n in feature_names],
+        "monotone_constraints_method": "intermediate",
+    }
 
 
 def _levels(values: pd.Series) -> list[str]:
