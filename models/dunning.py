@@ -1,17 +1,23 @@
-"""The dunning ladder of French collections practice (README, "For collectors") and what it says
-to do next, per open invoice.
+"""The dunning ladder of French collections practice (README, "For collectors") and what it asks
+next of each open invoice, given what the ledger says was done (models/ledger.py).
 
 Steps are dated relative to the due date (J): a friendly reminder at J-7, a reminder on the due
 date, a first reminder at J+3, a phone call at J+7, a final reminder at J+14, then formal notice
-by registered letter (mise en demeure) and, last, a collection agency. Where the model sees a
-high risk of lateness, the pre-due steps come earlier (J-14 reminder, J-3 call) so that the
-customer is reached while the invoice can still be paid on time.
+by registered letter (mise en demeure) at J+30 and, last, a hand-over to a collection agency at
+J+60. Where the model sees a high risk of lateness, the pre-due steps come earlier (J-14 reminder,
+J-3 call) so that the customer is reached while the invoice can still be paid on time.
 
-latepay does not know which reminders were actually sent: it assumes each step was taken on its
-date. The *stage* of an invoice is the last step whose date has come; the *next action* is that
-step when it falls on the as-of date, otherwise the following step, with its date. Disputed
-invoices pause the ladder (resolve the dispute first); a pending promise to pay pauses it until
-the promised date; a promise broken in the last 30 days calls for a call today.
+On top of the ladder, per invoice, in this order of precedence:
+- handed over to an agency (in the ledger): no further action, off the collectors' list;
+- disputed: "resolve the dispute" (the ladder pauses), due when the dispute opened and again
+  DISPUTE_FOLLOW_UP_DAYS after the last action on the invoice;
+- the latest promise to pay: pending, it pauses the invoice until the promised date (then "check
+  the payment"); broken (promised date passed, still open), it calls for a call for
+  BROKEN_PROMISE_DAYS days, unless a call was made since;
+- otherwise the next step of the ladder.
+
+Sent steps go by the customer's preferred channel; calls stay calls; the formal notice goes by
+registered letter. Every date falls on a business day of the customer's country.
 
 Pure functions over DataFrames: no I/O, no clock.
 """
@@ -25,6 +31,8 @@ import pandas as pd
 
 # The channel of a step; PREFERRED means the customer's preferred channel.
 PREFERRED = "preferred"
+CHANNELS = ("email", "letter", "sms", "phone")
+DEFAULT_CHANNEL = "email"
 
 
 @dataclass(frozen=True)
@@ -33,142 +41,63 @@ class Step:
     offset_days: int  # days after the due date (negative: before)
     action: str  # what the collector does, in plain words
     channel: str
+    kind: str  # reminder | call | formal_notice | agency: which ledger action does it
 
 
 LADDER = (
-    Step("friendly_reminder", -7, "friendly reminder before the due date", PREFERRED),
-    Step("due_date_reminder", 0, "reminder on the due date", PREFERRED),
-    Step("first_reminder", 3, "first reminder", PREFERRED),
-    Step("second_reminder_call", 7, "second reminder: call the customer", "phone"),
-    Step("final_reminder", 14, "final reminder before formal notice", PREFERRED),
-    Step("formal_notice", 30, "formal notice by registered letter (mise en demeure)", "letter"),
-    Step("collection_agency", 60, "hand over to a collection agency", "agency"),
+    Step("friendly_reminder", -7, "friendly reminder before the due date", PREFERRED, "reminder"),
+    Step("due_date_reminder", 0, "reminder on the due date", PREFERRED, "reminder"),
+    Step("first_reminder", 3, "first reminder", PREFERRED, "reminder"),
+    Step("second_reminder_call", 7, "second reminder: call the customer", "phone", "call"),
+    Step("final_reminder", 14, "final reminder before formal notice", PREFERRED, "reminder"),
+    Step(
+        "formal_notice",
+        30,
+        "formal notice by registered letter (mise en demeure)",
+        "registered letter",
+        "formal_notice",
+    ),
+    Step("collection_agency", 60, "hand over to a collection agency", "agency", "agency"),
 )
 # High risk: the pre-due steps come earlier and a call before the due date is added.
 HIGH_RISK_LADDER = (
-    Step("friendly_reminder", -14, "friendly reminder before the due date", PREFERRED),
-    Step("pre_due_call", -3, "call to confirm the payment is scheduled", "phone"),
+    Step("friendly_reminder", -14, "friendly reminder before the due date", PREFERRED, "reminder"),
+    Step("pre_due_call", -3, "call to confirm the payment is scheduled", "phone", "call"),
     *LADDER[1:],
 )
 DEFAULT_HIGH_RISK = 0.5  # p_late at or above which the high-risk ladder applies
-# A promise broken within this many days calls for a call; after that the ladder has moved on.
-BROKEN_PROMISE_DAYS = 30
+# A broken promise calls for a call for this many days after the promised date, then the
+# ladder takes over again.
+BROKEN_PROMISE_DAYS = 7
+# A dispute asks to be followed up again this many days after the last action on its invoice.
+DISPUTE_FOLLOW_UP_DAYS = 14
 
 NOT_STARTED = "not started"
+WITH_AGENCY = "with the agency"
 DISPUTE_PAUSED = "paused: disputed"
 PROMISE_PAUSED = "paused: promise to pay"
 RESOLVE_DISPUTE = "resolve the dispute (dunning paused)"
+CHECK_PROMISE = "check_promise"
 BROKEN_PROMISE = "call: the promise to pay was broken"
-NO_FURTHER_STEP = "none: with the collection agency"
 
 PLAN_COLUMNS = [
     "dunning_stage",
+    "next_action_key",
     "next_action",
     "next_action_date",
     "next_action_channel",
     "high_risk",
+    "last_step_date",
+    "last_step_assumed",
+    "promise_status",
+    "with_agency",
 ]
 
 
-def _ladder_plan(
-    days_past_due: np.ndarray, ladder: tuple[Step, ...]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """Stage, next action, its offset from the due date and channel for invoices on `ladder`."""
-    offsets = np.array([s.offset_days for s in ladder])
-    reached = np.searchsorted(offsets, days_past_due, side="right") - 1  # −1: not started
-    # The step due today is the next action; otherwise the first step still to come.
-    today = (reached >= 0) & (offsets[np.clip(reached, 0, None)] == days_past_due)
-    nxt = np.where(today, reached, reached + 1)
-    stage = np.array([NOT_STARTED] + [s.key for s in ladder], dtype=object)[reached + 1]
-    finished = nxt >= len(ladder)
-    nxt_c = np.clip(nxt, 0, len(ladder) - 1)
-    action = np.array([s.action for s in ladder], dtype=object)[nxt_c]
-    channel = np.array([s.channel for s in ladder], dtype=object)[nxt_c]
-    offset = offsets[nxt_c].astype(float)
-    action[finished] = NO_FURTHER_STEP
-    channel[finished] = "agency"
-    offset[finished] = np.nan
-    return stage, action, offset, channel
-
-
-def dunning_plan(
-    invoices: pd.DataFrame,
-    as_of: pd.Timestamp | str,
-    *,
-    high_risk_threshold: float = DEFAULT_HIGH_RISK,
-) -> pd.DataFrame:
-    """The ladder stage and next action of each open invoice at `as_of`.
-
-    `invoices` (one row per open invoice): due_date, days_past_due (as_of − due date),
-    is_disputed, p_late, preferred_channel, and optionally promised_date (latest promise to pay,
-    NaT when none). Returns PLAN_COLUMNS on the same index: dunning_stage (a step key, "not
-    started" or a pause), next_action (plain words), next_action_date, next_action_channel (the
-    customer's preferred channel where the step uses it), high_risk (bool).
-    """
-    as_of = pd.Timestamp(as_of)
-    dpd = invoices["days_past_due"].to_numpy(dtype="int64")
-    p_late = invoices["p_late"].to_numpy(dtype=float)
-    high = np.nan_to_num(p_late, nan=0.0) >= high_risk_threshold
-    due = pd.to_datetime(invoices["due_date"]).to_numpy()
-
-    stage = np.empty(len(invoices), dtype=object)
-    action = np.empty(len(invoices), dtype=object)
-    offset = np.full(len(invoices), np.nan)
-    channel = np.empty(len(invoices), dtype=object)
-    for ladder, mask in ((LADDER, ~high), (HIGH_RISK_LADDER, high)):
-        s, a, o, c = _ladder_plan(dpd[mask], ladder)
-        stage[mask], action[mask], offset[mask], channel[mask] = s, a, o, c
-
-    plan = pd.DataFrame(
-        {
-            "dunning_stage": stage,
-            "next_action": action,
-            "next_action_date": pd.Series(due, index=invoices.index)
-            + pd.to_timedelta(offset, unit="D"),
-            "next_action_channel": channel,
-            "high_risk": high,
-        },
-        index=invoices.index,
-    )
-    preferred = invoices.get("preferred_channel", pd.Series("email", index=invoices.index))
-    uses_preferred = plan["next_action_channel"] == PREFERRED
-    plan.loc[uses_preferred, "next_action_channel"] = preferred[uses_preferred].fillna("email")
-
-    _apply_promises(plan, invoices, as_of, preferred)
-    _apply_disputes(plan, invoices, as_of, preferred)
-    return plan[PLAN_COLUMNS]
-
-
-def _apply_promises(
-    plan: pd.DataFrame, invoices: pd.DataFrame, as_of: pd.Timestamp, preferred: pd.Series
-) -> None:
-    """A pending promise pauses the ladder until the promised date; a broken one (promised date
-    passed, invoice still open) calls for a call today. In place."""
-    promised = pd.to_datetime(
-        invoices.get("promised_date", pd.Series(pd.NaT, index=invoices.index))
-    )
-    pending = promised >= as_of
-    broken = (promised < as_of) & (promised >= as_of - pd.Timedelta(days=BROKEN_PROMISE_DAYS))
-    plan.loc[pending, "dunning_stage"] = PROMISE_PAUSED
-    plan.loc[pending, "next_action"] = "check the payment promised for " + promised[
-        pending
-    ].dt.strftime("%Y-%m-%d")
-    plan.loc[pending, "next_action_date"] = promised[pending] + pd.Timedelta(days=1)
-    plan.loc[pending, "next_action_channel"] = preferred[pending].fillna("email")
-    plan.loc[broken, "next_action"] = BROKEN_PROMISE
-    plan.loc[broken, "next_action_date"] = as_of
-    plan.loc[broken, "next_action_channel"] = "phone"
-
-
-def _apply_disputes(
-    plan: pd.DataFrame, invoices: pd.DataFrame, as_of: pd.Timestamp, preferred: pd.Series
-) -> None:
-    """Disputes pause dunning whatever else applies. In place."""
-    disputed = invoices["is_disputed"].astype(bool)
-    plan.loc[disputed, "dunning_stage"] = DISPUTE_PAUSED
-    plan.loc[disputed, "next_action"] = RESOLVE_DISPUTE
-    plan.loc[disputed, "next_action_date"] = as_of
-    plan.loc[disputed, "next_action_channel"] = preferred[disputed].fillna("email")
+def preferred_channel(values: pd.Series) -> pd.Series:
+    """The customer's preferred channel among CHANNELS; email when unknown."""
+    text = values.astype("object").where(values.notna(), "").astype(str).str.strip().str.lower()
+    return text.where(text.isin(CHANNELS), DEFAULT_CHANNEL)
 
 
 def late_penalties(

@@ -68,6 +68,8 @@ def _load_notes(r: LoadResult) -> list[str]:
         notes.append(f"{r.payments_derived:,} payments from settlement dates")
     if r.payments_matched:
         notes.append(f"{r.payments_matched:,} pending payments matched")
+    if r.actions_matched:
+        notes.append(f"{r.actions_matched:,} pending actions matched")
     return notes
 
 
@@ -85,8 +87,9 @@ def _rejects(results: list[LoadResult]) -> None:
         )
     if any(r.rows_pending and not r.skipped for r in results):
         console.print(
-            "Pending payments name invoices not loaded yet; they wait in "
-            "`staging.pending_payments` and are matched when the invoice arrives."
+            "Pending rows name an invoice (or a customer) not loaded yet; they wait in "
+            "`staging.pending_payments`, `pending_promises` or `pending_actions` and are matched "
+            "when it arrives."
         )
 
 

@@ -3,6 +3,7 @@ environment: `features/` and `models/` take explicit arguments."""
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
 
 from pydantic import Field, field_validator
@@ -79,6 +80,18 @@ class Settings(BaseSettings):
     recovery_fee: float = Field(
         40.0, ge=0, description="Flat recovery indemnity owed per late invoice (EUR 40 in France)."
     )
+    ledger_start: date | None = Field(
+        None,
+        description="Before this date every dunning step is assumed taken on its date (a new "
+        "install cannot know better); from it, a step is taken only when the ledger says so. "
+        "Empty: the date of the ledger's first action (or, with no ledger, the list's date).",
+    )
+    business_country: str = Field(
+        "FR",
+        description="Country whose weekends and public holidays date the collectors' list (a "
+        "list dated on a holiday covers the next business day); customers' actions follow "
+        "their own country's holidays.",
+    )
     max_stale_days: int = Field(
         7,
         ge=1,
@@ -86,7 +99,7 @@ class Settings(BaseSettings):
         "older than this many days before the as-of date (a missing export).",
     )
 
-    @field_validator("inbox_mapping", mode="before")
+    @field_validator("inbox_mapping", "ledger_start", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

@@ -35,6 +35,7 @@ Modules, in the order ``generate_book`` runs them (which is the order of the ran
 * ``outcomes``: the probabilities at issue time, the drawn outcomes, settlement and dispute dates.
 * ``payments``: single payments, instalments and bad debts' partial payments.
 * ``promises``: promises to pay, from their own random stream.
+* ``actions``: the collectors' ledger of the book's last six months, from its own stream.
 * ``book``: the tables' columns, ``Book``, and the frames built from the arrays.
 * ``write``: the CSV files. ``generate``: the sequence. ``dates`` and ``columns``: helpers.
 """

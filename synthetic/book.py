@@ -6,6 +6,7 @@ midnight, amounts as floats in currency units (from whole cents), text as pandas
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -60,6 +61,8 @@ class Book:
     payments: pd.DataFrame
     oracle: pd.DataFrame
     promises: pd.DataFrame
+    # the collectors' ledger of the last months (synthetic/actions.py); empty when not drawn
+    actions: pd.DataFrame = dataclasses.field(default_factory=pd.DataFrame)
 
 
 def assemble_book(

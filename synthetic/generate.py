@@ -2,15 +2,17 @@
 
 The order of the stages is the order of the random draws (customers, invoices, outcomes,
 payments); changing it, or any draw inside a stage, changes every book of a seed. Promises
-come from their own stream so that they changed nothing else.
+and the collectors' ledger come from their own streams so that they changed nothing else.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 
 import numpy as np
 
+from synthetic.actions import generate_actions
 from synthetic.book import Book, assemble_book
 from synthetic.customers import make_customers
 from synthetic.invoices import make_invoices
@@ -48,4 +50,5 @@ def generate_book(
     out = draw_outcomes(rng, inv, cust, end)
     pay = make_payments(rng, inv, out, start, end)
     prom = make_promises(np.random.default_rng([seed, PROMISE_STREAM]), inv, out, pay, end)
-    return assemble_book(cust, inv, out, pay, prom)
+    book = assemble_book(cust, inv, out, pay, prom)
+    return dataclasses.replace(book, actions=generate_actions(book, seed, end_date))

@@ -21,16 +21,19 @@ _STRUCTURAL = '[,"\\r\\n]'  # characters that force a CSV field to be quoted
 
 
 def write_book(book: Book, out_dir: Path) -> dict[str, Path]:
-    """Write the five tables as UTF-8 CSV into ``out_dir`` (created if needed).
+    """Write the tables as UTF-8 CSV into ``out_dir`` (created if needed): customers, invoices,
+    payments, promises, the collectors' ledger (actions, when the book has one) and oracle.
 
     Returns ``{"customers": path, "invoices": path, "payments": path, "promises": path,
-    "oracle": path}``.
+    "actions": path, "oracle": path}``.
     Dates are ``YYYY-MM-DD``, amounts have two decimals, missing values are empty fields.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for name in ("customers", "invoices", "payments", "promises", "oracle"):
+    for name in ("customers", "invoices", "payments", "promises", "actions", "oracle"):
+        if name == "actions" and book.actions.empty:
+            continue
         path = out_dir / f"{name}.csv"
         _write_csv(getattr(book, name), path)
         paths[name] = path

@@ -23,7 +23,8 @@ candidates as (
         paid_amount,
         first_payment_date,
         last_payment_date,
-        dispute_opened_date
+        dispute_opened_date,
+        dispute_resolved_date
     from staging.invoice_settlements
     where amount > 0
         and (settled_date is null or settled_date >= (select min(as_of) from as_of_dates))
@@ -72,7 +73,11 @@ final as (
         o.amount,
         o.paid_before_as_of,
         o.amount - o.paid_before_as_of as open_amount,
-        coalesce(o.dispute_opened_date < o.as_of, false) as is_disputed
+        coalesce(
+            o.dispute_opened_date < o.as_of
+            and (o.dispute_resolved_date is null or o.dispute_resolved_date >= o.as_of),
+            false
+        ) as is_disputed
     from paid as o
 )
 

@@ -7,14 +7,18 @@ header, its decimal mark and date order detected (`formats.py`). A file that can
 at all (empty, not a table, a required column missing, ambiguous dates) stops the ingest with an
 `IngestError` naming the file and the rule, before anything is written.
 
-The planned files are then loaded, customers → invoices → payments → promises, in ONE
+The planned files are then loaded, customers → invoices → payments → promises → actions, in ONE
 transaction (`ingest_files`, here): a failure anywhere leaves the warehouse exactly as it was.
 Each file lands in `raw.*` as read (text, with load_id, source file and line) and is typed and
-checked in SQL: **every reject rule is in `rules.py`**, in the order of the README's rule table.
-Each row then ends up in staging, in `staging.pending_payments` / `staging.pending_promises` (a
-payment or promise to pay whose invoice has not arrived yet), or in `rejects` with the rule it
-broke (`load.py`: the bookkeeping; `upsert.py`: staging). `loads` keeps the counts per file:
-read = loaded + pending + rejected. `inbox.py`: the folder the nightly job loads from.
+checked in SQL: **every reject rule is in `rules.py`**, in the order of the README's rule table
+(the actions' list and check query: `rules_actions.py`). Each row then ends up in staging, in
+`staging.pending_payments` / `pending_promises` / `pending_actions` (a payment or promise to pay
+whose invoice has not arrived yet, a collector's action whose customer or invoice has not), or
+in `rejects` with the rule it broke (`load.py`: the bookkeeping; `upsert.py`: staging;
+`ledger.py`: the collections ledger, whose promises and disputes feed staging.promises and
+staging.disputes). `loads` keeps the counts per file: read = loaded + pending + rejected.
+`workbook.py`: a collector's worklist workbook, dropped back, read as an actions file.
+`inbox.py`: the folder the nightly job loads from.
 
 Policies (see README, "Input format"): an invoice sent again with other values is a new version
 (previous one kept in `staging.invoice_versions`), and so is a promise (`staging.promise_versions`);
@@ -37,8 +41,9 @@ from pipelines.warehouse import ensure_schema, rebuild_settlements, tuned
 
 __all__ = ["LOAD_ORDER", "IngestError", "LoadResult", "expand_paths", "ingest_files"]
 
-# Customers first so invoices find them, invoices before payments so payments find theirs.
-LOAD_ORDER = ("customers", "invoices", "payments", "promises")
+# Customers first so invoices find them, invoices before payments so payments find theirs;
+# the collections ledger last, so that its actions find customers and invoices of the same ingest.
+LOAD_ORDER = ("customers", "invoices", "payments", "promises", "actions")
 FILE_SUFFIXES = (".csv", ".txt", ".tsv", ".xlsx", ".xlsm", ".parquet", ".pq")
 # The synthetic generator's answer key sits beside its book; the pipeline never reads it.
 ANSWER_KEY = "oracle.csv"

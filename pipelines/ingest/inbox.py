@@ -8,8 +8,12 @@ from pathlib import Path
 
 def inbox_files(inbox_dir: Path) -> list[Path]:
     """The files dropped in the inbox (sorted): regular files whose name does not start with "."
-    (sub-folders such as loaded/ and failed/ are not looked into); none if it does not exist."""
-    return sorted(p for p in inbox_dir.glob("*") if p.is_file() and not p.name.startswith("."))
+    or "~$" (the lock file Excel leaves beside a workbook it has open, such as a collector's
+    worklist saved into the inbox); sub-folders such as loaded/ and failed/ are not looked into;
+    none if it does not exist."""
+    return sorted(
+        p for p in inbox_dir.glob("*") if p.is_file() and not p.name.startswith((".", "~$"))
+    )
 
 
 def move_files(files: list[Path], folder: Path) -> Path:

@@ -18,9 +18,30 @@ from pipelines.ingest.db import quote, run
 from pipelines.ingest.mapping import FIELDS
 from pipelines.ingest.plan import Plan, ReadRowByRow, read_row_by_row
 from pipelines.ingest.rules import CHECKS, Sql
+from pipelines.ingest.rules_actions import check_actions
 from pipelines.ingest.upsert import UPSERT
 
 RAW_COMPRESSION = "zstd"  # see _land_raw
+# Every kind's check query (the actions': rules_actions.py).
+CHECK_QUERIES = {**CHECKS, "actions": check_actions}
+# A worklist workbook's row about several invoices is several actions, loaded or rejected as a
+# whole: the first rule one of them breaks rejects them all. Its counts are in sheet rows.
+SHEET_ROW_AS_A_WHOLE = """
+    update checked set rule = w.rule, message = w.message, status = null
+    from (
+        select line, arg_min(rule, aid) as rule, arg_min(message, aid) as message
+        from checked where rule is not null group by line
+    ) as w
+    where checked.line = w.line and checked.rule is null
+"""
+# Counts an upsert may return beyond new / unchanged / updated, kept in `loads` as is.
+EXTRA_COUNTS = (
+    ("derived", "payments_derived"),
+    ("matched", "payments_matched"),
+    ("promises_matched", "promises_matched"),
+    ("actions_matched", "actions_matched"),
+    ("pending_rejected", "pending_rejected"),
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +61,11 @@ class LoadResult:
     payments_derived: int = 0  # from settlement dates on invoice rows
     payments_matched: int = 0  # pending payments whose invoice arrived with this file
     promises_matched: int = 0  # pending promises whose invoice arrived with this file
+    # pending actions whose customer or invoice arrived with this file: moved to staging.actions,
+    # or rejected then (the reject is kept under the load that read the row)
+    actions_matched: int = 0
+    pending_rejected: int = 0
+    rows_left_empty: int = 0  # worklist workbook rows without an outcome (not read)
     load_id: int | None = None
     source_format: str = ""
     rejects_by_rule: tuple[tuple[str, int], ...] = ()
@@ -57,11 +83,13 @@ def load_file(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None
     if not plan.source.table:
         number_rows(con, plan)
     _land_raw(con, plan, params)
-    check = CHECKS[plan.kind](plan, Sql(plan, load_date))
+    check = CHECK_QUERIES[plan.kind](plan, Sql(plan, load_date))
     run(con, f"create or replace temp table checked as {check}", **params)
+    if plan.workbook:
+        run(con, SHEET_ROW_AS_A_WHOLE)
     counts = UPSERT[plan.kind](con, plan, load_id)
     by_rule, examples = _keep_rejects(con, plan, params)
-    read, loaded, rejected, pending = _record_counts(con, load_id, counts)
+    read, loaded, rejected, pending = _record_counts(con, plan, load_id, counts)
     run(con, "drop table temp.checked")
     if plan.work_table:
         run(con, f"drop table {plan.work_table}")
@@ -79,6 +107,9 @@ def load_file(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None
         payments_derived=counts.get("derived", 0),
         payments_matched=counts.get("matched", 0),
         promises_matched=counts.get("promises_matched", 0),
+        actions_matched=counts.get("actions_matched", 0),
+        pending_rejected=counts.get("pending_rejected", 0),
+        rows_left_empty=plan.rows_left_empty,
         load_id=load_id,
         source_format=plan.describe + "".join(f"; {n}" for n in plan.notes),
         rejects_by_rule=tuple((r, n) for r, n in by_rule),
@@ -152,46 +183,50 @@ def _land_raw(con: duckdb.DuckDBPyConnection, plan: Plan, params: dict[str, obje
 def _keep_rejects(
     con: duckdb.DuckDBPyConnection, plan: Plan, params: dict[str, object]
 ) -> tuple[list[tuple], list[tuple]]:
-    """The rejected rows into `rejects`, with their text; (count per rule, first examples)."""
+    """The rejected rows into `rejects`, with their text; (count per rule, first examples). A
+    workbook's rejected sheet row is one reject, whatever the actions it was about."""
+    rejected = "(select line, rule, message from checked where rule is not null)"
+    if plan.workbook:
+        rejected = "(select distinct line, rule, message from checked where rule is not null)"
     run(
         con,
-        """
+        f"""
         insert into rejects (load_id, file_name, line, rule, message, row_text)
-        select $id, $f, line, rule, message, null from checked where rule is not null
+        select $id, $f, line, rule, message, null from {rejected}
         """,
         **params,
     )
-    by_rule = run(
-        con,
-        "select rule, count(*) from checked where rule is not null group by rule order by 2 desc",
-    )
+    by_rule = run(con, f"select rule, count(*) from {rejected} group by rule order by 2 desc")
     if by_rule:
         fill_row_text(con, plan, params["id"])
     examples = run(
         con,
-        "select 'line ' || line || ' [' || rule || '] ' || message from checked "
-        "where rule is not null order by line limit 5",
+        f"select 'line ' || line || ' [' || rule || '] ' || message from {rejected} "
+        "order by line limit 5",
     )
     return by_rule, examples
 
 
 def _record_counts(
-    con: duckdb.DuckDBPyConnection, load_id: int, counts: dict[str, int]
+    con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int, counts: dict[str, int]
 ) -> tuple[int, int, int, int]:
     """Record the file's counts in `loads` and mark it finished; (read, loaded, rejected,
-    pending), read = loaded + pending + rejected."""
+    pending), read = loaded + pending + rejected. A workbook's are sheet rows (a row whose
+    actions wait, some or all, is pending)."""
+    rows = "distinct line" if plan.workbook else "*"
     [(read, rejected, pending)] = run(
         con,
-        "select count(*), count(*) filter (where rule is not null), "
-        "count(*) filter (where rule is null and status = 'pending') from checked",
+        f"select count({rows}), count({rows}) filter (where rule is not null), "
+        f"count({rows}) filter (where rule is null and status = 'pending') from checked",
     )
     loaded = read - rejected - pending
+    extra = ", ".join(f"{column} = ${key}" for key, column in EXTRA_COUNTS)
     run(
         con,
-        """
+        f"""
         update loads set rows_read = $r, rows_loaded = $l, rows_rejected = $j, rows_pending = $p,
-            rows_updated = $u, rows_unchanged = $n, payments_derived = $dv,
-            payments_matched = $mt, promises_matched = $pm, finished_at = $t
+            rows_updated = $u, rows_unchanged = $n, {extra}, rows_left_empty = $e,
+            finished_at = $t
         where load_id = $id
         """,
         r=read,
@@ -200,11 +235,10 @@ def _record_counts(
         p=pending,
         u=counts.get("updated", 0),
         n=counts.get("unchanged", 0),
-        dv=counts.get("derived", 0),
-        mt=counts.get("matched", 0),
-        pm=counts.get("promises_matched", 0),
+        e=plan.rows_left_empty,
         t=datetime.now(),
         id=load_id,
+        **{key: counts.get(key, 0) for key, _ in EXTRA_COUNTS},
     )
     return read, loaded, rejected, pending
 
@@ -234,16 +268,20 @@ def number_rows(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 
 
 def fill_row_text(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> None:
-    """The rejected rows' original fields, joined by the file's separator (re-read for them)."""
+    """The rejected rows' original fields, joined by the file's separator (re-read for them;
+    a worklist workbook's: its sheet rows as read, `plan.texts`)."""
     sep = plan.source.delimiter if plan.source.file_type == "csv" else ","
     fields = ", ".join(f"coalesce(c{i}, '')" for i in range(len(plan.source.columns)))
+    rows = (
+        plan.texts
+        or f"(select line, concat_ws({quote(sep)}, {fields}) as row_text from {plan.rows})"
+    )
     run(
         con,
         f"""
         update rejects set row_text = src.row_text
         from (
-            select line, concat_ws({quote(sep)}, {fields}) as row_text
-            from {plan.rows}
+            select line, row_text from {rows}
             where line in (select line from checked where rule is not null)
         ) as src
         where rejects.load_id = $id and rejects.line = src.line

@@ -51,7 +51,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
-KINDS = ("customers", "invoices", "payments", "promises")
+KINDS = ("customers", "invoices", "payments", "promises", "actions")
 
 # Every field latepay reads, per table. Required ones are in pipelines.ingest.plan.REQUIRED.
 FIELDS: dict[str, tuple[str, ...]] = {
@@ -82,6 +82,20 @@ FIELDS: dict[str, tuple[str, ...]] = {
     # A promise to pay: on `promised_on` the customer committed to pay `amount` (empty: the open
     # amount) of the invoice by `promised_date`.
     "promises": ("promise_id", "invoice_id", "promised_on", "promised_date", "amount"),
+    # A collector's action (the collections ledger): on `action_date` the collector did `action`
+    # about the invoice (empty: the whole customer); a promise carries its date and amount.
+    "actions": (
+        "action_id",
+        "customer_id",
+        "invoice_id",
+        "action_date",
+        "action",
+        "channel",
+        "collector",
+        "promised_date",
+        "promised_amount",
+        "note",
+    ),
 }
 DATE_FIELDS = (
     "issue_date",
@@ -91,8 +105,9 @@ DATE_FIELDS = (
     "payment_date",
     "promised_on",
     "promised_date",
+    "action_date",
 )
-AMOUNT_FIELDS = ("amount", "paid_amount")
+AMOUNT_FIELDS = ("amount", "paid_amount", "promised_amount")
 FORMAT_KEYS = ("delimiter", "encoding", "date_format", "decimal_mark", "sheet")
 DERIVE = re.compile(r"^\s*issue_date\s*\+\s*(?:(\d+)|(payment_terms_days))\s*$")
 
@@ -329,6 +344,7 @@ class _MappingFile(_Formats):
     invoices: dict[str, Any] = {}
     payments: dict[str, Any] = {}
     promises: dict[str, Any] = {}
+    actions: dict[str, Any] = {}
 
 
 Checked = TypeVar("Checked", bound=BaseModel)

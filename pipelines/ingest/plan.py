@@ -25,6 +25,8 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "payments": ("invoice_id", "payment_date", "amount"),
     # Without promise_id, a promise is keyed by invoice and the day it was made.
     "promises": ("invoice_id", "promised_on", "promised_date"),
+    # Without action_id, an action is keyed by customer, invoice, date, action and rank.
+    "actions": ("customer_id", "action_date", "action"),
 }
 # Header names understood without a mapping file (compared lower-case, spaces as underscores).
 ALIASES = {
@@ -58,6 +60,12 @@ class Plan:
     mapping_file: str | None = None
     notes: list[str] = field(default_factory=list)
     work_table: str | None = None  # temp table of the numbered rows, during the load only
+    # A collector's worklist workbook (workbook.py): its rows converted to actions, with the
+    # outcome typed in column `outcome` and each sheet row's cells in `texts` (line, row_text)
+    workbook: bool = False
+    outcome: int | None = None  # column index of the outcome typed (workbook only)
+    texts: str | None = None  # a relation (line, row_text): the sheet rows as read
+    rows_left_empty: int = 0  # workbook rows without an outcome: not read
 
     @property
     def describe(self) -> str:
@@ -74,17 +82,29 @@ class Plan:
         """The file's rows as they land in raw.<kind> (latepay's field names, text; parameters
         $id and $f: load id and file name), read from the table the file was read into: the
         checks read them from there, not back from raw."""
+        return self.select_rows()
+
+    def select_rows(self, extra: str = "") -> str:
+        """`raw_rows`, with `extra` columns after n_fields (the checks' own, never landed)."""
         fields = ", ".join(
             f"c{self.fields[c]} as {c}" if c in self.fields else f"null::varchar as {c}"
             for c in FIELDS[self.kind]
         )
+        extra = f", {extra}" if extra else ""
         return (
-            f"select $id as load_id, $f as source_file, line, {fields}, n_fields from {self.rows}"
+            f"select $id as load_id, $f as source_file, line, {fields}, n_fields{extra} "
+            f"from {self.rows}"
         )
 
 
 def plan_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping | None) -> Plan:
-    """Read the head of `path`, map its columns, detect its formats; nothing is written."""
+    """Read the head of `path`, map its columns, detect its formats; nothing is written. A
+    collector's worklist workbook is read whole and converted to actions (workbook.py)."""
+    from pipelines.ingest.workbook import plan_workbook
+
+    workbook = plan_workbook(con, path)
+    if workbook is not None:
+        return workbook
     section, source = _read_head(con, path, mapping)
     fields = map_columns(path, source.columns, section)
     kind = section.kind if section else detect_kind(path, source.columns, fields)
@@ -163,6 +183,8 @@ def map_columns(path: Path, columns: list[str], section: Section | None) -> dict
 def detect_kind(path: Path, columns: list[str], fields: dict[str, int]) -> str:
     """Which table a file holds, from its (mapped) header."""
     names = set(fields)
+    if {"action", "action_date"} <= names:
+        return "actions"
     if names & {"promise_id", "promised_on", "promised_date"} and "issue_date" not in names:
         return "promises"
     if "payment_id" in names or ("payment_date" in names and "issue_date" not in names):
@@ -173,7 +195,7 @@ def detect_kind(path: Path, columns: list[str], fields: dict[str, int]) -> str:
         return "customers"
     raise IngestError(
         f"{path}: rule unknown_kind: cannot tell whether this is a customers, invoices, "
-        f"payments or promises file; columns found: {', '.join(columns) or '(none)'}. Rename the columns "
+        f"payments, promises or actions file; columns found: {', '.join(columns) or '(none)'}. Rename the columns "
         "to latepay's names or give a mapping file (--mapping)"
     )
 

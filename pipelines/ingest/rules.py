@@ -1,16 +1,19 @@
 """Every reject rule of the ingest, in the order of the README's rule table ("Input format",
-"Rules"), then the four check queries that apply them to a file's rows.
+"Rules"), then the four check queries that apply them to a file's rows (the collections
+ledger's, `check_actions`, is in `rules_actions.py`, with its list).
 
 A rule is an SQL condition over a row's typed values, the rule's name and an SQL message built
 only for the rows it rejects. Each kind of file tries its rules in the order its list gives
-(`customer_rules`, `invoice_rules`, `payment_rules`, `promise_rules`), and a row is rejected
-with the first one it breaks. The check queries (`check_customers` ... `check_promises`) read
-the file's rows, type them (`Sql`: dates in the file's order, amounts with its decimal mark, the
-mapping's value maps and constants) and give each row its rule and message, or none.
+(`customer_rules`, `invoice_rules`, `payment_rules`, `promise_rules`, `action_rules`), and a row
+is rejected with the first one it breaks. The check queries (`check_customers` ...
+`check_promises`) read the file's rows, type them (`Sql`: dates in the file's order, amounts
+with its decimal mark, the mapping's value maps and constants) and give each row its rule and
+message, or none.
 
-One rule needs the warehouse as well as the row: a payment on an invoice already paid in full
+Two rules need the warehouse as well as the row: a payment on an invoice already paid in full
 (`overpayment`) is found after the checks, by `OVERPAID_PAYMENTS` and `REJECT_OVERPAID`, which
-`upsert.py` runs before it writes the payments. A file that cannot be loaded at all is refused
+`upsert.py` runs before it writes the payments; an action about another customer's invoice
+(`invoice_of_another_customer`) is checked again when a pending action stops waiting. A file that cannot be loaded at all is refused
 earlier, when it is planned (`plan.py`, `formats.py`, `readers.py`).
 """
 
@@ -132,6 +135,17 @@ def required_value(condition: str, message: str) -> Rule:
     return (condition, "required_value", quote(message))
 
 
+def unknown_outcome(outcomes: tuple[str, ...]) -> Rule:
+    """A worklist workbook's Outcome is not one of its list (`outcome`: as typed)."""
+    accepted = ", ".join(outcomes)
+    listed = ", ".join(quote(o) for o in outcomes)
+    return (
+        f"outcome is not null and not list_contains([{listed}], outcome)",
+        "unknown_outcome",
+        f"'Outcome ' || outcome || ' is not one of: {accepted}'",
+    )
+
+
 def bad_date(
     s: Sql, column: str, name: str, *, text: str | None = None, optional: bool = False
 ) -> Rule:
@@ -183,6 +197,16 @@ def bad_currency(currency: str) -> Rule:
     )
 
 
+def unknown_action(action: str, actions: tuple[str, ...]) -> Rule:
+    """An action that is not one of latepay's (`known_action`: the row's action, read ignoring
+    case and surrounding spaces, spaces and hyphens as underscores, is one of them)."""
+    return (
+        "not known_action",
+        "unknown_action",
+        f"'action ' || {action} || ' is not one of: {', '.join(actions)}'",
+    )
+
+
 def due_before_issue() -> Rule:
     """due_date before issue_date."""
     return (
@@ -223,16 +247,16 @@ def absurd_payment() -> Rule:
     )
 
 
-def absurd_promise() -> Rule:
+def absurd_promise(made: str = "promised_on") -> Rule:
     """absurd_value: an amount ≥ 10¹², made before EARLIEST_DATE, promised more than
-    MAX_TERMS_DAYS after it was made."""
+    MAX_TERMS_DAYS after it was made (`made`: the field the promise was made on, typed `made`)."""
     return (
         f"amt >= {MAX_AMOUNT:.0f} or made < date '{EARLIEST_DATE}' "
         f"or promised - made > {MAX_TERMS_DAYS}",
         "absurd_value",
         f"case when amt >= {MAX_AMOUNT:.0f} then 'amount is absurd: ' || amt "
-        f"when made < date '{EARLIEST_DATE}' then 'promised_on before {EARLIEST_DATE}: ' || made "
-        f"else 'promised_date ' || (promised - made) || ' days after promised_on (more than {MAX_TERMS_DAYS})' end",
+        f"when made < date '{EARLIEST_DATE}' then '{made} before {EARLIEST_DATE}: ' || made "
+        f"else 'promised_date ' || (promised - made) || ' days after {made} (more than {MAX_TERMS_DAYS})' end",
     )
 
 
@@ -255,13 +279,13 @@ def future_payment(s: Sql) -> Rule:
     )
 
 
-def future_promise(s: Sql) -> Rule:
-    """future_date: a promise made after the load date. The promised date itself may be in the
-    future: that is what a promise is."""
+def future_promise(s: Sql, made: str = "promised_on") -> Rule:
+    """future_date: a promise (or a collector's action) made after the load date. The promised
+    date itself may be in the future: that is what a promise is."""
     return (
         s.future("made"),
         "future_date",
-        f"'promised_on ' || made || ' is after the load date {s.load_date}'",
+        f"'{made} ' || made || ' is after the load date {s.load_date}'",
     )
 
 
@@ -293,12 +317,22 @@ def non_positive_amount() -> Rule:
     return ("amt <= 0", "non_positive_amount", "'promised amount must be positive: ' || amt")
 
 
-def promised_before_made() -> Rule:
-    """A promise's promised_date before its promised_on."""
+def promised_before_made(made: str = "promised_on") -> Rule:
+    """A promise's promised_date before its promised_on (an action's: before its action_date)."""
     return (
         "promised < made",
         "promised_before_made",
-        "'promised_date ' || promised || ' is before promised_on ' || made",
+        f"'promised_date ' || promised || ' is before {made} ' || made",
+    )
+
+
+def missing_promised_date(kinds: tuple[str, ...]) -> Rule:
+    """A promise to pay or payment plan recorded in the ledger without its promised date."""
+    listed = ", ".join(quote(k) for k in kinds)
+    return (
+        f"list_contains([{listed}], act) and promised is null",
+        "missing_promised_date",
+        "'a ' || act || ' needs a promised_date'",
     )
 
 
@@ -361,6 +395,17 @@ REJECT_OVERPAID = """
             || ') was already paid in full (' || o.paid_before || ') before this payment'
     from overpaid as o where checked.line = o.line
 """
+
+
+def invoice_of_another_customer() -> Rule:
+    """An action about an invoice that is loaded but belongs to another customer (checked when
+    the action is loaded, or when it stops waiting for its customer or invoice)."""
+    return (
+        "invoice_customer is not null and invoice_customer <> customer_id",
+        "invoice_of_another_customer",
+        "'invoice ' || invoice_id || ' belongs to customer ' || invoice_customer "
+        "|| ', not ' || customer_id",
+    )
 
 
 def duplicate_key(name: str, column: str) -> Rule:

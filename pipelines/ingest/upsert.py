@@ -5,7 +5,8 @@ nothing, a changed invoice or promise is a new version (the replaced one kept in
 `staging.invoice_versions` / `staging.promise_versions`), a changed customer or payment is
 replaced. A payment or promise whose invoice has not arrived waits in `staging.pending_<kind>`
 and moves to staging with the load that brings its invoice. Invoice rows carrying a settlement
-date become payments (`derive_payments`).
+date become payments (`derive_payments`). The collections ledger (actions) is written by
+`ledger.py`; the customers' and invoices' loads match the actions that waited for them.
 
 Each upsert returns its counts: new, unchanged, updated (and derived, matched for invoices).
 """
@@ -17,6 +18,7 @@ from collections.abc import Callable
 import duckdb
 
 from pipelines.ingest.db import run
+from pipelines.ingest.ledger import match_pending_actions, refresh_invoice_disputes, upsert_actions
 from pipelines.ingest.plan import Plan
 from pipelines.ingest.rules import OVERPAID_PAYMENTS, REJECT_OVERPAID
 
@@ -67,7 +69,8 @@ def upsert_customers(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -
         id=load_id,
     )
     run(con, "alter table checked add column status varchar default 'loaded'")
-    return dict(run(con, "select change, count(*) from upsert group by change"))
+    counts = dict(run(con, "select change, count(*) from upsert group by change"))
+    return counts | match_pending_actions(con, load_id)
 
 
 def _counts(con: duckdb.DuckDBPyConnection, valid: str) -> dict[str, int]:
@@ -96,7 +99,7 @@ def upsert_invoices(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) ->
             s.customer_id = c.customer_id and s.issue_date = c.issue and s.due_date = c.due
                 and s.amount = c.amt and s.currency is not distinct from c.cur
                 and s.disputed = c.is_disputed
-                and d.opened_date is not distinct from ({OPENED}) as same
+                and d.export_opened_date is not distinct from ({OPENED}) as same
         from checked as c
         join staging.invoices as s on s.invoice_id = c.invoice_id
         left join staging.disputes as d on d.invoice_id = c.invoice_id
@@ -124,14 +127,17 @@ def upsert_invoices(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) ->
     run(
         con,
         f"""
-        insert into staging.disputes
-        select invoice_id, {OPENED.replace("c.", "")} from checked where {changed} and is_disputed
+        insert into staging.disputes (invoice_id, opened_date, export_opened_date)
+        select invoice_id, {OPENED.replace("c.", "")}, {OPENED.replace("c.", "")}
+        from checked where {changed} and is_disputed
         """,
     )
+    refresh_invoice_disputes(con)  # the ledger's disputes on them, merged again
     if "settled_date" in plan.fields:
         counts["derived"] = derive_payments(con, load_id)
     counts["matched"] = match_pending(con, "payments")
     counts["promises_matched"] = match_pending(con, "promises")
+    counts |= match_pending_actions(con, load_id)
     run(con, "alter table checked add column status varchar default 'loaded'")
     return counts
 
@@ -143,7 +149,7 @@ def _version_invoices(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
         """
         insert into staging.invoice_versions
         select s.invoice_id, s.customer_id, s.issue_date, s.due_date, s.amount, s.currency,
-            s.disputed, d.opened_date, s.load_id, $id
+            s.disputed, d.export_opened_date, s.load_id, $id
         from staging.invoices as s
         join existing as e on e.invoice_id = s.invoice_id and not e.same
         left join staging.disputes as d on d.invoice_id = s.invoice_id
@@ -351,4 +357,5 @@ UPSERT: dict[str, Callable[[duckdb.DuckDBPyConnection, Plan, int], dict[str, int
     "invoices": upsert_invoices,
     "payments": upsert_payments,
     "promises": upsert_promises,
+    "actions": upsert_actions,
 }

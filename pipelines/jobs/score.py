@@ -25,6 +25,7 @@ from models.train import RiskModel
 from models.worklist import (
     REASON_COLUMNS,
     WorklistPolicy,
+    coming_up,
     plan_invoices,
     rank_customers,
     todays_list,
@@ -65,6 +66,8 @@ def policy(settings: Settings) -> WorklistPolicy:
         high_risk_threshold=settings.high_risk_threshold,
         annual_interest_rate=settings.late_interest_rate,
         recovery_fee=settings.recovery_fee,
+        country=settings.business_country,
+        ledger_start=pd.Timestamp(settings.ledger_start) if settings.ledger_start else None,
     )
 
 
@@ -181,7 +184,12 @@ def rank_with_reasons(
     promises = con.execute(
         "select invoice_id, promised_on, promised_date from staging.promises"
     ).df()
-    invoices = plan_invoices(scores, customers, as_of, promises=promises, policy=policy(settings))
+    actions = con.execute(
+        "select customer_id, invoice_id, action_date, action from staging.actions"
+    ).df()
+    invoices = plan_invoices(
+        scores, customers, as_of, promises=promises, actions=actions, policy=policy(settings)
+    )
     worklist = rank_customers(invoices, customers, as_of, policy=policy(settings))
     driver_ids = worklist.loc[worklist["in_todays_list"], "driver_invoice_id"]
     drivers = scores[scores["invoice_id"].isin(driver_ids)]
@@ -218,7 +226,7 @@ def _rank_and_publish(
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
     with publish.staged(settings.outputs_dir, as_of.isoformat()) as folder:
         write_worklist_csv(published, folder / "worklist.csv")
-        write_collector_workbooks(published, behind, folder, as_of)
+        write_collector_workbooks(published, behind, folder, as_of, coming_up(worklist))
         (folder / "report.html").write_text(report.render(context), encoding="utf-8")
         store.store_run(con, run_id, as_of, version, invoices, worklist, context["dso"])
     return ScoreResult(

@@ -26,20 +26,18 @@ def neutralise_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def write_worklist_csv(published: pd.DataFrame, path: Path) -> None:
-    """The day's list as CSV: amounts to the cent, probabilities to 4 decimals, ISO dates."""
+    """The day's list as CSV: amounts to the cent, probabilities to 4 decimals, ISO dates; UTF-8
+    with a byte-order mark, so that Excel (French included) reads the accents right."""
     amounts = [
-        "open_amount",
-        "overdue_amount",
-        "disputed_amount",
-        "expected_amount_at_risk",
-        "late_interest",
-        "recovery_fees",
+        c
+        for c in published.columns
+        if "amount" in c or c in ("late_interest", "recovery_fees", "customer_at_risk")
     ]
     frame = published.round(dict.fromkeys(amounts, 2) | {"risk_probability": 4})
     for column in frame.columns:
         if pd.api.types.is_datetime64_any_dtype(frame[column]):
             frame[column] = frame[column].dt.strftime("%Y-%m-%d")
-    neutralise_frame(frame).to_csv(path, index=False)
+    neutralise_frame(frame).to_csv(path, index=False, encoding="utf-8-sig")
 
 
 def write_table(frame: pd.DataFrame, path: Path) -> None:

@@ -1,4 +1,14 @@
-"""One workbook per collector (XlsxWriter): the Worklist, the Invoices behind it, About."""
+"""One workbook per collector (XlsxWriter), made for a morning's work and written back at night:
+
+- **Worklist**: today's customers in order; what to do (action, channel, due date, status) and
+  about which invoices first, then the amounts and why, then the columns the collector fills in
+  (Outcome, Done on, Promised date, Promised amount, Note: read back into the ledger when the
+  workbook is dropped in the inbox, models/ledger.py), then the rest. Header row and customer
+  frozen; printed landscape, one page wide, header repeated, collector and date in the header.
+- **Coming up**: the collector's customers whose next action is after today.
+- **Invoices**: the open invoices behind today's customers, grouped by customer.
+- **About**: the list's date (read back as the default "Done on") and how to read it.
+"""
 
 from __future__ import annotations
 
@@ -9,42 +19,63 @@ from pathlib import Path
 import pandas as pd
 import xlsxwriter
 
+from models.ledger import INPUT_COLUMNS, OUTCOMES, ROW_COLUMNS
 from pipelines.publish.files import neutralise, neutralise_frame
 
-# The worklist as collectors read it: column -> header.
+# The worklist as collectors read it: column -> header (input columns: see INPUTS).
 HEADERS = {
-    "rank": "Rank",
-    "collector": "Collector",
-    "collector_rank": "My rank",
-    "customer_id": "Customer id",
+    "collector_rank": "Rank",
     "name": "Customer",
-    "preferred_channel": "Preferred channel",
-    "open_amount": "Open amount",
-    "overdue_amount": "Overdue amount",
-    "open_invoices": "Open invoices",
-    "oldest_days_past_due": "Oldest days past due",
-    "disputed_invoices": "Disputed invoices",
-    "disputed_amount": "Disputed amount",
-    "promise_status": "Promise to pay",
-    "promised_date": "Promised date",
-    "risk_probability": "Risk (unpaid 30 days after due)",
+    "next_action": "What to do",
+    "next_action_channel": ROW_COLUMNS["next_action_channel"],
+    "next_action_date": "Due",
+    "action_status": "Status",
+    "action_invoices": ROW_COLUMNS["action_invoices"],
+    "overdue_amount": "Overdue",
     "expected_amount_at_risk": "Expected amount at risk",
+    "reason_1": "Why",
+    "reason_2": "Why (2)",
+    "reason_3": "Why (3)",
+    **{field: header for field, header in INPUT_COLUMNS.items()},
+    "other_actions": "Also due",
+    "open_amount": "Open",
+    "oldest_days_past_due": "Days past due",
+    "risk_probability": "Risk (unpaid 30 days after due)",
+    "promise_status": "Promise to pay",
+    "promised_for": "Promised for",
+    "dunning_stage": "Stage reached",
+    "last_step_date": "Last step on",
     "driver_invoice_id": "Riskiest invoice",
     "predicted_days_late": "Predicted days late",
-    "predicted_payment_date": "Predicted payment date",
+    "predicted_payment_date": "Predicted payment",
     "payment_date_p10": "Paid from (P10)",
     "payment_date_p90": "Paid by (P90)",
-    "dunning_stage": "Dunning stage",
-    "next_action": "Next action",
-    "next_action_date": "Next action date",
-    "next_action_channel": "Channel",
     "late_interest": "Late interest owed",
     "recovery_fees": "Recovery fees owed",
-    "reason_1": "Reason 1",
-    "reason_2": "Reason 2",
-    "reason_3": "Reason 3",
+    "preferred_channel": "Preferred channel",
+    "customer_open_amount": "Customer: open",
+    "customer_overdue_amount": "Customer: overdue",
+    "customer_at_risk": "Customer: at risk",
+    "disputed_invoices": "Disputed invoices",
+    "disputed_amount": "Disputed amount",
+    "agency_amount": "With the agency",
+    "customer_id": ROW_COLUMNS["customer_id"],
+    "collector": ROW_COLUMNS["collector"],
+    "next_action_key": ROW_COLUMNS["next_action_key"],
+}
+# Filled in by the collector: no value from latepay, a validation each.
+INPUTS = tuple(INPUT_COLUMNS)
+COMING_UP_HEADERS = {
+    "name": "Customer",
+    "next_action": "What to do",
+    "next_action_channel": "Channel",
+    "next_action_date": "Due",
+    "action_invoices": "About invoices",
+    "expected_amount_at_risk": "Expected amount at risk",
+    "customer_id": "Customer id",
 }
 INVOICE_HEADERS = {
+    "name": "Customer",
     "customer_id": "Customer id",
     "invoice_id": "Invoice",
     "issue_date": "Issued",
@@ -52,11 +83,11 @@ INVOICE_HEADERS = {
     "open_amount": "Open amount",
     "days_past_due": "Days past due",
     "is_disputed": "Disputed",
-    "promised_date": "Promised date",
+    "promised_date": "Promised for",
     "p_late": "Risk of lateness",
     "p_late_30": "Risk (unpaid 30 days after due)",
     "predicted_payment_date": "Predicted payment date",
-    "dunning_stage": "Dunning stage",
+    "dunning_stage": "Stage reached",
     "next_action": "Next action",
     "next_action_date": "Next action date",
     "late_interest": "Late interest owed",
@@ -67,6 +98,8 @@ PROBABILITY_FORMAT = "0%"
 DATE_FORMAT = "yyyy-mm-dd"
 # Widest column XlsxWriter's autofit may make (about 60 characters): reasons wrap beyond.
 MAX_COLUMN_PIXELS = 420
+# Rows left open for the collector's input validations (beyond the list itself).
+INPUT_ROWS = 500
 
 
 def collector_file_name(collector: str, taken: set[str]) -> str:
@@ -80,21 +113,20 @@ def collector_file_name(collector: str, taken: set[str]) -> str:
 
 
 def write_collector_workbooks(
-    published: pd.DataFrame, invoices: pd.DataFrame, folder: Path, as_of: date
+    published: pd.DataFrame,
+    invoices: pd.DataFrame,
+    folder: Path,
+    as_of: date,
+    coming: pd.DataFrame | None = None,
 ) -> dict[str, Path]:
-    """One workbook per collector: sheet "Worklist" (their customers in order, with the next
-    action and reasons), sheet "Invoices" (the open invoices behind each of those customers),
-    sheet "About" (the date and how to read the list). Returns collector -> path.
-    Written with XlsxWriter (ten times faster than openpyxl on the largest customers' invoices)."""
+    """One workbook per collector of `published` (today's list); `invoices`: the open invoices
+    behind it; `coming`: the customers whose next action is later (every collector's). Returns
+    collector -> path. XlsxWriter: ten times faster than openpyxl on the largest customers."""
     taken: set[str] = set()
     written = {}
+    coming = coming if coming is not None else published.iloc[0:0]
     for collector, rows in published.groupby("collector", sort=True):
         path = folder / collector_file_name(str(collector), taken)
-        behind = invoices[invoices["customer_id"].isin(rows["customer_id"])]
-        order = {c: i for i, c in enumerate(rows["customer_id"])}
-        behind = behind.assign(_order=behind["customer_id"].map(order)).sort_values(
-            ["_order", "days_past_due", "invoice_id"], ascending=[True, False, True]
-        )
         options = {
             "strings_to_formulas": False,
             "strings_to_urls": False,
@@ -102,14 +134,71 @@ def write_collector_workbooks(
             "nan_inf_to_errors": True,
         }
         with xlsxwriter.Workbook(path, options) as workbook:
-            _sheet(workbook, "Worklist", rows, HEADERS)
-            _sheet(workbook, "Invoices", behind, INVOICE_HEADERS)
+            frame = _with_inputs(rows)
+            worklist = _sheet(workbook, "Worklist", frame, HEADERS)
+            columns = [c for c in HEADERS if c in frame.columns]
+            _set_up_worklist(worklist, columns, len(rows), collector, as_of)
+            _sheet(
+                workbook,
+                "Coming up",
+                coming[coming["collector"] == collector],
+                COMING_UP_HEADERS,
+            )
+            invoice_sheet = _sheet(workbook, "Invoices", _behind(rows, invoices), INVOICE_HEADERS)
+            invoice_sheet.freeze_panes(1, 1)
             _about(workbook, collector, as_of, len(rows))
         written[str(collector)] = path
     return written
 
 
-def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str]) -> None:
+def _with_inputs(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with the collector's input columns, empty."""
+    return rows.assign(**{field: None for field in INPUTS})
+
+
+def _behind(rows: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFrame:
+    """The open invoices of the listed customers, grouped by customer in list order."""
+    behind = invoices[invoices["customer_id"].isin(rows["customer_id"])]
+    order = {c: i for i, c in enumerate(rows["customer_id"])}
+    names = rows.set_index("customer_id")["name"]
+    behind = behind.assign(
+        _order=behind["customer_id"].map(order), name=behind["customer_id"].map(names)
+    )
+    return behind.sort_values(
+        ["_order", "days_past_due", "invoice_id"], ascending=[True, False, True]
+    )
+
+
+def _set_up_worklist(sheet, columns: list[str], rows: int, collector: object, as_of: date) -> None:
+    """Frozen header and customer; input validations; landscape, one page wide, header row
+    repeated, the collector and date in the page header."""
+    sheet.freeze_panes(1, 2)
+    last = max(rows, 1) + INPUT_ROWS
+    position = {field: columns.index(field) for field in INPUTS}
+    sheet.data_validation(
+        1, position["outcome"], last, position["outcome"],
+        {"validate": "list", "source": list(OUTCOMES)},
+    )  # fmt: skip
+    for field in ("done_on", "promised_date"):
+        sheet.data_validation(
+            1, position[field], last, position[field],
+            {"validate": "date", "criteria": ">", "value": date(1990, 1, 1)},
+        )  # fmt: skip
+    sheet.data_validation(
+        1, position["promised_amount"], last, position["promised_amount"],
+        {"validate": "decimal", "criteria": ">", "value": 0},
+    )  # fmt: skip
+    key = columns.index("next_action_key")
+    sheet.set_column(key, key, None, None, {"hidden": True})
+    sheet.set_landscape()
+    sheet.set_paper(9)  # A4
+    sheet.fit_to_pages(1, 0)
+    sheet.repeat_rows(0)
+    text = str(neutralise(str(collector))).replace("&", "&&")
+    sheet.set_header(f"&L{text}&CWorklist&R{as_of.isoformat()}")
+
+
+def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str]):
     sheet = workbook.add_worksheet(title)
     columns = [c for c in headers if c in frame.columns]
     header = workbook.add_format(
@@ -145,6 +234,7 @@ def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str]) -
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(values), 1), len(columns) - 1)
     sheet.autofit(max_width=MAX_COLUMN_PIXELS)
+    return sheet
 
 
 def _cell(value: object) -> object:
@@ -158,11 +248,20 @@ def _cell(value: object) -> object:
 
 
 def _number_format(column: str, values: pd.Series) -> str | None:
-    if pd.api.types.is_datetime64_any_dtype(values) or column.endswith("_date"):
+    if (
+        pd.api.types.is_datetime64_any_dtype(values)
+        or column.endswith("_date")
+        or column in ("done_on",)
+    ):
         return DATE_FORMAT
     if column.startswith(("p_late", "risk_")):
         return PROBABILITY_FORMAT
-    if "amount" in column or column in ("late_interest", "recovery_fees", "recovery_fee"):
+    if "amount" in column or column in (
+        "late_interest",
+        "recovery_fees",
+        "recovery_fee",
+        "customer_at_risk",
+    ):
         return AMOUNT_FORMAT
     return None
 
@@ -175,16 +274,25 @@ def _about(workbook, collector: object, as_of: date, rows: int) -> None:
         ("Customers", rows),
         (
             "Order",
-            "Highest expected amount at risk first: open amount x probability of being still "
-            "unpaid 30 days after the due date.",
+            "Work due today (or overdue) first, highest expected amount at risk first: open "
+            "amount x probability of being still unpaid 30 days after the due date.",
         ),
         (
-            "Next action",
-            "The step of the dunning ladder due for the customer's oldest open invoice "
-            "(disputes and promises to pay pause it).",
+            "What to do",
+            "The action due for the invoices in 'About invoices': the next step of the dunning "
+            "ladder given what was recorded as done, a dispute to resolve, or a promise to check. "
+            "Status 'overdue': it was due before today and has not been recorded as done.",
         ),
-        ("Reasons", "What raises the model's risk for the customer's riskiest invoice."),
-        ("Invoices", "The sheet 'Invoices' lists the open invoices behind each customer."),
+        (
+            "Outcome",
+            "Fill in what happened (the list: done, no answer, promise to pay, dispute, already "
+            "paid, wrong contact, handed to agency), with the date it was done (default: the "
+            "list's date), a promised date and amount for a promise, and a note. Drop the saved "
+            "workbook in the inbox: tomorrow's list follows what you recorded.",
+        ),
+        ("Why", "What raises the model's risk for the riskiest of those invoices."),
+        ("Coming up", "Your customers whose next action is after today."),
+        ("Invoices", "The open invoices behind each of today's customers."),
     ]
     for r, (key, value) in enumerate(lines):
         sheet.write(r, 0, key)

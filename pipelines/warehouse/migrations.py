@@ -82,6 +82,35 @@ def _settlements_with_dispute_dates(con: duckdb.DuckDBPyConnection) -> None:
         rebuild_settlements(con)
 
 
+def _collections_ledger(con: duckdb.DuckDBPyConnection) -> None:
+    """The collections ledger (raw.actions, staging.actions, staging.pending_actions: new
+    tables, made by schema.sql) feeds disputes: staging.disputes gained resolved_date and
+    export_opened_date (the export's own opening: every dispute so far came from exports),
+    staging.invoice_settlements dispute_resolved_date (rebuilt), loads the ledger's counts."""
+    from pipelines.warehouse import rebuild_settlements
+
+    def columns(table: str) -> set[str]:
+        schema, name = table.split(".") if "." in table else ("main", table)
+        return {
+            c
+            for (c,) in con.execute(
+                "select column_name from information_schema.columns "
+                "where table_schema = $s and table_name = $t",
+                {"s": schema, "t": name},
+            ).fetchall()
+        }
+
+    if "export_opened_date" not in columns("staging.disputes"):
+        con.execute("alter table staging.disputes add column export_opened_date date")
+        con.execute("update staging.disputes set export_opened_date = opened_date")
+    con.execute("alter table staging.disputes add column if not exists resolved_date date")
+    for column in ("actions_matched", "pending_rejected", "rows_left_empty"):
+        con.execute(f"alter table loads add column if not exists {column} bigint")
+    settlements = columns("staging.invoice_settlements")
+    if settlements and "dispute_resolved_date" not in settlements:
+        rebuild_settlements(con)
+
+
 MIGRATIONS = (
     Migration(
         1, "columns added to loads, raw.* and scoring.runs", _columns_added_before_versioning
@@ -90,6 +119,7 @@ MIGRATIONS = (
         2, "staging.invoices and payments without primary-key index", _drop_primary_key_indexes
     ),
     Migration(3, "staging.invoice_settlements with dispute dates", _settlements_with_dispute_dates),
+    Migration(4, "the collections ledger; disputes resolved", _collections_ledger),
 )
 
 

@@ -47,10 +47,22 @@ def test_demo_end_to_end(demo_run):
     [(customers_with_open, listed)] = con.execute(
         "select count(*), count(*) filter (where in_todays_list) from scoring.worklist"
     ).fetchall()
+    # every customer with an invoice not handed over to an agency has a row (and an action)
     [(scored_customers,)] = con.execute(
-        "select count(distinct customer_id) from scoring.invoice_scores"
+        "select count(distinct customer_id) from scoring.invoice_scores "
+        "where dunning_stage <> 'with the agency'"
     ).fetchall()
     assert customers_with_open == scored_customers > listed == len(worklist)
+    # the ledger was loaded and followed: some invoices are at an agency, none by assumption
+    [(at_agency, ledger_handovers)] = con.execute(
+        """
+        select
+            (select count(*) from scoring.invoice_scores where dunning_stage = 'with the agency'),
+            (select count(distinct invoice_id) from staging.actions
+             where action = 'agency_handover')
+        """
+    ).fetchall()
+    assert 0 < at_agency <= ledger_handovers
     [(bad_intervals, before_as_of)] = con.execute(
         """
         select count(*) filter (where not days_to_pay_p10 <= days_to_pay_p50
@@ -71,7 +83,9 @@ def test_demo_end_to_end(demo_run):
     for path in folder.glob("worklist_*.xlsx"):
         sheet = load_workbook(path)["Worklist"]
         collector = path.stem.removeprefix("worklist_")
-        assert {row[1].value for row in sheet.iter_rows(2)} == {collector}
+        header = [c.value for c in sheet[1]]
+        column = header.index("Collector")
+        assert {row[column].value for row in sheet.iter_rows(2)} == {collector}
     html = (folder / "report.html").read_text(encoding="utf-8")
     # aged balance and cash-in; the DSO trend needs a second published date
     assert html.count("<svg") == 2 and "Aged balance" in html and "DSO" in html

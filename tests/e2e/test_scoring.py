@@ -88,6 +88,8 @@ def test_features_as_of_a_date_do_not_change_when_later_data_arrives(
     payments = pd.read_csv(small_book_dir / "payments.csv", dtype=str)
     payments[payments["payment_date"] < as_of].to_csv(early / "payments.csv", index=False)
     shutil.copy(small_book_dir / "customers.csv", early / "customers.csv")
+    actions = pd.read_csv(small_book_dir / "actions.csv", dtype=str, keep_default_na=False)
+    actions[actions["action_date"] < as_of].to_csv(early / "actions.csv", index=False)
 
     runner = CliRunner()
 

@@ -64,7 +64,9 @@ def book():
         INVOICES,
     )
     con.execute("update staging.invoices set disputed = true where invoice_id = 'I4'")
-    con.execute("insert into staging.disputes values ('I4', '2023-12-15')")
+    con.execute(
+        "insert into staging.disputes (invoice_id, opened_date) values ('I4', '2023-12-15')"
+    )
     con.executemany(
         "insert into staging.payments (payment_id, invoice_id, payment_date, amount) "
         "values (?, ?, ?, ?)",

@@ -14,7 +14,14 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from models.worklist import WorklistPolicy, plan_invoices, rank_customers, todays_list
+from models.ledger import OUTCOMES
+from models.worklist import (
+    WorklistPolicy,
+    coming_up,
+    plan_invoices,
+    rank_customers,
+    todays_list,
+)
 from pipelines import publish
 from pipelines.publish import report, workbooks
 from pipelines.publish.files import neutralise, write_worklist_csv
@@ -25,10 +32,16 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture
-def planned() -> tuple[pd.DataFrame, pd.DataFrame]:
+def ranked() -> tuple[pd.DataFrame, pd.DataFrame]:
     invoices = plan_invoices(SCORES, CUSTOMERS, AS_OF, promises=PROMISES)
     worklist = rank_customers(invoices, CUSTOMERS, AS_OF, policy=WorklistPolicy())
-    worklist.loc[worklist["customer_id"] == "B", "reason_1"] = "-1+2 days <b>late</b>"
+    worklist.loc[worklist["customer_id"] == "E", "reason_1"] = "-1+2 days <b>late</b>"
+    return invoices, worklist
+
+
+@pytest.fixture
+def planned(ranked) -> tuple[pd.DataFrame, pd.DataFrame]:
+    invoices, worklist = ranked
     return invoices, todays_list(worklist)
 
 
@@ -105,35 +118,54 @@ def test_a_folder_published_by_an_earlier_version_is_replaced(tmp_path):
     assert (tmp_path / "2026-11-01" / "worklist.csv").read_text() == "new\n"
 
 
-def test_each_collector_workbook_reads_back(tmp_path, planned):
-    invoices, published = planned
-    written = workbooks.write_collector_workbooks(published, invoices, tmp_path, date(2026, 11, 1))
+def test_each_collector_workbook_reads_back(tmp_path, ranked):
+    invoices, worklist = ranked
+    published = todays_list(worklist)
+    written = workbooks.write_collector_workbooks(
+        published, invoices, tmp_path, date(2026, 11, 1), coming_up(worklist)
+    )
     assert sorted(p.name for p in written.values()) == [
         "worklist_Karim.xlsx",
         "worklist_Laura.xlsx",
         "worklist_unassigned.xlsx",
     ]
     book = load_workbook(written["Karim"])
-    assert book.sheetnames == ["Worklist", "Invoices", "About"]
+    assert book.sheetnames == ["Worklist", "Coming up", "Invoices", "About"]
     sheet = book["Worklist"]
     header = [c.value for c in sheet[1]]
-    assert header[:5] == ["Rank", "Collector", "My rank", "Customer id", "Customer"]
-    assert sheet.freeze_panes == "A2"
-    assert sheet.auto_filter.ref == sheet.dimensions
+    # what to do, about which invoices, the amounts and why come first; then what to fill in
+    assert header[:9] == [
+        "Rank", "Customer", "What to do", "Channel", "Due", "Status", "About invoices",
+        "Overdue", "Expected amount at risk",
+    ]  # fmt: skip
+    assert header[12:17] == ["Outcome", "Done on", "Promised date", "Promised amount", "Note"]
     rows = [dict(zip(header, (c.value for c in row), strict=True)) for row in sheet.iter_rows(2)]
-    assert [r["Customer id"] for r in rows] == ["B", "E"]
-    # a formula in a customer's name stays text; so does a reason starting with "-"
-    assert rows[0]["Customer"] == '\'=HYPERLINK("http://evil.example","click")'
-    assert rows[0]["Reason 1"] == "'-1+2 days <b>late</b>"
+    assert [r["Customer id"] for r in rows] == ["E"]
+    e = rows[0]
+    # text that would run as a formula stays text
+    assert e["Customer"] == "'@Epsilon" and e["Why"] == "'-1+2 days <b>late</b>"
     assert all(c.data_type != "f" for row in sheet.iter_rows() for c in row)
-    assert rows[1]["Promise to pay"] == "broken"
-    assert rows[0]["Open amount"] == 10000.0
-    column = header.index("Open amount") + 1
-    assert sheet.cell(2, column).number_format == workbooks.AMOUNT_FORMAT
-    assert sheet.cell(2, header.index("Next action date") + 1).number_format == "yyyy-mm-dd"
-    assert sheet.cell(2, header.index("Next action date") + 1).value.date() == date(2026, 11, 5)
+    assert (e["Status"], e["About invoices"], e["Channel"]) == ("overdue", "E1", "phone")
+    assert e["Due"].date() == date(2026, 10, 26)
+    assert e["Promise to pay"] == "broken" and e["Outcome"] is None
+    assert sheet.cell(2, header.index("Overdue") + 1).number_format == workbooks.AMOUNT_FORMAT
+    assert sheet.cell(2, header.index("Due") + 1).number_format == "yyyy-mm-dd"
+    # the header row and the customer stay in view; printed landscape, one page wide
+    assert sheet.freeze_panes == "C2"
+    assert sheet.page_setup.orientation == "landscape"
+    assert sheet.sheet_properties.pageSetUpPr.fitToPage
+    assert sheet.page_setup.fitToWidth in (None, 1) and sheet.page_setup.fitToHeight == 0
+    assert sheet.print_title_rows == "$1:$1"
+    assert "Karim" in sheet.oddHeader.left.text and "2026-11-01" in sheet.oddHeader.right.text
+    [outcome] = [v for v in sheet.data_validations.dataValidation if v.type == "list"]
+    assert outcome.formula1 == '"' + ",".join(OUTCOMES) + '"'
+    # the action key is there for reading back, hidden
+    key = header.index("Action key") + 1
+    assert sheet.column_dimensions[sheet.cell(1, key).column_letter].hidden
+    coming = [[c.value for c in row] for row in book["Coming up"].iter_rows(2)]
+    assert [r[0] for r in coming] == ['\'=HYPERLINK("http://evil.example","click")']
     behind = [[c.value for c in row] for row in book["Invoices"].iter_rows(2)]
-    assert [(r[0], r[1]) for r in behind] == [("B", "B1"), ("E", "E1"), ("E", "E2")]
+    assert [(r[1], r[2]) for r in behind] == [("E", "E1"), ("E", "E2")]
 
 
 def test_collector_file_names_are_safe_and_unique():

@@ -21,6 +21,7 @@ from synthetic import (
     generate_book,
     write_book,
 )
+from synthetic.actions import ACTION_COLUMNS
 
 END = date(2026, 10, 31)
 END_TS = pd.Timestamp(END)
@@ -57,7 +58,7 @@ def test_same_seed_same_book_and_other_seed_differs() -> None:
     a = generate_book(200, 3_000, seed=3, end_date=END)
     b = generate_book(200, 3_000, seed=3, end_date=END)
     c = generate_book(200, 3_000, seed=4, end_date=END)
-    for name in ("customers", "invoices", "payments", "promises", "oracle"):
+    for name in ("customers", "invoices", "payments", "promises", "actions", "oracle"):
         pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name))
     assert not a.invoices["amount"].equals(c.invoices["amount"])
     assert not a.customers["name"].equals(c.customers["name"])
@@ -255,12 +256,13 @@ def test_history_predicts_future(outcomes: pd.DataFrame) -> None:
 # ---------------------------------------------------------------- files
 def test_write_book_round_trip(book: Book, tmp_path: Path) -> None:
     paths = write_book(book, tmp_path / "out")
-    assert set(paths) == {"customers", "invoices", "payments", "promises", "oracle"}
+    assert set(paths) == {"customers", "invoices", "payments", "promises", "actions", "oracle"}
     expected = {
         "customers": CUSTOMER_COLUMNS,
         "invoices": INVOICE_COLUMNS,
         "payments": PAYMENT_COLUMNS,
         "promises": PROMISE_COLUMNS,
+        "actions": ACTION_COLUMNS,
         "oracle": ORACLE_COLUMNS,
     }
     for name, path in paths.items():
@@ -345,3 +347,24 @@ def test_promises_are_made_on_overdue_invoices_and_some_are_broken(
     before = pays[pays["payment_date"] < pays["promised_on"]].groupby("invoice_id")["amount"].sum()
     open_amount = stated["amount_inv"] - stated["invoice_id"].map(before).fillna(0.0)
     np.testing.assert_allclose(stated["amount"], open_amount, atol=0.005)
+
+
+def test_the_ledger_follows_the_ladder_from_its_own_stream(book: Book) -> None:
+    """The collectors' ledger: actions of the book's last six months, on business days, only on
+    invoices of the book, each step after the previous one of its invoice; adding it changed no
+    other table (its own random stream)."""
+    actions = book.actions
+    assert set(actions["action"]) >= {"reminder_sent", "call_made", "formal_notice_sent"}
+    assert actions["action_id"].is_unique
+    assert set(actions["invoice_id"]) <= set(book.invoices["invoice_id"])
+    dates = pd.to_datetime(actions["action_date"])
+    assert (dates.dt.day_of_week < 5).all()
+    assert dates.min() >= pd.Timestamp(END) - pd.Timedelta(days=183)
+    assert dates.max() <= pd.Timestamp(END)
+    # an invoice's formal notice comes after its reminders and calls
+    steps = actions.assign(action_date=pd.to_datetime(actions["action_date"]))
+    notices = steps[steps["action"] == "formal_notice_sent"].set_index("invoice_id")["action_date"]
+    before = steps[steps["action"].isin(["reminder_sent", "letter_sent", "call_made"])]
+    last = before.groupby("invoice_id")["action_date"].max()
+    both = last.to_frame("last").join(notices.rename("notice"), how="inner")
+    assert len(both) > 10 and (both["last"] <= both["notice"]).all()

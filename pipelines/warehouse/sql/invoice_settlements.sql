@@ -1,8 +1,9 @@
 -- Grain: one row per invoice_id in staging.invoices. Rebuilt after every load.
--- Each invoice's own facts (customer, dates, amount, dispute) beside its payments, stored with a
--- customer's invoices together: the features read this table alone, and group it by customer
--- far faster when a customer's rows are adjacent (ordered by a hash of the customer id: a
--- cheaper sort than the text, and the only thing that matters is that the rows are together).
+-- Each invoice's own facts (customer, dates, amount, dispute opened and resolved) beside its
+-- payments, stored with a customer's invoices together: the features read this table alone,
+-- and group it by customer far faster when a customer's rows are adjacent (ordered by a hash of
+-- the customer id: a cheaper sort than the text, and the only thing that matters is that the
+-- rows are together).
 -- settled_date: the date the running total of payments first reached the invoice amount (null
 -- while open). Credit notes (amount <= 0) are applied when issued: settled on their issue date.
 -- These are final outcomes: features may use them only where settled_date < as_of.
@@ -75,7 +76,10 @@ final as (
             when p.n_payments = 1 and p.paid_amount >= i.amount then 1
             else f.payments_to_settle
         end as payments_to_settle,
-        d.opened_date as dispute_opened_date
+        d.opened_date as dispute_opened_date,
+        -- the dispute's end (null while open): disputed at D when opened before D and not
+        -- resolved before D
+        d.resolved_date as dispute_resolved_date
     from invoices as i
     left join paid as p using (invoice_id)
     left join paid_in_full as f using (invoice_id)

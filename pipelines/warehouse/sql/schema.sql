@@ -32,7 +32,13 @@ create table if not exists loads (
     mapping_file varchar,
     source_format varchar,
     load_date date,
-    promises_matched bigint
+    promises_matched bigint,
+    -- actions: pending actions of earlier loads that this load's customers or invoices matched
+    -- (moved to staging.actions) or, matched, rejected (their reject keeps the load that read
+    -- them); rows_left_empty: rows of a worklist workbook without an outcome (not read)
+    actions_matched bigint,
+    pending_rejected bigint,
+    rows_left_empty bigint
 );
 
 create table if not exists rejects (
@@ -69,6 +75,12 @@ create table if not exists raw.promises (
     promise_id varchar, invoice_id varchar, promised_on varchar, promised_date varchar,
     amount varchar, n_fields integer
 );
+create table if not exists raw.actions (
+    load_id integer, source_file varchar, line bigint,
+    action_id varchar, customer_id varchar, invoice_id varchar, action_date varchar,
+    action varchar, channel varchar, collector varchar, promised_date varchar,
+    promised_amount varchar, note varchar, n_fields integer
+);
 
 create table if not exists staging.customers (
     customer_id varchar primary key,
@@ -101,10 +113,17 @@ create table if not exists staging.payments (
     load_id integer
 );
 -- Grain: one row per disputed invoice. opened_date is when the dispute became known; an export
--- without dispute dates records the dispute as opened on the issue date.
+-- without dispute dates records the dispute as opened on the issue date. The invoice export and
+-- the collections ledger both feed it: export_opened_date is the export's own opening (null when
+-- only the ledger knows the dispute); opened_date the earliest opening of the two (a dispute the
+-- ledger opens after it was resolved starts again from that date); resolved_date the ledger's
+-- dispute_resolved on or after the opening (null while open). Disputed at D: opened_date < D
+-- and not resolved_date < D.
 create table if not exists staging.disputes (
     invoice_id varchar primary key,
-    opened_date date not null
+    opened_date date not null,
+    resolved_date date,
+    export_opened_date date
 );
 -- Grain: one row per (invoice_id, valid_to_load_id): the versions of an invoice that a later
 -- export replaced (the current version is in staging.invoices). valid_from_load_id is the load
@@ -165,6 +184,43 @@ create table if not exists staging.pending_promises (
     amount decimal(18, 2),
     load_id integer,
     file_name varchar,
+    line bigint
+);
+-- Grain: one row per action_id (the current version; a changed action replaces it, its earlier
+-- values stay in raw.actions). The collections ledger: on action_date the collector did `action`
+-- (models.ledger.ACTIONS) about invoice_id, or about the whole customer when invoice_id is null.
+-- A promise_to_pay / payment_plan also becomes rows of staging.promises, a dispute_opened /
+-- dispute_resolved on an invoice updates staging.disputes (see pipelines/ingest/ledger.py).
+create table if not exists staging.actions (
+    action_id varchar not null,
+    customer_id varchar not null,
+    invoice_id varchar,
+    action_date date not null,
+    action varchar not null,
+    channel varchar,
+    collector varchar,
+    promised_date date,
+    promised_amount decimal(18, 2),
+    note varchar,
+    load_id integer,
+    source_file varchar,
+    line bigint
+);
+-- Grain: one row per action_id whose customer, or invoice, is not in staging yet. Moved to
+-- staging.actions (and checked again) by the load that brings them.
+create table if not exists staging.pending_actions (
+    action_id varchar primary key,
+    customer_id varchar not null,
+    invoice_id varchar,
+    action_date date not null,
+    action varchar not null,
+    channel varchar,
+    collector varchar,
+    promised_date date,
+    promised_amount decimal(18, 2),
+    note varchar,
+    load_id integer,
+    source_file varchar,
     line bigint
 );
 
