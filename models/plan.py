@@ -119,22 +119,16 @@ def _overlay_promises(
     broken = (promised < as_of) & (promised >= as_of - pd.Timedelta(days=BROKEN_PROMISE_DAYS))
     plan.loc[pending, "promise_status"] = "pending"
     plan.loc[broken, "promise_status"] = "broken"
-    plan.loc[pending, "dunning_stage"] = PROMISE_PAUSED
-    plan.loc[pending, "next_action_key"] = CHECK_PROMISE
-    plan.loc[pending, "next_action"] = "check the payment promised for " + promised[
-        pending
-    ].dt.strftime("%Y-%m-%d")
+    day = promised.dt.strftime("%Y-%m-%d")
     check = roll_forward(promised + pd.Timedelta(days=1), country)
-    plan.loc[pending, "next_action_date"] = check[pending]
-    plan.loc[pending, "next_action_channel"] = channel[pending]
+    _set_action(
+        plan, pending, CHECK_PROMISE, "check the payment promised for " + day, check, channel
+    )
+    plan.loc[pending, "dunning_stage"] = PROMISE_PAUSED
     called = _last_event(events, invoices, ("call_made",))
     to_call = broken & ~(called > promised)
-    plan.loc[to_call, "next_action_key"] = "broken_promise_call"
-    plan.loc[to_call, "next_action"] = (
-        BROKEN_PROMISE + " (promised for " + promised[to_call].dt.strftime("%Y-%m-%d") + ")"
-    )
-    plan.loc[to_call, "next_action_date"] = check[to_call]
-    plan.loc[to_call, "next_action_channel"] = "phone"
+    text = BROKEN_PROMISE + " (promised for " + day + ")"
+    _set_action(plan, to_call, "broken_promise_call", text, check, "phone")
 
 
 def _overlay_disputes(
@@ -159,11 +153,26 @@ def _overlay_disputes(
     due = follow_up.where(follow_up > opened, opened)
     country = invoices.get("country", pd.Series("FR", index=invoices.index))
     due = roll_forward(due, country)
+    _set_action(plan, disputed, "resolve_dispute", RESOLVE_DISPUTE, due, channel)
     plan.loc[disputed, "dunning_stage"] = DISPUTE_PAUSED
-    plan.loc[disputed, "next_action_key"] = "resolve_dispute"
-    plan.loc[disputed, "next_action"] = RESOLVE_DISPUTE
-    plan.loc[disputed, "next_action_date"] = due[disputed]
-    plan.loc[disputed, "next_action_channel"] = channel[disputed]
+
+
+def _set_action(
+    plan: pd.DataFrame,
+    rows: pd.Series,
+    key: str,
+    text: str | pd.Series,
+    due: pd.Series,
+    channel: str | pd.Series,
+) -> None:
+    """The next action of the invoices where `rows` is true, in place."""
+    pick = (lambda v: v[rows]) if isinstance(text, pd.Series) else (lambda v: v)
+    plan.loc[rows, "next_action_key"] = key
+    plan.loc[rows, "next_action"] = pick(text)
+    plan.loc[rows, "next_action_date"] = due[rows]
+    plan.loc[rows, "next_action_channel"] = (
+        channel[rows] if isinstance(channel, pd.Series) else channel
+    )
 
 
 def _overlay_agency(plan: pd.DataFrame) -> None:

@@ -19,19 +19,9 @@ import numpy as np
 import pandas as pd
 
 from models.dunning import LADDER
+from models.ledger import LEDGER_COLUMNS
 
-ACTION_COLUMNS = [
-    "action_id",
-    "customer_id",
-    "invoice_id",
-    "action_date",
-    "action",
-    "channel",
-    "collector",
-    "promised_date",
-    "promised_amount",
-    "note",
-]
+ACTION_COLUMNS = LEDGER_COLUMNS
 ACTION_STREAM = 0x4C454447  # "LEDG"
 LEDGER_DAYS = 183  # the ledger covers the book's last six months
 MISSED = {"reminder": 0.08, "call": 0.12, "formal_notice": 0.06, "agency": 0.35}

@@ -51,6 +51,8 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from models.ledger import LEDGER_COLUMNS
+
 KINDS = ("customers", "invoices", "payments", "promises", "actions")
 
 # Every field latepay reads, per table. Required ones are in pipelines.ingest.plan.REQUIRED.
@@ -84,18 +86,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "promises": ("promise_id", "invoice_id", "promised_on", "promised_date", "amount"),
     # A collector's action (the collections ledger): on `action_date` the collector did `action`
     # about the invoice (empty: the whole customer); a promise carries its date and amount.
-    "actions": (
-        "action_id",
-        "customer_id",
-        "invoice_id",
-        "action_date",
-        "action",
-        "channel",
-        "collector",
-        "promised_date",
-        "promised_amount",
-        "note",
-    ),
+    "actions": tuple(LEDGER_COLUMNS),
 }
 DATE_FIELDS = (
     "issue_date",

@@ -58,17 +58,14 @@ def _remove_demo_warehouse(path: Path) -> None:
     if not path.exists():
         return
     try:
-        with duckdb.connect(str(path), read_only=True) as con:
+        with connect(path, read_only=True) as con:
             [(marked,)] = con.execute(
                 "select count(*) from duckdb_tables() "
                 "where schema_name = 'meta' and table_name = 'demo'"
             ).fetchall()
-    except duckdb.IOException as exc:
-        if "lock" in str(exc).lower():
-            raise WarehouseLocked(
-                f"the warehouse {path} is in use by another latepay process; "
-                "wait for it to finish and run again"
-            ) from exc
+    except WarehouseLocked:
+        raise
+    except duckdb.Error:  # not a DuckDB file, or a damaged one: not the demo's either
         marked = 0
     if not marked:
         raise NotADemoWarehouse(
