@@ -99,7 +99,37 @@ class Settings(BaseSettings):
         "older than this many days before the as-of date (a missing export).",
     )
 
-    @field_validator("inbox_mapping", "ledger_start", mode="before")
+    # The drafts published with each list (letters, emails, call sheets, agency packs).
+    company_name: str = Field("Your company", description="Sender of the drafts.")
+    company_address: str = Field(
+        "", description="Sender's postal address, one line per ';' (letters and notices)."
+    )
+    company_siren: str = Field("", description="SIREN number, printed in the legal mentions.")
+    company_iban: str = Field("", description="IBAN to pay to, printed on every draft.")
+    company_email: str = Field("", description="From address of the email drafts.")
+    company_signature: str = Field(
+        "The credit management team", description="Signature of the drafts."
+    )
+    templates_dir: Path | None = Field(
+        None,
+        description="Folder of Jinja templates overriding the drafts' (same file names as "
+        "pipelines/publish/templates/drafts/<language>/); empty: latepay's own.",
+    )
+    french_law_countries: str = Field(
+        "FR",
+        description="Customers in these countries (comma-separated ISO codes) owe the French "
+        "statutory penalties: the 40 euro recovery indemnity and interest at the ECB rate + 10.",
+    )
+    french_language_countries: str = Field(
+        "FR,MC,LU",
+        description="Customers in these countries get their drafts in French; the others in "
+        "English.",
+    )
+    payment_deadline_days: int = Field(
+        8, ge=1, description="Days a formal notice gives the customer to pay."
+    )
+
+    @field_validator("inbox_mapping", "ledger_start", "templates_dir", mode="before")
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

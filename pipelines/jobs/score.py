@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from importlib import resources
 from pathlib import Path
 
 import duckdb
@@ -32,6 +33,7 @@ from models.worklist import (
 )
 from pipelines import publish, tracking
 from pipelines.publish import report
+from pipelines.publish.drafts import DraftContext, write_drafts
 from pipelines.publish.files import write_worklist_csv
 from pipelines.publish.workbooks import write_collector_workbooks
 from pipelines.settings import Settings
@@ -227,6 +229,7 @@ def _rank_and_publish(
     with publish.staged(settings.outputs_dir, as_of.isoformat()) as folder:
         write_worklist_csv(published, folder / "worklist.csv")
         write_collector_workbooks(published, behind, folder, as_of, coming_up(worklist))
+        write_drafts(folder, published, draft_context(con, settings, as_of, invoices))
         (folder / "report.html").write_text(report.render(context), encoding="utf-8")
         store.store_run(con, run_id, as_of, version, invoices, worklist, context["dso"])
     return ScoreResult(
@@ -239,3 +242,46 @@ def _rank_and_publish(
         output_dir=settings.outputs_dir / as_of.isoformat(),
         scores=invoices,
     )
+
+
+RATES_FILE = "ecb_main_refinancing_rate.csv"
+
+
+def draft_context(
+    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, invoices: pd.DataFrame
+) -> DraftContext:
+    """What the drafts need from the warehouse and the settings: customers, the invoices'
+    currencies, the ledger, the ECB rate table (pipelines/publish/data), the company."""
+    currencies = con.execute(
+        "select invoice_id, coalesce(currency, 'EUR') as currency from staging.invoices"
+    ).df()
+    rates = pd.read_csv(resources.files("pipelines.publish").joinpath("data", RATES_FILE))
+    return DraftContext(
+        as_of=pd.Timestamp(as_of),
+        company={
+            "name": settings.company_name,
+            "address": [a.strip() for a in settings.company_address.split(";") if a.strip()],
+            "siren": settings.company_siren,
+            "iban": settings.company_iban,
+            "email": settings.company_email,
+            "signature": settings.company_signature,
+        },
+        customers=con.execute("select customer_id, name, country from staging.customers").df(),
+        invoices=invoices.drop(columns=["currency"], errors="ignore").merge(
+            currencies, on="invoice_id", how="left"
+        ),
+        history=con.execute(
+            "select customer_id, invoice_id, action_date, action, channel, note "
+            "from staging.actions where action_date < $as_of",
+            {"as_of": as_of},
+        ).df(),
+        rates=rates,
+        french_law=_countries(settings.french_law_countries),
+        french_language=_countries(settings.french_language_countries),
+        deadline_days=settings.payment_deadline_days,
+        templates_dir=settings.templates_dir,
+    )
+
+
+def _countries(text: str) -> set[str]:
+    return {c.strip().upper() for c in text.split(",") if c.strip()}

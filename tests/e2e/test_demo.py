@@ -35,7 +35,11 @@ def test_demo_end_to_end(demo_run):
     folder = settings.outputs_dir / AS_OF
     worklist = pd.read_csv(folder / "worklist.csv")
     collectors = worklist["collector"].nunique()
-    assert sorted(p.suffix for p in folder.iterdir()) == [".csv", ".html"] + [".xlsx"] * collectors
+    files = sorted(p.suffix for p in folder.iterdir() if p.is_file())
+    assert files == [".csv", ".html"] + [".xlsx"] * collectors
+    # the drafts of today's work, by collector, and the agency packs
+    drafts = {p.suffix for p in (folder / "drafts").rglob("*") if p.is_file()}
+    assert {".eml", ".pdf", ".txt"} <= drafts
     assert list(worklist.columns) == WORKLIST_COLUMNS
     assert worklist["rank"].is_monotonic_increasing
     assert worklist["expected_amount_at_risk"].is_monotonic_decreasing

@@ -1,0 +1,78 @@
+"""French statutory late-payment penalties (Code de commerce L441-10), per invoice, to the cent.
+
+- Interest runs from the day after the due date, without reminder, on the amount still open.
+  Its rate for each half-year is the ECB main refinancing rate in force on 1 January (for the
+  first half) or 1 July (for the second), plus 10 points; the penalty for a span of days is
+  amount × rate × days / 365, so an invoice late across half-years is priced piece by piece.
+- A flat recovery indemnity of 40 euros is owed per late invoice where French law applies (a
+  setting: by default, customers in France); it is in euros whatever the invoice's currency, and
+  never added to amounts of another currency.
+- The interest is in the invoice's currency.
+
+Pure: the rate table (half_year_start, ecb_main_refinancing_rate in percent) is passed in.
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pandas as pd
+
+STATUTORY_MARGIN_POINTS = 10.0
+RECOVERY_INDEMNITY_EUR = 40.0
+
+
+def half_year_rates(table: pd.DataFrame) -> pd.DataFrame:
+    """The statutory rate of each half-year (start, end exclusive, annual rate as a fraction)
+    from the ECB rate table; the last half-year's rate runs on until a newer row is added."""
+    rows = table.assign(start=pd.to_datetime(table["half_year_start"])).sort_values("start")
+    rows["end"] = rows["start"].shift(-1).fillna(pd.Timestamp.max.normalize())
+    rows["rate"] = (rows["ecb_main_refinancing_rate"] + STATUTORY_MARGIN_POINTS) / 100.0
+    return rows[["start", "end", "rate"]].reset_index(drop=True)
+
+
+def interest_by_period(
+    open_amount: float, due_date: pd.Timestamp, as_of: pd.Timestamp, rates: pd.DataFrame
+) -> pd.DataFrame:
+    """One invoice's interest at `as_of`, one row per half-year it was late in: start, end (the
+    days counted run from start to end, end excluded), days, rate, interest (to the cent)."""
+    first = pd.Timestamp(due_date) + pd.Timedelta(days=1)
+    last = pd.Timestamp(as_of)  # counted up to the as-of date: as many days as days past due
+    rows = []
+    for period in half_year_rates(rates).itertuples():
+        start, end = max(first, period.start), min(last + pd.Timedelta(days=1), period.end)
+        days = (end - start).days
+        if days <= 0 or open_amount <= 0:
+            continue
+        interest = _cents(Decimal(str(open_amount)) * Decimal(str(period.rate)) * days / 365)
+        rows.append(
+            {"start": start, "end": end, "days": days, "rate": period.rate, "interest": interest}
+        )
+    return pd.DataFrame(rows, columns=["start", "end", "days", "rate", "interest"])
+
+
+def _cents(value: Decimal) -> float:
+    return float(value.quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
+def penalties(
+    invoices: pd.DataFrame, as_of: pd.Timestamp, rates: pd.DataFrame, *, french_law: pd.Series
+) -> pd.DataFrame:
+    """Per invoice (invoice_id, currency, open_amount, due_date): interest (its currency, the sum
+    of its half-years), the recovery indemnity in euros (0 outside French law) and days late."""
+    out = []
+    for row, french in zip(invoices.itertuples(), french_law, strict=True):
+        late = (pd.Timestamp(as_of) - pd.Timestamp(row.due_date)).days
+        periods = interest_by_period(row.open_amount, row.due_date, as_of, rates)
+        out.append(
+            {
+                "invoice_id": row.invoice_id,
+                "currency": row.currency,
+                "days_late": max(late, 0),
+                "interest": round(float(periods["interest"].sum()), 2),
+                "indemnity_eur": RECOVERY_INDEMNITY_EUR if french and late > 0 else 0.0,
+            }
+        )
+    return pd.DataFrame(
+        out, columns=["invoice_id", "currency", "days_late", "interest", "indemnity_eur"]
+    )
