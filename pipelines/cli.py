@@ -235,6 +235,8 @@ def nightly(as_of: Day = None) -> None:
     else:
         plain(f"Nothing new in the inbox ({settings.inbox_dir}).")
     console.worklist(result.score)
+    if result.monitoring is not None:
+        console.monitoring(result.monitoring)
 
 
 @app.command()
@@ -253,6 +255,28 @@ def backfill(
             )
 
     _run(each)
+
+
+@app.command()
+def monitor(
+    as_of: Annotated[
+        datetime | None,
+        typer.Option(formats=["%Y-%m-%d"], help="Outcomes known up to this date (default: today)."),
+    ] = None,
+    json_path: Annotated[
+        Path | None, typer.Option("--json", help="Write the realised accuracy and the drift.")
+    ] = None,
+) -> None:
+    """How well the published lists caught the late money (AUC, Brier, late money in the top 20%,
+    beside the aging list), and whether the book has drifted from the champion's training."""
+    from pipelines.jobs.monitor import monitor as monitor_job
+
+    result = _run(lambda: monitor_job(Settings(), _day(as_of)))
+    console.monitoring(result)
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(result.summary(), indent=2))
+        plain(f"Wrote the monitoring summary to {json_path}")
 
 
 @app.command()

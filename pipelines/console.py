@@ -196,3 +196,38 @@ def worklist(result, rows: int = 10) -> None:
         f"{result.model_version} (run {result.run_id}). Published in {result.output_dir}/: "
         + ", ".join(files)
     )
+
+
+def monitoring(result) -> None:
+    """A pipelines.jobs.monitor.MonitorResult: realised accuracy over 4 and 13 weeks, the most
+    drifting features, the alerts."""
+    windows = result.realised[result.realised["window"] != "day"]
+    table = Table(
+        title=f"Realised accuracy of the published lists, outcomes known at {result.as_of}"
+    )
+    for column in (
+        "target",
+        "window",
+        "n",
+        "AUC",
+        "AUC aging",
+        "Brier",
+        "top 20%",
+        "top 20% aging",
+    ):
+        table.add_column(column, justify="left" if column in ("target", "window") else "right")
+    for row in windows.itertuples():
+        table.add_row(
+            POPULATIONS.get(row.target, row.target), row.window, f"{row.n:,}",
+            _number(row.auc), _number(row.auc_aging), _number(row.brier),
+            _number(row.capture_top20, "{:.0%}"), _number(row.capture_top20_aging, "{:.0%}"),
+        )  # fmt: skip
+    console.print(table)
+    if len(result.drift):
+        top = result.drift.head(5)
+        plain("Most drifting features (PSI against the training snapshots): " + ", ".join(
+            f"{r.feature} {r.psi:.2f}" for r in top.itertuples()))  # fmt: skip
+    for alert in result.alerts:
+        console.print(Text("warning: ", style="bold yellow") + Text(alert))
+    if not result.alerts:
+        plain("No alert: the lists rank as well as in the backtest and the book has not drifted.")

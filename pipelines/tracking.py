@@ -24,6 +24,8 @@ if TYPE_CHECKING:
     from pipelines.settings import Settings
 
 CHAMPION = "champion"
+# The distribution of each feature in the training snapshots (models.monitoring.feature_profile).
+PROFILE_ARTIFACT = "feature_profile.json"
 # MLflow's progress bars and INFO logs would interleave with the CLI's own output.
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 logging.getLogger("mlflow").setLevel(logging.ERROR)
@@ -91,6 +93,7 @@ def log_and_register(
     backtest: dict[str, object] | None = None,
     figures: dict[str, Figure] | None = None,
     tuning: pd.DataFrame | None = None,
+    profile: dict | None = None,
 ) -> RegisteredModel:
     """Log a training run with its parameters, metrics, backtest, figures (artifact path ->
     figure, closed here) and model; register the model; move the champion alias to it when
@@ -105,6 +108,8 @@ def log_and_register(
             mlflow.log_text(json.dumps(backtest, indent=2, default=str), "backtest.json")
         if tuning is not None:
             mlflow.log_table(tuning, "tuning.json")
+        if profile is not None:
+            mlflow.log_dict(profile, PROFILE_ARTIFACT)
         for path, figure in (figures or {}).items():
             mlflow.log_figure(figure, path)
             plt.close(figure)
@@ -173,3 +178,15 @@ def champion_run(tracking_uri: str, model_name: str) -> tuple[dict, dict] | None
         return None
     data = client.get_run(run_id).data
     return dict(data.params), dict(data.metrics)
+
+
+def champion_profile(tracking_uri: str, model_name: str) -> dict | None:
+    """The champion's training feature profile; None without a champion or one trained before
+    profiles were logged."""
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient()
+    try:
+        run_id = client.get_model_version_by_alias(model_name, CHAMPION).run_id
+        return mlflow.artifacts.load_dict(f"runs:/{run_id}/{PROFILE_ARTIFACT}")
+    except (mlflow.exceptions.MlflowException, OSError):
+        return None

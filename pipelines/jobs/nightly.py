@@ -12,6 +12,7 @@ from pathlib import Path
 from pipelines.ingest import IngestError, LoadResult
 from pipelines.ingest.inbox import inbox_files, move_files
 from pipelines.jobs.ingest import ingest
+from pipelines.jobs.monitor import MonitorResult, monitor
 from pipelines.jobs.score import RefusedToPublish, ScoreResult, score_locked
 from pipelines.settings import Settings
 from pipelines.warehouse.locks import run_lock
@@ -22,14 +23,18 @@ class NightlyResult:
     loads: list[LoadResult]
     moved_to: Path | None  # where the loaded inbox files went; None when the inbox was empty
     score: ScoreResult
+    monitoring: MonitorResult | None = None  # how the earlier lists did; its alerts
 
 
 def nightly(settings: Settings, as_of: date | None = None) -> NightlyResult:
-    """Load the inbox, then score and publish as of `as_of` (default today), under the run lock."""
+    """Load the inbox, then score and publish as of `as_of` (default today), under the run lock;
+    then measure the earlier lists against what happened and warn when the model needs
+    retraining (the published list does not depend on it)."""
     today = date.today()
     with run_lock(settings.warehouse_path):
         loads, moved = load_inbox(settings, today)
-        return NightlyResult(loads, moved, score_locked(settings, as_of or today))
+        scored = score_locked(settings, as_of or today)
+        return NightlyResult(loads, moved, scored, monitor(settings, as_of or today))
 
 
 def load_inbox(settings: Settings, today: date) -> tuple[list[LoadResult], Path | None]:

@@ -15,6 +15,7 @@ from features.runner import build_features, data_end, estimated_snapshots, snaps
 from models import backtest as backtesting
 from models.backtest import BacktestResult, TrainingConfig, TrainingData, fit_model
 from models.labels import attach_outcomes, compact_features, label_snapshots, snapshot_dates
+from models.monitoring import feature_profile
 from models.promotion import GATE_METRIC, TEST_ROWS_METRIC, same_backtest, should_promote
 from models.sampling import training_rows, training_sample
 from models.train import InsufficientData, RiskModel
@@ -195,6 +196,8 @@ def register(
         example=labelled,
         backtest={"per_cut": result.per_cut, "overall": result.overall},
         figures=_run_figures(model, labelled, result.predictions),
+        # what the monitor compares today's open invoices with (models.monitoring)
+        profile=feature_profile(labelled, model.feature_names, list(CATEGORICAL_FEATURES)),
         promote=promote,
         tuning=tuning.trials if tuning else None,
     )
