@@ -9,13 +9,15 @@
   training snapshots (a profile logged with the model: quantile bins, level shares, missing
   share) and today's open invoices, and today's share of missing values.
 - **Alerts**: realised AUC over 4 weeks more than 0.05 below the champion's backtest, or a PSI
-  above 0.25 on one of the model's 10 most important features.
+  above 0.25 — and above twice the feature's own week-to-week variation in the training weeks —
+  on one of the model's 10 most important features (calendar features excepted).
 
 Pure functions over DataFrames: the scores, outcomes and profile are passed in.
 """
 
 from __future__ import annotations
 
+import itertools
 from datetime import date
 
 import numpy as np
@@ -26,9 +28,17 @@ from models.labels import snapshot_labels
 from models.metrics import capture
 
 PROFILE_BINS = 10
+# The profile is of the training snapshots of the last weeks of training: the open invoices of
+# those dates are the population closest to tonight's (a profile of two years of snapshots
+# differs from any single date's book by construction: tenure grows, history accumulates).
+PROFILE_WEEKS = 4
+# Features that change with the calendar by design: measured, never an alert.
+SEASONAL_FEATURES = ("due_month", "due_day_of_month", "due_is_month_end")
 WINDOWS_WEEKS = (4, 13)
 AUC_DROP_ALERT = 0.05
 PSI_ALERT = 0.25
+# ... and more than this many times the feature's own week-to-week PSI in the training weeks
+NOISE_FACTOR = 2.0
 TOP_FEATURES = 10
 MISSING = "(missing)"
 REALISED_COLUMNS = [
@@ -96,31 +106,48 @@ def _metrics(group: pd.DataFrame, target: str, score: str, list_date, window: st
 
 
 def feature_profile(frame: pd.DataFrame, features: list[str], categorical: list[str]) -> dict:
-    """The distribution of each feature in `frame` (the training snapshots), to compare later
-    ones with: numeric features by deciles (edges and shares), categorical ones by level share;
-    and the share of missing values. JSON-ready."""
-    profile = {}
+    """The distribution of each feature in the training snapshots of the last PROFILE_WEEKS
+    weeks of `frame`, to compare later ones with: numeric features by deciles (edges and
+    shares), categorical ones by level share; the share of missing values; and `noise`, the
+    largest PSI of one of those weeks' snapshots against the week before: how much the book moves
+    from one week to the next by itself (customer-level features move many invoices at once).
+    JSON-ready."""
+    dates = pd.to_datetime(frame["as_of"])
+    frame = frame[dates > dates.max() - pd.Timedelta(weeks=PROFILE_WEEKS)]
+    profile = {name: _profile(frame[name], name in categorical) for name in features}
+    weeks = [week for _, week in frame.groupby("as_of")]
+    noise = [
+        drift({n: _profile(before[n], n in categorical) for n in features}, after).set_index(
+            "feature"
+        )["psi"]
+        for before, after in itertools.pairwise(weeks)
+    ]
+    worst = pd.concat(noise, axis=1).max(axis=1) if noise else pd.Series(dtype=float)
     for name in features:
-        values = frame[name]
-        missing = float(values.isna().mean())
-        if name in categorical:
-            shares = values.astype("object").fillna(MISSING).value_counts(normalize=True)
-            profile[name] = {"kind": "categorical", "missing": missing,
-                             "shares": {str(k): float(v) for k, v in shares.items()}}  # fmt: skip
-            continue
-        known = values.dropna().astype(float)
-        edges = (
-            np.unique(np.quantile(known, np.linspace(0, 1, PROFILE_BINS + 1)[1:-1]))
-            if len(known)
-            else []
-        )
-        profile[name] = {
-            "kind": "numeric",
-            "missing": missing,
-            "edges": [float(e) for e in edges],
-            "shares": _shares(values, np.asarray(edges)).tolist(),
-        }
+        profile[name]["noise"] = float(worst.get(name, 0.0))
     return profile
+
+
+def _profile(values: pd.Series, categorical: bool) -> dict:
+    missing = float(values.isna().mean())
+    if categorical:
+        shares = values.astype("object").fillna(MISSING).value_counts(normalize=True)
+        return {
+            "kind": "categorical",
+            "missing": missing,
+            "n": len(values),
+            "shares": {str(k): float(v) for k, v in shares.items()},
+        }
+    known = values.dropna().astype(float)
+    quantiles = np.linspace(0, 1, PROFILE_BINS + 1)[1:-1]
+    edges = np.unique(np.quantile(known, quantiles)) if len(known) else np.array([])
+    return {
+        "kind": "numeric",
+        "missing": missing,
+        "n": len(values),
+        "edges": [float(e) for e in edges],
+        "shares": _shares(values, edges).tolist(),
+    }
 
 
 def _shares(values: pd.Series, edges: np.ndarray) -> np.ndarray:
@@ -133,11 +160,17 @@ def _shares(values: pd.Series, edges: np.ndarray) -> np.ndarray:
     return counts / max(len(values), 1)
 
 
-def psi(expected: np.ndarray, actual: np.ndarray, floor: float = 1e-4) -> float:
-    """Population stability index Σ (a − e) × ln(a / e) over bins of shares (empty bins floored
-    so that a bin appearing or vanishing counts, but finitely)."""
-    e = np.maximum(np.asarray(expected, dtype=float), floor)
-    a = np.maximum(np.asarray(actual, dtype=float), floor)
+def psi(
+    expected: np.ndarray, actual: np.ndarray, n_expected: float = np.inf, n_actual: float = np.inf
+) -> float:
+    """Population stability index Σ (a − e) × ln(a / e) over bins of shares. With the sample
+    sizes, each share is smoothed by one pseudo-row per bin ((count + 1) / (n + bins)): an empty
+    bin in a few hundred rows is noise, not a new population."""
+    e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    bins = len(e)
+    e = (e * n_expected + 1) / (n_expected + bins) if np.isfinite(n_expected) else e
+    a = (a * n_actual + 1) / (n_actual + bins) if np.isfinite(n_actual) else a
+    e, a = np.maximum(e, 1e-6), np.maximum(a, 1e-6)
     return float(np.sum((a - e) * np.log(a / e)))
 
 
@@ -161,12 +194,14 @@ def drift(profile: dict, today: pd.DataFrame) -> pd.DataFrame:
         rows.append(
             {
                 "feature": name,
-                "psi": psi(np.array(expected), np.array(actual)),
+                "psi": psi(np.array(expected), np.array(actual), ref.get("n", np.inf), len(values)),
                 "missing_share": float(values.isna().mean()),
                 "missing_share_trained": ref["missing"],
+                "noise": ref.get("noise", 0.0),
             }
         )
-    table = pd.DataFrame(rows, columns=["feature", "psi", "missing_share", "missing_share_trained"])
+    columns = ["feature", "psi", "missing_share", "missing_share_trained", "noise"]
+    table = pd.DataFrame(rows, columns=columns)
     return table.sort_values("psi", ascending=False, ignore_index=True)
 
 
@@ -192,10 +227,13 @@ def alerts(
                 f"against {backtest_auc:.3f} in the champion's backtest: retrain "
                 "(`latepay train`); the champion gate decides whether the new model replaces it"
             )
-    top = drift_table[drift_table["feature"].isin(important[:TOP_FEATURES])]
-    for row in top[top["psi"] > PSI_ALERT].itertuples():
+    watched = [f for f in important if f not in SEASONAL_FEATURES][:TOP_FEATURES]
+    top = drift_table[drift_table["feature"].isin(watched)]
+    threshold = np.maximum(PSI_ALERT, NOISE_FACTOR * top["noise"])
+    for row in top[top["psi"] > threshold].itertuples():
         out.append(
             f"the book has drifted on '{row.feature}' (PSI {row.psi:.2f} against the training "
-            f"snapshots, above {PSI_ALERT}): retrain (`latepay train`)"
+            f"snapshots; above {PSI_ALERT} and {NOISE_FACTOR:g}x its week-to-week variation "
+            f"of {row.noise:.2f}): retrain (`latepay train`)"
         )
     return out

@@ -43,3 +43,23 @@ def test_the_monitor_measures_published_lists_once_their_outcomes_are_known(
             "select count(*) from scoring.monitoring where monitored_on = '2026-11-01'"
         ).fetchall()
     assert rows > 0
+
+
+@pytest.mark.slow
+def test_a_change_of_payment_terms_is_named_as_drift(book_copy):
+    from pipelines.jobs.monitor import monitor
+    from pipelines.warehouse import connect, rebuild_settlements
+
+    # the company moves its new invoices to 120-day terms: the open book no longer looks like
+    # the one the champion learnt from
+    with connect(book_copy.warehouse_path) as con:
+        con.execute(
+            "update staging.invoices set due_date = issue_date + 120 "
+            "where issue_date >= date '2026-08-01'"
+        )
+        rebuild_settlements(con)
+    result = monitor(book_copy, date(2026, 11, 1))
+    top = result.drift.head(3)["feature"].tolist()
+    assert "terms_days" in top
+    # the alert names the important features it moved (days past due) and says what to do
+    assert any("'days_past_due'" in alert and "latepay train" in alert for alert in result.alerts)

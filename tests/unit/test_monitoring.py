@@ -78,13 +78,17 @@ def test_realised_accuracy_per_list_and_window():
 
 def test_drift_names_the_feature_that_moved():
     rng = np.random.default_rng(0)
+    # training snapshots of 10 weekly dates: only the last 4 weeks' make the profile
     trained = pd.DataFrame(
         {
+            "as_of": np.repeat(pd.date_range("2026-08-24", periods=10, freq="7D"), 500),
             "x": rng.normal(0, 1, 5000),
             "y": rng.normal(0, 1, 5000),
             "c": rng.choice(["a", "b"], 5000),
         }
     )
+    # the old weeks' y was elsewhere: it must not weigh in the profile
+    trained.loc[trained["as_of"] < pd.Timestamp("2026-10-05"), "y"] += 5
     profile = feature_profile(trained, ["x", "y", "c"], ["c"])
     today = pd.DataFrame(
         {
