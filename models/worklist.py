@@ -19,6 +19,10 @@ Expected amount at risk = Σ open amount × probability that the invoice is stil
 Invoices handed over to an agency (in the ledger) are not the collectors' work: they count in
 `agency_amount` only.
 
+Amounts are never added across currencies: an action is about invoices of one `currency` (a
+customer invoiced in two currencies has an action per currency), and the `customer_*` totals are
+the customer's in that currency. Invoices without a currency count in DEFAULT_CURRENCY.
+
 Pure functions over DataFrames: no I/O, no clock.
 """
 
@@ -34,6 +38,7 @@ from models.dunning import DEFAULT_HIGH_RISK, late_penalties
 from models.plan import dunning_plan
 
 UNASSIGNED = "unassigned"
+DEFAULT_CURRENCY = "EUR"
 # French statutory late-payment interest: ECB main refinancing rate (2.15%) + 10 points.
 FRENCH_LATE_INTEREST_RATE = 0.1215
 
@@ -50,6 +55,7 @@ WORKLIST_COLUMNS = [
     "next_action_date",
     "action_status",
     "action_invoices",
+    "currency",
     "overdue_amount",
     "expected_amount_at_risk",
     "reason_1",
@@ -164,6 +170,8 @@ def plan_invoices(
         name = "predicted_payment_date" if q == "p50" else f"payment_date_{q}"
         frame[name] = as_of + days
     frame["at_risk"] = expected_amount_at_risk(frame).where(~frame["with_agency"], 0.0)
+    currency = frame.get("currency", pd.Series(None, index=frame.index, dtype=object))
+    frame["currency"] = currency.fillna(DEFAULT_CURRENCY)
     return frame
 
 
@@ -188,7 +196,7 @@ def rank_customers(
     chosen = _choose_action(actions)
     rows = (
         chosen.merge(_other_actions(actions, chosen), on="customer_id", how="left")
-        .merge(_customer_totals(invoices), on="customer_id", how="left")
+        .merge(_customer_totals(invoices), on=["customer_id", "currency"], how="left")
         .merge(customers[["customer_id", "name", "collector"]], on="customer_id", how="left")
     )
     rows["action_status"] = np.where(
@@ -212,10 +220,11 @@ def _customer_actions(invoices: pd.DataFrame, last_day: pd.Timestamp) -> pd.Data
         past_due=lambda f: f["days_past_due"].clip(lower=0),
         due=lambda f: f["next_action_date"] <= last_day,
     )
-    # the same step due on some invoices today and on others later: two actions
-    keys = ["customer_id", "next_action_key", "due"]
+    # the same step due on some invoices today and on others later: two actions (so too for
+    # invoices in two currencies)
+    keys = ["customer_id", "next_action_key", "due", "currency"]
     work = work.sort_values(
-        [*keys, "at_risk", "invoice_id"], ascending=[True, True, True, False, True]
+        [*keys, "at_risk", "invoice_id"], ascending=[*(True for _ in keys), False, True]
     )
     grouped = work.groupby(keys, sort=False)
     actions = grouped.agg(
@@ -269,7 +278,7 @@ def _choose_action(actions: pd.DataFrame) -> pd.DataFrame:
 def _other_actions(actions: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
     """Per customer, its other due actions in a few words, e.g. "first reminder (2 invoices)"."""
     rest = actions[actions["due"]].merge(
-        chosen[["customer_id", "next_action_key", "due"]], how="left", indicator=True
+        chosen[["customer_id", "next_action_key", "due", "currency"]], how="left", indicator=True
     )
     rest = rest[rest["_merge"] == "left_only"]
     words = rest["next_action"] + " (" + rest["n_invoices"].astype(str) + " invoice"
@@ -278,14 +287,14 @@ def _other_actions(actions: pd.DataFrame, chosen: pd.DataFrame) -> pd.DataFrame:
 
 
 def _customer_totals(invoices: pd.DataFrame) -> pd.DataFrame:
-    """Per customer: open, overdue, at risk, disputed and with the agency, over all its open
-    invoices, and its preferred channel."""
+    """Per customer and currency: open, overdue, at risk, disputed and with the agency, over all
+    its open invoices in that currency, and its preferred channel."""
     frame = invoices.assign(
         overdue=invoices["open_amount"].where(invoices["days_past_due"] > 0, 0.0),
         disputed_open=invoices["open_amount"].where(invoices["is_disputed"].astype(bool), 0.0),
         agency_open=invoices["open_amount"].where(invoices["with_agency"], 0.0),
     )
-    return frame.groupby("customer_id", as_index=False).agg(
+    return frame.groupby(["customer_id", "currency"], as_index=False).agg(
         customer_open_amount=("open_amount", "sum"),
         customer_overdue_amount=("overdue", "sum"),
         customer_at_risk=("at_risk", "sum"),

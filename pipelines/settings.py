@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.worklist import FRENCH_LATE_INTEREST_RATE
+from pipelines.publish.locale import DEFAULT_LOCALE, parse_locale
 
 
 class Settings(BaseSettings):
@@ -92,6 +93,12 @@ class Settings(BaseSettings):
         "list dated on a holiday covers the next business day); customers' actions follow "
         "their own country's holidays.",
     )
+    locale: str = Field(
+        DEFAULT_LOCALE,
+        description="Language and territory of the people reading the outputs (e.g. fr_FR, "
+        "en_GB): the report's words (French for a French locale, English otherwise), the "
+        "reasons, and how amounts, numbers and dates are written (Babel).",
+    )
     max_stale_days: int = Field(
         7,
         ge=1,
@@ -128,6 +135,11 @@ class Settings(BaseSettings):
     payment_deadline_days: int = Field(
         8, ge=1, description="Days a formal notice gives the customer to pay."
     )
+
+    @field_validator("locale")
+    @classmethod
+    def _known_locale(cls, value: str) -> str:
+        return str(parse_locale(value))
 
     @field_validator("inbox_mapping", "ledger_start", "templates_dir", mode="before")
     @classmethod

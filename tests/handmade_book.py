@@ -1,7 +1,7 @@
 """A small hand-made book of scored open invoices as of 2026-11-01, each row chosen to exercise one
 rule of the worklist: the ladder before and after the due date, the high-risk ladder, disputes,
 kept and broken promises, an unassigned customer, text that would run as a spreadsheet formula or
-as HTML."""
+as HTML, and a customer invoiced in pounds (C: amounts are never added across currencies)."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ def _invoice(
     p_late: float = 0.3,
     p30: float = 0.1,
     days: tuple[int, int, int] = (5, 20, 60),
+    currency: str = "EUR",
 ) -> dict:
     due_date = pd.Timestamp(due)
     return {
@@ -36,6 +37,7 @@ def _invoice(
         "days_to_pay_p10": days[0],
         "days_to_pay_p50": days[1],
         "days_to_pay_p90": days[2],
+        "currency": currency,
     }
 
 
@@ -44,8 +46,10 @@ SCORES = pd.DataFrame(
         _invoice("A1", "A", "2026-10-22", 1000.0, p_late=1.0, p30=0.9),  # J+10
         _invoice("A2", "A", "2026-11-20", 3000.0, disputed=1, p30=0.1),  # disputed, not due
         _invoice("B1", "B", "2026-11-08", 10000.0, p_late=0.7, p30=0.08),  # J-7, high risk
-        _invoice("C1", "C", "2026-09-22", 500.0, p_late=1.0, p30=0.5, days=(0, 3, 30)),  # J+40
-        _invoice("C2", "C", "2026-11-01", 500.0, p_late=0.6, p30=0.5),  # due today
+        _invoice(
+            "C1", "C", "2026-09-22", 500.0, p_late=1.0, p30=0.5, days=(0, 3, 30), currency="GBP"
+        ),  # J+40
+        _invoice("C2", "C", "2026-11-01", 500.0, p_late=0.6, p30=0.5, currency="GBP"),  # due today
         _invoice("D1", "D", "2026-09-12", 1500.0, p_late=1.0, p30=0.2, days=(10, 45, 120)),
         _invoice("D2", "D", "2026-08-01", 2000.0, p_late=1.0, p30=0.9),  # J+92: with the agency
         _invoice("E1", "E", "2026-10-29", 800.0, p_late=1.0, p30=0.3),  # J+3, promise broken

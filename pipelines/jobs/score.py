@@ -21,7 +21,7 @@ import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
 from features.runner import build_features
-from models.explain import top_reasons
+from models.explain import group_reasons
 from models.train import RiskModel
 from models.worklist import (
     REASON_COLUMNS,
@@ -179,9 +179,11 @@ def rank_with_reasons(
     as_of: date,
     features: pd.DataFrame,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(invoices with scores and plan, ranked worklist with reasons for the listed customers).
-    The reasons explain each listed customer's driver invoice (the one carrying most risk)."""
-    scores = features.join(model.predict(features))
+    """(invoices with scores, currency and plan, ranked worklist with reasons for the listed
+    customers, in the words of `settings.locale`)."""
+    scores = features.join(model.predict(features)).merge(
+        _currencies(con, features["invoice_id"]), on="invoice_id", how="left"
+    )
     customers = con.execute("select * from staging.customers").df()
     promises = con.execute(
         "select invoice_id, promised_on, promised_date from staging.promises"
@@ -193,15 +195,46 @@ def rank_with_reasons(
         scores, customers, as_of, promises=promises, actions=actions, policy=policy(settings)
     )
     worklist = rank_customers(invoices, customers, as_of, policy=policy(settings))
-    driver_ids = worklist.loc[worklist["in_todays_list"], "driver_invoice_id"]
-    drivers = scores[scores["invoice_id"].isin(driver_ids)]
-    reasons = top_reasons(model, "p_late_30", drivers, k=len(REASON_COLUMNS))
-    by_customer = dict(zip(drivers["customer_id"], reasons, strict=True))
+    by_customer = _reasons(model, scores, worklist[worklist["in_todays_list"]], settings.locale)
     for i, column in enumerate(REASON_COLUMNS):
         worklist[column] = [
             r[i] if len(r := by_customer.get(c, [])) > i else "" for c in worklist["customer_id"]
         ]
     return invoices, worklist
+
+
+def _reasons(
+    model: RiskModel, scores: pd.DataFrame, listed: pd.DataFrame, locale: str
+) -> dict[str, list[str]]:
+    """Customer -> the reasons of its row: what raises the risk of the row's invoices
+    (`action_invoices`), in the words of the riskiest of them (`driver_invoice_id`)."""
+    about = listed[["customer_id", "action_invoices"]].assign(
+        invoice_id=listed["action_invoices"].str.split(", ")
+    )
+    about = about.explode("invoice_id")[["customer_id", "invoice_id"]]
+    rows = scores.merge(about, on=["customer_id", "invoice_id"])
+    if rows.empty:
+        return {}
+    position = pd.Series(rows.index, index=rows["invoice_id"])
+    drivers = pd.Series(
+        position.reindex(listed["driver_invoice_id"]).to_numpy(), index=listed["customer_id"]
+    )
+    return group_reasons(
+        model, "p_late_30", rows, rows["customer_id"], drivers, k=len(REASON_COLUMNS),
+        locale=locale,
+    )  # fmt: skip
+
+
+def _currencies(con: duckdb.DuckDBPyConnection, invoice_ids: pd.Series) -> pd.DataFrame:
+    """invoice_id, currency of the given invoices (null when the export had none)."""
+    con.register("scored_ids", pd.DataFrame({"invoice_id": invoice_ids.unique()}))
+    try:
+        return con.execute(
+            "select i.invoice_id, i.currency from staging.invoices as i "
+            "join scored_ids using (invoice_id)"
+        ).df()
+    finally:
+        con.unregister("scored_ids")
 
 
 def _rank_and_publish(
@@ -223,12 +256,14 @@ def _rank_and_publish(
         model_version=version,
         champion=tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name),
         capacity=settings.capacity_per_collector,
-        dso_history=store.dso_history(con, as_of),
+        locale=settings.locale,
     )
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
     with publish.staged(settings.outputs_dir, as_of.isoformat()) as folder:
         write_worklist_csv(published, folder / "worklist.csv")
-        write_collector_workbooks(published, behind, folder, as_of, coming_up(worklist))
+        write_collector_workbooks(
+            published, behind, folder, as_of, coming_up(worklist), locale=settings.locale
+        )
         write_drafts(folder, published, draft_context(con, settings, as_of, invoices))
         (folder / "report.html").write_text(report.render(context), encoding="utf-8")
         store.store_run(con, run_id, as_of, version, invoices, worklist, context["dso"])

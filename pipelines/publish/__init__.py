@@ -3,7 +3,9 @@
 - this module: the atomic publish of a night's folder;
 - `files.py`: text from the data made inert, the CSV worklist;
 - `workbooks.py`: the collectors' workbooks (XlsxWriter);
-- `report.py` and `templates/`: the managers' report (Jinja2, self-contained HTML);
+- `report.py` and `templates/`: the managers' report (Jinja2, self-contained HTML); `book.py`
+  its figures per currency, `strings.py` its words in English and French;
+- `locale.py`: amounts, numbers and dates in the readers' locale (Babel), Excel amount formats;
 - `figures.py`: every chart (report, MLflow runs, notebooks).
 
 Layout of `outputs_dir`:

@@ -9,13 +9,14 @@ SHAP summary goes through pyplot (shap draws there) and is closed by its caller.
 from __future__ import annotations
 
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import shap
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter
 from sklearn.calibration import calibration_curve
 
 from features.receivables import AGE_BUCKETS
@@ -184,17 +185,34 @@ def comparison_figure(
     return fig
 
 
-def cash_in_figure(cash: pd.DataFrame) -> Figure:
-    """Expected cash-in by week (a cash_in_by_week table): bars at the P50 dates, lines at P10/P90."""
-    fig = Figure(figsize=(9, 4))
+def cash_in_figure(
+    weeks: pd.DataFrame,
+    labels: Sequence[str],
+    *,
+    title: str,
+    legend: Sequence[str],
+    tick: Callable[[float], str],
+) -> Figure:
+    """Cash expected per week in one currency (rows of a book.cash_in table with a week):
+    stacked bars, the invoices being worked below, those in dispute and at the agency above;
+    `labels` name the weeks, `legend` the three parts, `tick` writes an amount on the axis."""
+    fig = Figure(figsize=(9, 3.6))
     ax = fig.subplots()
-    x = np.arange(len(cash))
-    ax.bar(x, cash["expected"], color="#3b6ea5", label="expected (P50 date)")
-    ax.plot(x, cash["optimistic"], "o--", color="#4c9f70", label="optimistic (P10 date)")
-    ax.plot(x, cash["cautious"], "o--", color="#d1495b", label="cautious (P90 date)")
-    ax.set_xticks(x, cash["week"], rotation=45, ha="right")
-    ax.set(title="Expected cash-in by week", ylabel="open amount")
-    ax.legend()
+    x = np.arange(len(weeks))
+    bottom = np.zeros(len(weeks))
+    colors = ("#3b6ea5", "#f2a65a", "#8e7cc3")
+    for column, label, color in zip(
+        ("expected", "disputed", "agency"), legend, colors, strict=True
+    ):
+        values = weeks[column].to_numpy(dtype=float)
+        if values.any() or column == "expected":
+            ax.bar(x, values, bottom=bottom, color=color, label=label)
+        bottom = bottom + values
+    ax.set_xticks(x, labels, rotation=35, ha="right")
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda value, _: tick(value)))
+    ax.set(title=title)
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.legend(frameon=False)
     fig.tight_layout()
     return fig
 

@@ -1,85 +1,71 @@
 """The managers' report: one self-contained HTML file (inline CSS and SVG charts, no external
-asset, no script) with the top of the worklist, the aged balance, DSO, the expected cash-in by
-week from the predicted payment dates, and the model's version and backtest quality.
+asset, no script) in the reader's language and locale (LATEPAY_LOCALE), every amount in its
+currency, totals per currency.
 
-`context` gathers the figures (from the night's scored invoices, plus one sales query for DSO);
-`render` fills the Jinja2 template with autoescaping on, so text from the data cannot become HTML.
+Sections, by id, in the order a manager reads them in a minute: `headline` (the book per
+currency, with the change since the previous published list and since a week before),
+`aged-balance` (per collector), `disputes`, `promises`, `agency`, `cash-in` (expected per week),
+`worklist` (the top of today's list, one line per customer), `model-quality` (one plain
+sentence, then the backtest table), `realised-accuracy` (how the recent lists did, once the
+nightly monitoring has measured them).
+
+`context` gathers the figures (pipelines/publish/book.py over the night's planned invoices;
+earlier lists from scoring.invoice_scores; sales per currency for DSO; the champion's backtest;
+scoring.monitoring); `render` fills the Jinja2 template with autoescaping on, so text from the
+data cannot become HTML.
 """
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from importlib import resources
 
 import duckdb
 import jinja2
 import markupsafe
-import numpy as np
 import pandas as pd
 
-from features.receivables import DSO_DAYS, aged_balance_of, dso_of
+from features.receivables import AGE_BUCKETS, DSO_DAYS, dso_of
 from models.evaluate import POPULATIONS
-from pipelines.publish.figures import bar_figure, cash_in_figure, line_figure, svg
+from pipelines.publish.book import (
+    CASH_IN_WEEKS,
+    FIGURES,
+    PROMISE_DAYS,
+    aged_by_collector,
+    agency,
+    book_figures,
+    cash_in,
+    disputes,
+    promises,
+    with_currency,
+)
+from pipelines.publish.figures import cash_in_figure, svg
+from pipelines.publish.locale import DEFAULT_CURRENCY, DEFAULT_LOCALE, Formats, currency_code
+from pipelines.publish.strings import Words
 
 TOP_ROWS = 25
-CASH_IN_WEEKS = 12
-# The backtest's populations (models.evaluate.POPULATIONS) in a manager's words.
-POPULATION_LABELS = {
-    "late_30": "still unpaid 30 days after due",
-    "late": "paid after the due date",
-    "late_age_1": "paid late, scored the day after issue",
+# A rise of these is bad news (shown in red); of the others, neither good nor bad in itself.
+WORSE_WHEN_UP = ("overdue_amount", "at_risk", "disputed_amount", "agency_amount", "dso")
+# The count shown under each headline figure.
+DETAILS = {
+    "disputed_amount": "disputed_invoices",
+    "promised_amount": "promised_invoices",
+    "agency_amount": "agency_invoices",
 }
-BLOCKS = (
-    ("model", "model"),
-    ("baseline_aging", "aging list (most overdue first)"),
-    ("baseline_prior_late_rate", "customer's prior late rate"),
-)
-# Parameters of the champion's training run shown beside its version (logged by
-# pipelines.jobs.train; a test checks that training logs each of them).
-REPORTED_PARAMS = ("data_end", "training_rows", "backtest_cuts")
-METRICS = (("auc", "AUC"), ("capture_top20", "late amount in top 20%"), ("brier", "Brier"))
-
-
-def cash_in_by_week(
-    invoices: pd.DataFrame, as_of: date, weeks: int = CASH_IN_WEEKS
-) -> pd.DataFrame:
-    """Open amount expected in by week (weeks start on Monday) from each invoice's predicted
-    payment date (P50), and the optimistic (P10) and cautious (P90) variants; later dates are
-    summed into a last row "later"."""
-    start = pd.Timestamp(as_of) - pd.Timedelta(days=pd.Timestamp(as_of).weekday())
-    edges = [start + pd.Timedelta(weeks=i) for i in range(weeks + 1)]
-    labels = [f"{e:%Y-%m-%d}" for e in edges[:-1]]
-    out = pd.DataFrame({"week": [*labels, "later"]})
-    for column, name in (
-        ("predicted_payment_date", "expected"),
-        ("payment_date_p10", "optimistic"),
-        ("payment_date_p90", "cautious"),
-    ):
-        index = np.searchsorted(
-            np.array(edges[1:], dtype="datetime64[ns]"),
-            invoices[column].to_numpy(dtype="datetime64[ns]"),
-            side="right",
-        )
-        sums = pd.Series(invoices["open_amount"].to_numpy()).groupby(index).sum()
-        out[name] = sums.reindex(range(weeks + 1), fill_value=0.0).to_numpy()
-    return out
-
-
-def model_quality(champion: tuple[dict, dict] | None) -> dict:
-    """The champion's backtest metrics as a table: rows population × block, columns METRICS."""
-    if champion is None:
-        return {"rows": [], "params": {}}
-    params, metrics = champion
-    rows = []
-    for population in POPULATIONS:
-        population_label = POPULATION_LABELS[population]
-        for block, block_label in BLOCKS:
-            values = [metrics.get(f"backtest_{population}_{block}_{m}") for m, _ in METRICS]
-            if any(v is not None for v in values):
-                rows.append(
-                    {"population": population_label, "block": block_label, "values": values}
-                )
-    return {"rows": rows, "params": {k: v for k, v in params.items() if k in REPORTED_PARAMS}}
+# Columns an earlier run's stored invoices may lack (stored from this version on), and the
+# headline figure each one gives: unknown for such a run, never taken as 0.
+STORED_SINCE = {
+    "at_risk": "at_risk",
+    "is_disputed": "disputed_amount",
+    "promise_status": "promised_amount",
+    "with_agency": "agency_amount",
+}
+# Parameters of the champion's training run the report shows (logged by pipelines.jobs.train; a
+# test checks that training logs each of them).
+REPORTED_PARAMS = ("data_end", "backtest_cuts")
+BLOCKS = ("model", "baseline_aging", "baseline_prior_late_rate")
+METRICS = ("auc", "capture_top20", "brier")
+CAPTURE = "backtest_late_30_{block}_capture_top20"
 
 
 def context(
@@ -91,87 +77,369 @@ def context(
     model_version: str,
     champion: tuple[dict, dict] | None,
     capacity: int,
-    dso_history: pd.DataFrame | None = None,
+    customers: pd.DataFrame | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict:
-    """Everything the report shows, computed from the night's scored invoices. `dso_history`:
-    as_of, dso of earlier published dates (scoring.runs), drawn with today's DSO."""
-    aged = aged_balance_of(invoices)
-    cash = cash_in_by_week(invoices, as_of)
-    dso = dso_of(con, as_of, float(invoices["open_amount"].sum()))
-    today = pd.DataFrame([{"as_of": as_of, "dso": dso["dso"]}])
-    history = [] if dso_history is None or dso_history.empty else [dso_history]
-    trend = pd.concat([*history, today]).dropna(subset=["dso"])
-    charts = {
-        "aged": bar_figure(
-            aged, "age_bucket", "open_amount", title="Aged balance", ylabel="open amount"
-        ),
-        "cash": cash_in_figure(cash),
+    """Everything the report shows. `invoices`: the night's planned invoices (plan_invoices,
+    with `currency`); `published`: today's list (with its reasons); `customers`: customer_id,
+    name, collector (default: staging.customers)."""
+    day = pd.Timestamp(as_of)
+    book = _book(con, invoices, customers)
+    today = _with_dso(con, as_of, book_figures(book))
+    earlier = {
+        name: (when, _with_dso(con, when, figures))
+        for name, (when, figures) in earlier_lists(con, as_of).items()
     }
-    if len(trend) >= 2:
-        charts["dso"] = line_figure(
-            trend.assign(as_of=pd.to_datetime(trend["as_of"])),
-            "as_of",
-            "dso",
-            title=f"DSO ({DSO_DAYS}-day sales) at each published date",
-            ylabel="days",
-        )
-    top = published.head(TOP_ROWS)
+    cash = cash_in(book, day)
+    formats = Formats(locale)
+    words = Words(formats.language)
     return {
         "as_of": as_of,
-        "generated_at": f"{datetime.now():%Y-%m-%d %H:%M}",
+        "locale": locale,
+        "generated_at": datetime.now(),
         "model_version": model_version,
-        "invoices_scored": len(invoices),
-        "customers_open": invoices["customer_id"].nunique(),
-        "customers_listed": len(published),
-        "collectors": published["collector"].nunique(),
         "capacity": capacity,
-        "open_amount": float(invoices["open_amount"].sum()),
-        "overdue_amount": float(invoices.loc[invoices["days_past_due"] > 0, "open_amount"].sum()),
-        "at_risk": float(invoices["at_risk"].sum()),
-        "late_interest": float(invoices["late_interest"].sum()),
-        "recovery_fees": float(invoices["recovery_fee"].sum()),
-        "dso": dso,
-        "top": top.to_dict("records"),
-        "aged": aged.to_dict("records"),
-        "cash": cash.to_dict("records"),
+        "customers_listed": len(published),
+        "collectors": int(published["collector"].nunique()),
+        "compared": {name: when for name, (when, _) in earlier.items()},
+        "headline": headline(today, {name: f for name, (_, f) in earlier.items()}),
+        "aged": _aged(book),
+        "disputes": _disputes(book, day),
+        "promises": _promises(book, day),
+        "agency": _agency(book),
+        "cash": _blocks(cash),
+        "top": top_rows(published),
         "quality": model_quality(champion),
-        "metric_names": [label for _, label in METRICS],
-        "charts": {name: svg(fig) for name, fig in charts.items()},
+        "realised": realised_accuracy(con, as_of),
+        "charts": _charts(cash, formats, words),
+        # one DSO per run for scoring.runs, as before: receivables and sales of every currency
+        # (the report shows DSO per currency)
+        "dso": dso_of(con, as_of, float(book["open_amount"].sum())),
     }
 
 
-def _money(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
-    return f"{float(value):,.2f}".replace(",", "\u202f")
+def _book(
+    con: duckdb.DuckDBPyConnection, invoices: pd.DataFrame, customers: pd.DataFrame | None
+) -> pd.DataFrame:
+    """The invoices with their currency, customer's name and collector, and the date their
+    dispute opened."""
+    if customers is None:
+        customers = con.execute("select customer_id, name, collector from staging.customers").df()
+    own = [c for c in ("name", "collector") if c in customers and c not in invoices]
+    book = with_currency(invoices).merge(
+        customers[["customer_id", *own]], on="customer_id", how="left"
+    )
+    if "dispute_opened_date" not in book:
+        opened = con.execute(
+            "select invoice_id, dispute_opened_date from staging.invoice_settlements "
+            "where dispute_opened_date is not null"
+        ).df()
+        book = book.merge(opened, on="invoice_id", how="left")
+    return book
 
 
-def _day(value: object) -> str:
-    if value is None or (not isinstance(value, str) and pd.isna(value)):
-        return "–"
-    return f"{pd.Timestamp(value):%Y-%m-%d}"
+def earlier_lists(
+    con: duckdb.DuckDBPyConnection, as_of: date
+) -> dict[str, tuple[date, pd.DataFrame]]:
+    """The book figures (book_figures) of the previous published list ("previous") and of the
+    latest published a week or more before `as_of` ("week"), from scoring.invoice_scores; empty
+    before any list was published."""
+    if not _has_table(con, "scoring", "invoice_scores"):
+        return {}
+    dates = [
+        d
+        for (d,) in con.execute(
+            "select distinct as_of from scoring.invoice_scores where as_of < $as_of order by 1",
+            {"as_of": as_of},
+        ).fetchall()
+    ]
+    chosen = {"previous": dates[-1]} if dates else {}
+    weekly = [d for d in dates if d <= as_of - timedelta(days=7)]
+    if weekly:
+        chosen["week"] = weekly[-1]
+    return {name: (when, _stored_figures(con, when)) for name, when in chosen.items()}
 
 
-def _percent(value: object) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
-    return f"{float(value):.0%}"
+def _stored_figures(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """book_figures of the invoices stored for the list of `as_of`; the figures of columns a run
+    of an older latepay did not store are unknown (NaN). Currencies from staging.invoices."""
+    have = {row[0] for row in con.execute("describe scoring.invoice_scores").fetchall()}
+    optional = ", ".join(
+        f"s.{c}" if c in have else f"null as {c}" for c in (*STORED_SINCE, "currency")
+    )
+    frame = con.execute(
+        f"""
+        select s.invoice_id, s.customer_id, s.open_amount, s.days_past_due, {optional},
+            i.currency as invoice_currency
+        from scoring.invoice_scores as s
+        left join staging.invoices as i using (invoice_id)
+        where s.as_of = $as_of
+        """,
+        {"as_of": as_of},
+    ).df()
+    frame["currency"] = frame["currency"].fillna(frame["invoice_currency"])
+    frame["at_risk"] = pd.to_numeric(frame["at_risk"]).fillna(0.0)
+    for column in ("is_disputed", "with_agency"):
+        frame[column] = frame[column].fillna(False).astype(bool)
+    figures = book_figures(frame)
+    for column, figure in STORED_SINCE.items():
+        if column not in have:
+            figures[figure] = float("nan")
+    return figures
 
 
-def _number(value: object, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)):
-        return "–"
-    return f"{float(value):.{digits}f}"
+def _with_dso(con: duckdb.DuckDBPyConnection, as_of: date, figures: pd.DataFrame) -> pd.DataFrame:
+    """The figures with `dso` per currency: open amount ÷ the amount invoiced in that currency in
+    the DSO_DAYS days before `as_of` (credit notes left out) × DSO_DAYS; NaN without sales."""
+    sales = con.execute(
+        """
+        select currency, sum(amount)::double as sales from staging.invoices
+        where amount > 0 and issue_date < $as_of and issue_date >= $as_of - $days::integer
+        group by currency
+        """,
+        {"as_of": as_of, "days": DSO_DAYS},
+    ).df()
+    per_currency = sales.groupby(sales["currency"].map(currency_code))["sales"].sum()
+    sold = per_currency.reindex(figures.index)
+    return figures.assign(dso=figures["open_amount"] / sold.where(sold > 0) * DSO_DAYS)
+
+
+def headline(today: pd.DataFrame, earlier: dict[str, pd.DataFrame]) -> list[dict]:
+    """One block per currency (the largest open amount first): for each figure its value, the
+    count below it, and its change since each earlier list (None when unknown; a currency absent
+    from an earlier list had 0 of each amount then)."""
+    blocks = []
+    for currency in today.sort_values("open_amount", ascending=False).index:
+        now = today.loc[currency]
+        rows = []
+        for key in (*FIGURES, "dso"):
+            changes = {}
+            for name, figures in earlier.items():
+                before = figures[key].get(currency, 0.0 if key != "dso" else float("nan"))
+                change = now[key] - before
+                changes[name] = None if pd.isna(change) else float(change)
+            rows.append(
+                {
+                    "key": key,
+                    "value": None if pd.isna(now[key]) else float(now[key]),
+                    "changes": changes,
+                    "worse_when_up": key in WORSE_WHEN_UP,
+                    "invoices": int(now[DETAILS.get(key, "open_invoices")]),
+                    "customers": int(now["customers"]),
+                }
+            )
+        blocks.append({"currency": currency, "rows": rows})
+    return blocks
+
+
+def _aged(book: pd.DataFrame) -> list[dict]:
+    """Per currency, the aged balance of each collector and of all: amounts per bucket, total,
+    and each bucket's share (the bar)."""
+    table = aged_by_collector(book)
+    blocks = []
+    for currency, rows in table.groupby("currency", sort=False):
+        records = []
+        for row in rows.itertuples(index=False):
+            amounts = [float(v) for v in row[2 : 2 + len(AGE_BUCKETS)]]
+            shares = [100 * a / row.total if row.total > 0 else 0.0 for a in amounts]
+            records.append(
+                {"collector": row.collector, "amounts": amounts, "total": row.total,
+                 "shares": [round(s, 2) for s in shares]}
+            )  # fmt: skip
+        blocks.append({"currency": currency, "rows": records})
+    return blocks
+
+
+def _disputes(book: pd.DataFrame, as_of: pd.Timestamp) -> list[dict]:
+    summary, oldest = disputes(book, as_of)
+    return [
+        {
+            "currency": currency,
+            "amount": row.amount,
+            "invoices": int(row.invoices),
+            "customers": int(row.customers),
+            "oldest_days": None if pd.isna(row.oldest_days) else int(row.oldest_days),
+            "oldest": oldest[oldest["currency"] == currency].to_dict("records"),
+        }
+        for currency, row in summary.iterrows()
+    ]
+
+
+def _promises(book: pd.DataFrame, as_of: pd.Timestamp) -> dict:
+    found = promises(book, as_of)
+    currencies = sorted(set().union(*(found[k].index for k in ("due", "broken", "later"))))
+    blocks = []
+    for currency in currencies:
+        block = {"currency": currency}
+        for kind in ("due", "broken", "later"):
+            table = found[kind]
+            block[kind] = (
+                {k: table.at[currency, k] for k in ("amount", "invoices", "customers")}
+                if currency in table.index
+                else None
+            )
+        listed = found["broken_invoices"]
+        block["broken_invoices"] = listed[listed["currency"] == currency].to_dict("records")
+        blocks.append(block)
+    week = pd.Timedelta(days=PROMISE_DAYS - 1)
+    return {
+        "blocks": blocks,
+        "due_from": as_of,
+        "due_to": as_of + week,
+        "broken_from": as_of - week - pd.Timedelta(days=1),
+        "broken_to": as_of - pd.Timedelta(days=1),
+    }
+
+
+def _agency(book: pd.DataFrame) -> list[dict]:
+    summary, customers = agency(book)
+    return [
+        {
+            "currency": currency,
+            "amount": row.amount,
+            "invoices": int(row.invoices),
+            "customers": int(row.customers),
+            "listed": customers[customers["currency"] == currency].to_dict("records"),
+        }
+        for currency, row in summary.iterrows()
+    ]
+
+
+def _blocks(cash: pd.DataFrame) -> list[dict]:
+    """The cash-in table per currency (the largest open amount first), with its totals."""
+    order = cash.groupby("currency")[["expected", "disputed", "agency"]].sum().sum(axis=1)
+    blocks = []
+    for currency in order.sort_values(ascending=False).index:
+        rows = cash[cash["currency"] == currency]
+        totals = rows[["expected", "disputed", "agency"]].sum().to_dict()
+        records = rows.to_dict("records")
+        for row in records:  # the later row ends where the last week ends
+            row["later"] = pd.isna(row["week"])
+            row["week"] = None if row["later"] else row["week"]
+            row["week_end"] = (row["week"] or records[-2]["week"]) + timedelta(days=6)
+        blocks.append({"currency": currency, "rows": records, "totals": totals})
+    return blocks
+
+
+def _charts(cash: pd.DataFrame, formats: Formats, words: Words) -> dict[str, str]:
+    """One cash-in chart per currency, as inline SVG: "cash_<currency>"."""
+    charts = {}
+    for currency, rows in cash.groupby("currency"):
+        weeks = rows[rows["week"].notna()]
+        labels = [formats.short_day(w) for w in weeks["week"]]
+        labels[0] = words("this_week_short")
+        figure = cash_in_figure(
+            weeks,
+            labels,
+            title=words("chart_cash", currency=currency),
+            legend=[words(k) for k in ("col_expected", "col_from_disputed", "col_from_agency")],
+            tick=lambda v, c=currency: formats.compact_money(v, c),
+        )
+        charts[f"cash_{currency}"] = svg(figure)
+    return charts
+
+
+def top_rows(published: pd.DataFrame) -> list[dict]:
+    """The first TOP_ROWS rows of today's list as the report shows them: one line each."""
+    rows = with_currency(published.head(TOP_ROWS)).to_dict("records")
+    for row in rows:
+        invoices = [i for i in str(row.get("action_invoices") or "").split(", ") if i]
+        row["invoice_list"] = invoices
+        row["reasons"] = [r for r in (row.get(f"reason_{k}") for k in (1, 2, 3)) if r]
+    return rows
+
+
+def model_quality(champion: tuple[dict, dict] | None) -> dict:
+    """The champion's backtest: the share of the seriously late money caught in the top fifth,
+    by the model and by an aging list (the sentence); the table (population × ranking ×
+    METRICS); the cut dates and data end."""
+    if champion is None:
+        return {"rows": [], "capture": None, "cuts": [], "data_end": None}
+    params, metrics = champion
+    rows = []
+    for population in POPULATIONS:
+        for block in BLOCKS:
+            values = [metrics.get(f"backtest_{population}_{block}_{m}") for m in METRICS]
+            if any(v is not None for v in values):
+                rows.append({"population": population, "block": block, "values": values})
+    model, aging = (metrics.get(CAPTURE.format(block=b)) for b in BLOCKS[:2])
+    data_end, cuts = (params.get(name) for name in REPORTED_PARAMS)
+    return {
+        "rows": rows,
+        "capture": (model, aging) if model is not None and aging is not None else None,
+        "cuts": [c for c in str(cuts or "").split(",") if c],
+        "data_end": data_end,
+    }
+
+
+def realised_accuracy(con: duckdb.DuckDBPyConnection, as_of: date) -> dict | None:
+    """How the lists of the last 4 weeks did, as the latest monitoring up to `as_of` measured
+    them (scoring.monitoring, serious lateness): list_date, n, model and aging capture of the
+    top fifth; None before any measure."""
+    if not _has_table(con, "scoring", "monitoring"):
+        return None
+    rows = con.execute(
+        """
+        select list_date, metric, value from scoring.monitoring
+        where section = 'realised' and target = 'late_30' and "window" = '4 weeks'
+          and monitored_on = (select max(monitored_on) from scoring.monitoring
+                              where section = 'realised' and monitored_on <= $as_of)
+        """,
+        {"as_of": as_of},
+    ).df()
+    values = dict(zip(rows["metric"], rows["value"], strict=True))
+    needed = ("n", "capture_top20", "capture_top20_aging")
+    if rows.empty or any(pd.isna(values.get(k)) for k in needed):
+        return None
+    return {
+        "weeks": 4,
+        "list_date": rows["list_date"].iloc[0],
+        "n": int(values["n"]),
+        "model": values["capture_top20"],
+        "aging": values["capture_top20_aging"],
+    }
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, name: str) -> bool:
+    [(found,)] = con.execute(
+        "select count(*) from duckdb_tables() where schema_name = $s and table_name = $n",
+        {"s": schema, "n": name},
+    ).fetchall()
+    return bool(found)
 
 
 def render(values: dict) -> str:
-    """The report as one HTML document."""
+    """The report as one HTML document, in the words and formats of `values["locale"]`."""
+    formats = Formats(values["locale"])
+    words = Words(formats.language)
     env = jinja2.Environment(autoescape=True, undefined=jinja2.StrictUndefined)
-    env.filters.update(money=_money, day=_day, percent=_percent, number=_number)
+    env.filters.update(
+        money=formats.money,
+        change=formats.change,
+        count=formats.count,
+        number=formats.number,
+        signed=formats.signed,
+        percent=formats.percent,
+        day=formats.day,
+        short_day=formats.short_day,
+    )
+    env.globals.update(
+        t=words,
+        counted=lambda n, noun, written=None: words.counted(
+            noun, n, formats.count(n) if written is None else written
+        ),
+        buckets=range(len(AGE_BUCKETS)),
+        weeks=CASH_IN_WEEKS,
+    )
     template = (
         resources.files("pipelines.publish")
         .joinpath("templates", "report.html.j2")
         .read_text(encoding="utf-8")
     )
     charts = {k: markupsafe.Markup(v) for k, v in values["charts"].items()}
-    return env.from_string(template).render(**{**values, "charts": charts})
+    return env.from_string(template).render(
+        **{**values, "charts": charts},
+        language=formats.language,
+        default_currency=DEFAULT_CURRENCY,
+        generated=f"{values['generated_at']:%Y-%m-%d %H:%M}",
+    )

@@ -8,6 +8,12 @@
 - **Coming up**: the collector's customers whose next action is after today.
 - **Invoices**: the open invoices behind today's customers, grouped by customer.
 - **About**: the list's date (read back as the default "Done on") and how to read it.
+
+Amounts stay numbers (they sum, sort and filter) shown with their currency: each cell's number
+format carries the symbol of its row's currency where the reader's locale puts it
+(`LATEPAY_LOCALE`: `1 234,56 €` in French Excel, `£1,234.56` in English), and a Currency column
+gives the code to filter on. Recovery fees are the French indemnity, in euros whatever the
+invoice's currency.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ import xlsxwriter
 
 from models.ledger import INPUT_COLUMNS, OUTCOMES, ROW_COLUMNS
 from pipelines.publish.files import neutralise, neutralise_frame
+from pipelines.publish.locale import DEFAULT_LOCALE, currency_code, excel_amount_format
 
 # The worklist as collectors read it: column -> header (input columns: see INPUTS).
 HEADERS = {
@@ -39,6 +46,7 @@ HEADERS = {
     **{field: header for field, header in INPUT_COLUMNS.items()},
     "other_actions": "Also due",
     "open_amount": "Open",
+    "currency": "Currency",
     "oldest_days_past_due": "Days past due",
     "risk_probability": "Risk (unpaid 30 days after due)",
     "promise_status": "Promise to pay",
@@ -72,6 +80,7 @@ COMING_UP_HEADERS = {
     "next_action_date": "Due",
     "action_invoices": "About invoices",
     "expected_amount_at_risk": "Expected amount at risk",
+    "currency": "Currency",
     "customer_id": "Customer id",
 }
 INVOICE_HEADERS = {
@@ -80,11 +89,14 @@ INVOICE_HEADERS = {
     "invoice_id": "Invoice",
     "issue_date": "Issued",
     "due_date": "Due",
+    "amount": "Invoice amount",
     "open_amount": "Open amount",
+    "currency": "Currency",
     "days_past_due": "Days past due",
     "is_disputed": "Disputed",
+    "with_agency": "With the agency",
     "promised_date": "Promised for",
-    "p_late": "Risk of lateness",
+    "p_late": "Risk of paying late (not due yet)",
     "p_late_30": "Risk (unpaid 30 days after due)",
     "predicted_payment_date": "Predicted payment date",
     "dunning_stage": "Stage reached",
@@ -93,7 +105,9 @@ INVOICE_HEADERS = {
     "late_interest": "Late interest owed",
     "recovery_fee": "Recovery fee owed",
 }
-AMOUNT_FORMAT = "#,##0.00"
+AMOUNT_FORMAT = "#,##0.00"  # an amount whose currency is not known
+# Amounts in euros whatever the invoice's currency: the French recovery indemnity.
+EURO_COLUMNS = ("recovery_fee", "recovery_fees")
 PROBABILITY_FORMAT = "0%"
 DATE_FORMAT = "yyyy-mm-dd"
 # Widest column XlsxWriter's autofit may make (about 60 characters): reasons wrap beyond.
@@ -118,10 +132,12 @@ def write_collector_workbooks(
     folder: Path,
     as_of: date,
     coming: pd.DataFrame | None = None,
+    locale: str = DEFAULT_LOCALE,
 ) -> dict[str, Path]:
     """One workbook per collector of `published` (today's list); `invoices`: the open invoices
-    behind it; `coming`: the customers whose next action is later (every collector's). Returns
-    collector -> path. XlsxWriter: ten times faster than openpyxl on the largest customers."""
+    behind it; `coming`: the customers whose next action is later (every collector's); `locale`:
+    where amounts put their currency symbol. Returns collector -> path. XlsxWriter: ten times
+    faster than openpyxl on the largest customers."""
     taken: set[str] = set()
     written = {}
     coming = coming if coming is not None else published.iloc[0:0]
@@ -135,7 +151,7 @@ def write_collector_workbooks(
         }
         with xlsxwriter.Workbook(path, options) as workbook:
             frame = _with_inputs(rows)
-            worklist = _sheet(workbook, "Worklist", frame, HEADERS)
+            worklist = _sheet(workbook, "Worklist", frame, HEADERS, locale)
             columns = [c for c in HEADERS if c in frame.columns]
             _set_up_worklist(worklist, columns, len(rows), collector, as_of)
             _sheet(
@@ -143,8 +159,11 @@ def write_collector_workbooks(
                 "Coming up",
                 coming[coming["collector"] == collector],
                 COMING_UP_HEADERS,
+                locale,
             )
-            invoice_sheet = _sheet(workbook, "Invoices", _behind(rows, invoices), INVOICE_HEADERS)
+            invoice_sheet = _sheet(
+                workbook, "Invoices", _behind(rows, invoices), INVOICE_HEADERS, locale
+            )
             invoice_sheet.freeze_panes(1, 1)
             _about(workbook, collector, as_of, len(rows))
         written[str(collector)] = path
@@ -157,13 +176,16 @@ def _with_inputs(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _behind(rows: pd.DataFrame, invoices: pd.DataFrame) -> pd.DataFrame:
-    """The open invoices of the listed customers, grouped by customer in list order."""
+    """The open invoices of the listed customers, grouped by customer in list order. The risk of
+    paying late is left empty once the invoice is past due (it is then late by definition)."""
     behind = invoices[invoices["customer_id"].isin(rows["customer_id"])]
     order = {c: i for i, c in enumerate(rows["customer_id"])}
     names = rows.set_index("customer_id")["name"]
     behind = behind.assign(
         _order=behind["customer_id"].map(order), name=behind["customer_id"].map(names)
     )
+    if "p_late" in behind:
+        behind = behind.assign(p_late=behind["p_late"].where(behind["days_past_due"] <= 0))
     return behind.sort_values(
         ["_order", "days_past_due", "invoice_id"], ascending=[True, False, True]
     )
@@ -198,7 +220,7 @@ def _set_up_worklist(sheet, columns: list[str], rows: int, collector: object, as
     sheet.set_header(f"&L{text}&CWorklist&R{as_of.isoformat()}")
 
 
-def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str]):
+def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str], locale: str):
     sheet = workbook.add_worksheet(title)
     columns = [c for c in headers if c in frame.columns]
     header = workbook.add_format(
@@ -212,29 +234,50 @@ def _sheet(workbook, title: str, frame: pd.DataFrame, headers: dict[str, str]):
         sheet.set_column(i, i, None, cell_format)
         sheet.write(0, i, headers[column], header)
     # one typed writer per column, values converted column by column: 5x faster than write()
-    writers, cells = [], []
-    for column in columns:
-        series = values[column]
-        if pd.api.types.is_datetime64_any_dtype(series):
-            writers.append(sheet.write_datetime)
-            cells.append([None if pd.isna(v) else v.to_pydatetime() for v in series])
-        elif pd.api.types.is_bool_dtype(series):
-            writers.append(sheet.write_boolean)
-            cells.append(series.tolist())
-        elif pd.api.types.is_numeric_dtype(series):
-            writers.append(sheet.write_number)
-            cells.append([None if v != v else v for v in series.astype(float).tolist()])
-        else:
-            writers.append(sheet.write)
-            cells.append([_cell(v) for v in series])
+    writers, cells = zip(*(_typed(sheet, values[c]) for c in columns), strict=True)
+    formats = _row_formats(workbook, frame, columns, locale)
     for r, row in enumerate(zip(*cells, strict=True), start=1):
         for i, value in enumerate(row):
             if value is not None:
-                writers[i](r, i, value)
+                writers[i](r, i, value, *([formats[i][r - 1]] if i in formats else []))
+            elif i in formats:  # an empty amount (one to fill in) shows the row's currency too
+                sheet.write_blank(r, i, None, formats[i][r - 1])
     sheet.freeze_panes(1, 0)
     sheet.autofilter(0, 0, max(len(values), 1), len(columns) - 1)
     sheet.autofit(max_width=MAX_COLUMN_PIXELS)
     return sheet
+
+
+def _typed(sheet, series: pd.Series) -> tuple:
+    """The sheet's writer for a column's type, and the column's values converted for it."""
+    if pd.api.types.is_datetime64_any_dtype(series):
+        return sheet.write_datetime, [None if pd.isna(v) else v.to_pydatetime() for v in series]
+    if pd.api.types.is_bool_dtype(series):
+        return sheet.write_boolean, series.tolist()
+    if pd.api.types.is_numeric_dtype(series):
+        return sheet.write_number, [None if v != v else v for v in series.astype(float).tolist()]
+    return sheet.write, [_cell(v) for v in series]
+
+
+def _row_formats(workbook, frame: pd.DataFrame, columns: list[str], locale: str) -> dict:
+    """Column position -> the number format of each row, for the amount columns of a frame
+    that knows its currencies: the row's currency symbol (euros for EURO_COLUMNS)."""
+    if "currency" not in frame:
+        return {}
+    made: dict[str, object] = {}
+
+    def number_format(code: str):
+        text = excel_amount_format(code, locale)
+        if text not in made:
+            made[text] = workbook.add_format({"num_format": text})
+        return made[text]
+
+    currencies = [currency_code(c) for c in frame["currency"]]
+    return {
+        i: [number_format("EUR" if column in EURO_COLUMNS else c) for c in currencies]
+        for i, column in enumerate(columns)
+        if _number_format(column, frame[column]) == AMOUNT_FORMAT
+    }
 
 
 def _cell(value: object) -> object:
@@ -290,7 +333,8 @@ def _about(workbook, collector: object, as_of: date, rows: int) -> None:
             "list's date), a promised date and amount for a promise, and a note. Drop the saved "
             "workbook in the inbox: tomorrow's list follows what you recorded.",
         ),
-        ("Why", "What raises the model's risk for the riskiest of those invoices."),
+        ("Why", "How the customer pays, where it raises the risk of those invoices."),
+        ("Amounts", "In each row's currency (column Currency); never added across currencies."),
         ("Coming up", "Your customers whose next action is after today."),
         ("Invoices", "The open invoices behind each of today's customers."),
     ]

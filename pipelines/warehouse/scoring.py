@@ -33,6 +33,13 @@ INVOICE_SCORE_COLUMNS = [
     "next_action_date",
     "late_interest",
     "recovery_fee",
+    # what the report compares with earlier lists (pipelines/publish/report.py)
+    "currency",
+    "at_risk",
+    "is_disputed",
+    "with_agency",
+    "promise_status",
+    "promised_date",
 ]
 
 
@@ -107,16 +114,3 @@ def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:
     for name, kind, *_ in con.execute("describe frame").fetchall():
         if name not in have:
             con.execute(f'alter table {table} add column "{name}" {kind}')
-
-
-def dso_history(con: duckdb.DuckDBPyConnection, before: date) -> pd.DataFrame:
-    """as_of, dso of the published runs before `before` (the latest run of each date)."""
-    return con.execute(
-        """
-        select as_of, dso from scoring.runs
-        where status = 'published' and as_of < $as_of and dso is not null
-        qualify row_number() over (partition by as_of order by finished_at desc) = 1
-        order by as_of
-        """,
-        {"as_of": before},
-    ).df()

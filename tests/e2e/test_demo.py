@@ -76,6 +76,9 @@ def test_demo_end_to_end(demo_run):
         """
     ).fetchall()
     assert (bad_intervals, before_as_of) == (0, 0)
+    [(currencies,)] = con.execute(
+        "select count(distinct currency) from scoring.invoice_scores"
+    ).fetchall()
     [(status, scored)] = con.execute("select status, invoices_scored from scoring.runs").fetchall()
     assert status == "published" and scored > 0
     [(read, loaded, pending, rejected)] = con.execute(
@@ -91,8 +94,10 @@ def test_demo_end_to_end(demo_run):
         column = header.index("Collector")
         assert {row[column].value for row in sheet.iter_rows(2)} == {collector}
     html = (folder / "report.html").read_text(encoding="utf-8")
-    # aged balance and cash-in; the DSO trend needs a second published date
-    assert html.count("<svg") == 2 and "Aged balance" in html and "DSO" in html
+    # the report's sections; a cash-in chart per currency of the open invoices
+    for section in ("headline", "aged-balance", "disputes", "promises", "cash-in", "worklist"):
+        assert f'<section id="{section}">' in html, section
+    assert html.count("<svg") == currencies and "Aged balance by collector" in html
 
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     client = mlflow.MlflowClient()

@@ -1,5 +1,7 @@
 """report.html opened in a real browser (headless Chromium from Debian's `chromium` package,
-installed by .ci/run): the page renders, its tables and charts are there, a screenshot is taken."""
+installed by .ci/run): the page renders without a script, its sections, tables and charts are
+there, the book's headline is on the first screen, and a screenshot is taken (kept next to the
+page in the test's folder, to look at)."""
 
 from __future__ import annotations
 
@@ -7,19 +9,19 @@ import os
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 from matplotlib.image import imread
 
-from models.worklist import plan_invoices, rank_customers, todays_list
 from pipelines.publish import report
-from pipelines.warehouse import connect, rebuild_settlements
-from tests.handmade_book import AS_OF, CUSTOMERS, PROMISES, SCORES
+from tests.unit.test_report import SECTIONS, _context, planned  # noqa: F401 (a fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
     CHROMIUM is None and not os.environ.get("CI"),
     reason="no chromium here (`apt-get install chromium`); CI installs it and runs this test",
 )
+HEADER_BLUE = np.array([0x1F, 0x4E, 0x79]) / 255  # the tables' header row and the h2 rules
 
 
 def _chromium(*args: str) -> subprocess.CompletedProcess:
@@ -33,33 +35,28 @@ def _chromium(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_report_renders_in_a_browser(tmp_path):
-    invoices = plan_invoices(SCORES, CUSTOMERS, AS_OF, promises=PROMISES)
-    published = todays_list(rank_customers(invoices, CUSTOMERS, AS_OF))
-    with connect(":memory:") as con:
-        rebuild_settlements(con)
-        values = report.context(
-            con,
-            AS_OF.date(),
-            invoices,
-            published,
-            model_version="3",
-            champion=None,
-            capacity=30,
-        )
+@pytest.mark.parametrize("locale", ["fr_FR", "en_GB"])
+def test_the_report_renders_in_a_browser(tmp_path, planned, locale):  # noqa: F811
+    values = _context(planned, locale)
     page = tmp_path / "report.html"
     page.write_text(report.render(values), encoding="utf-8")
 
     dom = _chromium("--dump-dom", page.as_uri()).stdout
-    assert dom.count("<svg") == 2  # aged balance and cash-in (no sales history: no DSO chart)
-    top = dom[dom.index('<table id="top">') : dom.index("</table>", dom.index('<table id="top">'))]
-    assert top.count("<tr>") == 1 + len(published)  # header + one row per listed customer
+    for section in SECTIONS:
+        assert f'<section id="{section}">' in dom, section
+    assert dom.count("<svg") == 2  # the cash expected per week, in euros and in pounds
+    start = dom.index('<table class="top" id="top">')
+    top = dom[start : dom.index("</table>", start)]
+    assert top.count("<tr>") == 1 + len(values["top"])  # header + one line per customer
     assert "Delta &lt;script&gt;alert(1)&lt;/script&gt; SARL" in top  # shown as text, not run
-    for section in ('id="aged"', 'id="cash"', 'id="chart-aged"', 'id="chart-cash"'):
-        assert section in dom
+    assert "<script" not in dom
 
     shot = tmp_path / "report.png"
-    _chromium(f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri())
-    pixels = imread(shot)
-    assert pixels.shape[:2] == (2400, 1280)
+    _chromium(f"--screenshot={shot}", "--window-size=1280,3200", page.as_uri())
+    pixels = imread(shot)[:, :, :3]
+    assert pixels.shape[:2] == (3200, 1280)
     assert pixels.std() > 0.05  # not a blank page
+    # the headline's tables (blue header rows) are drawn on the first laptop screen (800 px)
+    blue = np.abs(pixels - HEADER_BLUE).max(axis=2) < 0.02
+    first_screen = blue[:800].any(axis=1)
+    assert first_screen.sum() >= 40, "the headline tables are not on the first screen"

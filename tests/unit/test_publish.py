@@ -1,9 +1,9 @@
 """Published files: atomic replacement (also when the process is killed), the collectors'
-workbooks read back with openpyxl, the report, and text from the data made inert."""
+workbooks read back with openpyxl, and text from the data made inert. (The report:
+tests/unit/test_report.py.)"""
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 import textwrap
@@ -23,9 +23,8 @@ from models.worklist import (
     todays_list,
 )
 from pipelines import publish
-from pipelines.publish import report, workbooks
+from pipelines.publish import workbooks
 from pipelines.publish.files import neutralise, write_worklist_csv
-from pipelines.warehouse import connect, rebuild_settlements
 from tests.handmade_book import AS_OF, CUSTOMERS, PROMISES, SCORES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -148,7 +147,10 @@ def test_each_collector_workbook_reads_back(tmp_path, ranked):
     assert (e["Status"], e["About invoices"], e["Channel"]) == ("overdue", "E1", "phone")
     assert e["Due"].date() == date(2026, 10, 26)
     assert e["Promise to pay"] == "broken" and e["Outcome"] is None
-    assert sheet.cell(2, header.index("Overdue") + 1).number_format == workbooks.AMOUNT_FORMAT
+    # amounts keep their number and show their currency (E is invoiced in euros)
+    overdue = sheet.cell(2, header.index("Overdue") + 1)
+    assert (overdue.value, overdue.number_format) == (800.0, '"€"#,##0.00')
+    assert e["Currency"] == "EUR"
     assert sheet.cell(2, header.index("Due") + 1).number_format == "yyyy-mm-dd"
     # the header row and the customer stay in view; printed landscape, one page wide
     assert sheet.freeze_panes == "C2"
@@ -168,6 +170,42 @@ def test_each_collector_workbook_reads_back(tmp_path, ranked):
     assert [(r[1], r[2]) for r in behind] == [("E", "E1"), ("E", "E2")]
 
 
+@pytest.mark.parametrize(
+    ("locale", "pounds", "euros"),
+    [
+        ("en_GB", '"£"#,##0.00', '"€"#,##0.00'),
+        ("fr_FR", '#,##0.00"\u00a0£GB"', '#,##0.00"\u00a0€"'),
+    ],
+)
+def test_amounts_show_their_own_currency(tmp_path, ranked, locale, pounds, euros):
+    invoices, worklist = ranked
+    written = workbooks.write_collector_workbooks(
+        todays_list(worklist), invoices, tmp_path, date(2026, 11, 1), locale=locale
+    )
+    book = load_workbook(written["Laura"])
+    sheet = book["Worklist"]
+    header = [c.value for c in sheet[1]]
+    rows = {r[header.index("Customer id")].value: r for r in sheet.iter_rows(2)}
+    # C is invoiced in pounds, A in euros: each amount keeps its number, with its currency
+    for customer, currency, shown in (("C", "GBP", pounds), ("A", "EUR", euros)):
+        row = rows[customer]
+        assert row[header.index("Currency")].value == currency
+        for column in ("Expected amount at risk", "Customer: open", "Promised amount"):
+            assert row[header.index(column)].number_format == shown, (customer, column)
+        # the recovery indemnity is French law's, in euros
+        assert row[header.index("Recovery fees owed")].number_format == euros
+    invoice_sheet = book["Invoices"]
+    header = [c.value for c in invoice_sheet[1]]
+    c1 = next(r for r in invoice_sheet.iter_rows(2) if r[header.index("Invoice")].value == "C1")
+    assert (c1[header.index("Open amount")].value, c1[header.index("Currency")].value) == (
+        500.0,
+        "GBP",
+    )
+    assert c1[header.index("Open amount")].number_format == pounds
+    # past due: late by definition, so no "risk of paying late" is shown
+    assert c1[header.index("Risk of paying late (not due yet)")].value is None
+
+
 def test_collector_file_names_are_safe_and_unique():
     taken: set[str] = set()
     names = [workbooks.collector_file_name(c, taken) for c in ("A/B", "A B", "../x", "Zoé")]
@@ -177,87 +215,3 @@ def test_collector_file_names_are_safe_and_unique():
         "worklist_x.xlsx",
         "worklist_Zoé.xlsx",
     ]
-
-
-def _report_context(planned) -> dict:
-    invoices, published = planned
-    with connect(":memory:") as con:
-        rebuild_settlements(con)
-        return report.context(
-            con,
-            AS_OF.date(),
-            invoices,
-            published,
-            model_version="7",
-            champion=(
-                {"training_rows": "1000", "data_end": "2026-11-01"},
-                {"backtest_late_30_model_auc": 0.84, "backtest_late_30_baseline_aging_auc": 0.75},
-            ),
-            capacity=30,
-        )
-
-
-def test_the_report_neutralises_html_from_the_data(planned):
-    html = report.render(_report_context(planned))
-    assert "<script>alert(1)</script>" not in html
-    assert "Delta &lt;script&gt;alert(1)&lt;/script&gt; SARL" in html
-    assert "<b>late</b>" not in html
-    # self-contained: no external asset, no script at all
-    assert "<script" not in html and "<link" not in html
-    assert "src=" not in html
-    assert not re.search(r"url\((?!#)|href=\"(?!#)", html)  # only references inside the page
-
-
-def test_the_report_figures(planned):
-    values = _report_context(planned)
-    aged = {row["age_bucket"]: row["open_amount"] for row in values["aged"]}
-    # not due: A2 3000 + B1 10000 + C2 500 (due today) + E2 400 + F1 900; 1–30: A1 1000 + E1 800;
-    # 31–60: C1 500 + D1 1500; > 90: D2 2000
-    assert aged == {
-        "not due": 14800.0,
-        "1–30": 1800.0,
-        "31–60": 2000.0,
-        "61–90": 0.0,
-        ">90": 2000.0,
-    }
-    cash = pd.DataFrame(values["cash"])
-    assert cash["expected"].sum() == pytest.approx(SCORES["open_amount"].sum())
-    # weeks start on Monday 2026-10-26; C1 is predicted on 2026-11-04, in the week of 11-02
-    assert cash.loc[cash["week"] == "2026-11-02", "expected"].item() == 500.0
-    assert values["quality"]["rows"][0]["values"][0] == 0.84
-
-
-def test_dso_is_receivables_over_the_last_90_days_of_sales(planned):
-    invoices, published = planned
-    with connect(":memory:") as con:
-        rebuild_settlements(con)
-        con.execute(
-            """
-            insert into staging.invoices (invoice_id, customer_id, issue_date, due_date, amount,
-                disputed) values
-            ('S1', 'A', '2026-10-01', '2026-10-31', 6000, false),
-            ('S2', 'A', '2026-08-03', '2026-09-02', 3000, false),   -- first day of the window
-            ('S3', 'A', '2026-08-02', '2026-09-01', 5000, false),   -- the day before: out
-            ('S4', 'A', '2026-10-05', '2026-10-05', -1000, false),  -- credit note: out
-            ('S5', 'A', '2026-11-01', '2026-12-01', 7000, false)    -- on the as-of date: out
-            """
-        )
-        history = pd.DataFrame({"as_of": [date(2026, 10, 1)], "dso": [180.0]})
-        values = report.context(
-            con,
-            AS_OF.date(),
-            invoices,
-            published,
-            model_version="7",
-            champion=None,
-            capacity=30,
-            dso_history=history,
-        )
-    # open amount of the hand-made book 20,600 / sales 9,000 × 90 days
-    assert values["dso"] == {
-        "as_of": AS_OF.date(),
-        "receivables": 20600.0,
-        "sales": 9000.0,
-        "dso": pytest.approx(206.0),
-    }
-    assert sorted(values["charts"]) == ["aged", "cash", "dso"]  # a trend with two dates

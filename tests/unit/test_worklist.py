@@ -10,7 +10,6 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from features.catalog import CATALOG, reason_sentence
 from models.dunning import BROKEN_PROMISE, DISPUTE_PAUSED, RESOLVE_DISPUTE, late_penalties
 from models.worklist import (
     WORKLIST_COLUMNS,
@@ -165,20 +164,20 @@ def test_the_published_list_matches_the_golden_file(tmp_path):
     assert out.read_text(encoding="utf-8-sig") == GOLDEN.read_text(encoding="utf-8")
 
 
-def test_reason_sentences_read_as_plain_words():
-    row = {"share_paid_late": 0.8, "settled_invoices": 10.0, "days_past_due": -12.0}
-    assert reason_sentence("share_paid_late", row) == "paid 80% of 10 past invoices late"
-    assert reason_sentence("days_past_due", row) == "due in 12 days"
-    assert reason_sentence("days_past_due", {"days_past_due": 23.0}) == "23 days past due"
-    # a value the sentence needs is missing: fall back to the description
-    assert reason_sentence("avg_days_late", {}) == CATALOG["avg_days_late"].description.rstrip(".")
-
-
-def test_a_yes_no_feature_is_a_reason_only_when_yes():
-    assert reason_sentence("is_disputed", {"is_disputed": 1.0}) == "the invoice is disputed"
-    assert reason_sentence("is_disputed", {"is_disputed": 0.0}) is None
-
-
-def test_calendar_and_tenure_are_never_given_as_reasons():
-    assert reason_sentence("tenure_days", {"tenure_days": 1000.0}) is None
-    assert reason_sentence("due_month", {"due_month": 8.0}) is None
+def test_an_action_is_about_invoices_of_one_currency():
+    # A also owes A3 in pounds, due with A1: seen on Thursday 11-05 both have their final
+    # reminder due, as two actions; the row's amounts and the customer's totals are in euros
+    day = AS_OF + pd.Timedelta(days=4)
+    a3 = SCORES[SCORES["invoice_id"] == "A1"].assign(
+        invoice_id="A3", open_amount=500.0, currency="GBP"
+    )
+    scores = pd.concat([SCORES, a3], ignore_index=True)
+    scores = scores.assign(days_past_due=scores["days_past_due"] + 4, as_of=day)
+    invoices = plan_invoices(scores, CUSTOMERS, day, promises=PROMISES)
+    a = rank_customers(invoices, CUSTOMERS, day).set_index("customer_id").loc["A"]
+    assert (a.currency, a.action_invoices, a.expected_amount_at_risk) == ("EUR", "A1", 900.0)
+    assert (a.customer_open_amount, a.customer_overdue_amount) == (4000.0, 1000.0)
+    assert a.other_actions == (
+        "final reminder before formal notice (1 invoice); "  # A3, in pounds
+        "resolve the dispute (dunning paused) (1 invoice)"
+    )
