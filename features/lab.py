@@ -69,5 +69,3 @@ def signal_by_quantile(
         .rename_axis("band")
         .reset_index()
     )
-
-
