@@ -106,11 +106,19 @@ def ingest(
             formats=["%Y-%m-%d"], help="Rows dated after this day are rejected. Default: today."
         ),
     ] = None,
+    open_items: Annotated[
+        bool,
+        typer.Option(
+            "--open-items",
+            help="The invoices file is the complete list of invoices open on the load date: "
+            "those of the previous open-items export now absent are settled on that date.",
+        ),
+    ] = False,
 ) -> None:
     """Load customers, invoices, payments and promises files into the warehouse."""
     from pipelines.jobs.ingest import ingest as ingest_job
 
-    results = _run(lambda: ingest_job(Settings(), paths, mapping, _day(load_date)))
+    results = _run(lambda: ingest_job(Settings(), paths, mapping, _day(load_date), open_items))
     console.loads(results)
 
 

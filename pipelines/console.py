@@ -55,6 +55,19 @@ def loads(results: list[LoadResult]) -> None:
     for r in results:
         if r.source_format and not r.skipped:
             plain(f"{r.file}: read as {r.source_format}")
+    for r in results:
+        if r.open_items_date and not r.skipped:
+            plain(
+                f"{r.file}: open items of {r.open_items_date}: {r.settled_by_absence:,} settled "
+                f"by absence, {r.reopened:,} reopened, {r.partially_paid:,} partly paid and "
+                f"{r.payments_reversed:,} payments reversed (from open_amount)"
+            )
+    if any(r.open_items_date and not r.skipped for r in results):
+        console.print(
+            "Open items: an invoice of the previous open-items export absent from this one is "
+            "settled on its date (payment `<invoice_id>#closed-<date>`); one listed again is "
+            "reopened. Every change, with its reason, is in the warehouse table `open_item_events`."
+        )
     _rejects(results)
 
 
@@ -70,6 +83,8 @@ def _load_notes(r: LoadResult) -> list[str]:
         notes.append(f"{r.payments_matched:,} pending payments matched")
     if r.actions_matched:
         notes.append(f"{r.actions_matched:,} pending actions matched")
+    if r.open_items_date:
+        notes.append(f"open items of {r.open_items_date}")
     return notes
 
 

@@ -18,7 +18,8 @@ in `rejects` with the rule it broke (`load.py`: the bookkeeping; `upsert.py`: st
 `ledger.py`: the collections ledger, whose promises and disputes feed staging.promises and
 staging.disputes). `loads` keeps the counts per file: read = loaded + pending + rejected.
 `workbook.py`: a collector's worklist workbook, dropped back, read as an actions file.
-`inbox.py`: the folder the nightly job loads from.
+`inbox.py`: the folder the nightly job loads from. `open_items.py`: an open-items export (the
+list of invoices open on the load date), whose absent invoices are settled.
 
 Policies (see README, "Input format"): an invoice sent again with other values is a new version
 (previous one kept in `staging.invoice_versions`), and so is a promise (`staging.promise_versions`);
@@ -36,6 +37,7 @@ import duckdb
 from pipelines.ingest.db import quote, run
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.ingest.mapping import Mapping, MappingError, load_mapping
+from pipelines.ingest.open_items import mark_open_items
 from pipelines.ingest.plan import IngestError, Plan, ReadRowByRow, plan_file, read_row_by_row
 from pipelines.warehouse import ensure_schema, rebuild_settlements, tuned
 
@@ -80,11 +82,13 @@ def ingest_files(
     mapping: Mapping | Path | None = None,
     *,
     load_date: date | None = None,
+    open_items: bool = False,
 ) -> list[LoadResult]:
     """Load exports (files or folders) into the warehouse, in dependency order, all or nothing.
 
     `mapping`: a mapping file or a parsed `Mapping`; `load_date`: rows dated after it are rejected
-    (rule future_date); None skips that check.
+    (rule future_date); None skips that check. `open_items`: the invoices file is an open-items
+    export of `load_date` (as is one whose mapping section says `open_items = true`).
     """
     mapping = _read_mapping(mapping)
     ensure_schema(con)
@@ -99,6 +103,7 @@ def ingest_files(
         with tuned(con, memory_limit=MEMORY_LIMIT):
             for path in files:
                 plans.append(plan_file(con, path, mapping))
+            mark_open_items(plans, load_date, every=open_items)
             return _load_all(con, plans, load_date)
     finally:
         for plan in plans:
@@ -121,7 +126,9 @@ def _load_all(
 ) -> list[LoadResult]:
     """Load the planned files in LOAD_ORDER in one transaction. A CSV that DuckDB's reader fails
     on is read row by row (`ReadRowByRow`), and everything is loaded again."""
-    ordered = sorted(plans, key=lambda p: LOAD_ORDER.index(p.kind))
+    # An open-items export loads after the payments files, so that a payment loaded with it
+    # counts before its absent invoices are settled.
+    ordered = sorted(plans, key=lambda p: LOAD_ORDER.index(p.kind) + 1.5 * bool(p.open_items_date))
     [(compression, forced)] = run(
         con,
         "select current_setting('disabled_compression_methods'), "

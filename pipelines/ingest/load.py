@@ -16,6 +16,8 @@ import duckdb
 
 from pipelines.ingest.db import quote, run
 from pipelines.ingest.mapping import FIELDS
+from pipelines.ingest.open_items import COUNTS as OPEN_ITEMS_COUNTS
+from pipelines.ingest.open_items import upsert_open_items
 from pipelines.ingest.plan import Plan, ReadRowByRow, read_row_by_row
 from pipelines.ingest.rules import CHECKS, Sql
 from pipelines.ingest.rules_actions import check_actions
@@ -41,6 +43,7 @@ EXTRA_COUNTS = (
     ("promises_matched", "promises_matched"),
     ("actions_matched", "actions_matched"),
     ("pending_rejected", "pending_rejected"),
+    *((count, count) for count in OPEN_ITEMS_COUNTS),  # an open-items export's (open_items.py)
 )
 
 
@@ -66,6 +69,12 @@ class LoadResult:
     actions_matched: int = 0
     pending_rejected: int = 0
     rows_left_empty: int = 0  # worklist workbook rows without an outcome (not read)
+    # an open-items export (open_items.py): its date, and what its list of open invoices changed
+    open_items_date: date | None = None
+    settled_by_absence: int = 0
+    reopened: int = 0
+    partially_paid: int = 0
+    payments_reversed: int = 0
     load_id: int | None = None
     source_format: str = ""
     rejects_by_rule: tuple[tuple[str, int], ...] = ()
@@ -87,7 +96,8 @@ def load_file(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None
     run(con, f"create or replace temp table checked as {check}", **params)
     if plan.workbook:
         run(con, SHEET_ROW_AS_A_WHOLE)
-    counts = UPSERT[plan.kind](con, plan, load_id)
+    upsert = upsert_open_items if plan.open_items_date else UPSERT[plan.kind]
+    counts = upsert(con, plan, load_id)
     by_rule, examples = _keep_rejects(con, plan, params)
     read, loaded, rejected, pending = _record_counts(con, plan, load_id, counts)
     run(con, "drop table temp.checked")
@@ -110,6 +120,8 @@ def load_file(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None
         actions_matched=counts.get("actions_matched", 0),
         pending_rejected=counts.get("pending_rejected", 0),
         rows_left_empty=plan.rows_left_empty,
+        open_items_date=plan.open_items_date,
+        **{count: counts.get(count, 0) for count in OPEN_ITEMS_COUNTS},
         load_id=load_id,
         source_format=plan.describe + "".join(f"; {n}" for n in plan.notes),
         rejects_by_rule=tuple((r, n) for r, n in by_rule),
@@ -118,15 +130,18 @@ def load_file(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None
 
 
 def _loaded_before(con: duckdb.DuckDBPyConnection, plan: Plan) -> LoadResult | None:
-    """The earlier load of the same content with the same mapping section, if any."""
+    """The earlier load of the same content with the same mapping section (and, for an
+    open-items export, the same date), if any."""
     seen = run(
         con,
         "select load_id, rows_read, rows_loaded, rows_rejected, coalesce(rows_pending, 0) "
         "from loads where kind = $k and file_hash = $h and finished_at is not null "
-        "and mapping_hash is not distinct from $m order by load_id limit 1",
+        "and mapping_hash is not distinct from $m "
+        "and open_items_date is not distinct from $o order by load_id limit 1",
         k=plan.kind,
         h=plan.source.file_hash,
         m=plan.mapping_hash,
+        o=plan.open_items_date,
     )
     if not seen:
         return None
@@ -139,6 +154,7 @@ def _loaded_before(con: duckdb.DuckDBPyConnection, plan: Plan) -> LoadResult | N
         rejected,
         skipped=True,
         rows_pending=pending,
+        open_items_date=plan.open_items_date,
         load_id=load_id,
         source_format=plan.describe,
     )

@@ -11,6 +11,7 @@ format"):
     date_format = "%d/%m/%Y"         # strptime format of every date column
     decimal_mark = ","               # "." or ","
     sheet = "Factures"               # Excel sheet (default: the first)
+    open_items = true                # invoices only: the file is an open-items export
 
     [invoices.columns]               # source column = latepay field
     "N° facture" = "invoice_id"
@@ -79,6 +80,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "paid_amount",
         "customer_name",
         "payment_terms_days",
+        # read only from an open-items export (pipelines/ingest/open_items.py)
+        "open_amount",
     ),
     "payments": ("payment_id", "invoice_id", "payment_date", "amount"),
     # A promise to pay: on `promised_on` the customer committed to pay `amount` (empty: the open
@@ -98,7 +101,7 @@ DATE_FIELDS = (
     "promised_date",
     "action_date",
 )
-AMOUNT_FIELDS = ("amount", "paid_amount", "promised_amount")
+AMOUNT_FIELDS = ("amount", "paid_amount", "promised_amount", "open_amount")
 FORMAT_KEYS = ("delimiter", "encoding", "date_format", "decimal_mark", "sheet")
 DERIVE = re.compile(r"^\s*issue_date\s*\+\s*(?:(\d+)|(payment_terms_days))\s*$")
 
@@ -123,6 +126,7 @@ class Section:
     date_format: str | None = None
     decimal_mark: str | None = None
     sheet: str | None = None
+    open_items: bool = False  # an open-items export (invoices only; see open_items.py)
     text: str = ""  # a canonical rendering, hashed so that a changed mapping reloads a file
 
     def matches_name(self, path: Path) -> bool:
@@ -193,6 +197,7 @@ def _section(kind: str, raw: dict, where: str) -> Section:
         date_format=checked.date_format,
         decimal_mark=checked.decimal_mark,
         sheet=checked.sheet,
+        open_items=checked.open_items,
         text=repr(sorted(raw.items(), key=str)),
     )
 
@@ -202,7 +207,7 @@ def _section(kind: str, raw: dict, where: str) -> Section:
 # sections and format keys given for all of them). Unknown keys are refused (extra="forbid").
 
 SECTION_TABLES = ("columns", "values", "constants", "derive")
-SECTION_KEYS = ("files", *FORMAT_KEYS, *SECTION_TABLES)
+SECTION_KEYS = ("files", "open_items", *FORMAT_KEYS, *SECTION_TABLES)
 # What each key holds, for the messages about a value of the wrong type.
 EXPECTED = {
     "files": 'a file-name pattern or a list of them, such as ["factures*.csv"]',
@@ -211,6 +216,7 @@ EXPECTED = {
     "date_format": 'a strptime format, such as "%d/%m/%Y"',
     "decimal_mark": '"." or ","',
     "sheet": "a sheet name, in quotes",
+    "open_items": "true or false",
     "columns": 'a table of "source column" = "latepay field"',
     "values": 'a table per field of "source value" = "latepay value"',
     "constants": 'a table of field = "value"',
@@ -281,6 +287,7 @@ class _Section(_Formats):
     the context (`{"kind": "invoices"}`): field names are checked against its fields."""
 
     files: tuple[str, ...] = ()
+    open_items: bool = False
     columns: dict[Text, Text] = {}
     values: dict[Text, dict[Text, Text]] = {}
     constants: dict[Text, Text] = {}
@@ -290,6 +297,13 @@ class _Section(_Formats):
     @classmethod
     def _one_pattern(cls, value: object) -> object:
         return (value,) if isinstance(value, str) else value
+
+    @field_validator("open_items")
+    @classmethod
+    def _invoices_only(cls, value: bool, info: ValidationInfo) -> bool:
+        if value and info.context["kind"] != "invoices":
+            raise _invalid("open_items = true is for the [invoices] section only")
+        return value
 
     @field_validator("columns")
     @classmethod

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from functools import partial
 from pathlib import Path
 
@@ -66,6 +67,8 @@ class Plan:
     outcome: int | None = None  # column index of the outcome typed (workbook only)
     texts: str | None = None  # a relation (line, row_text): the sheet rows as read
     rows_left_empty: int = 0  # workbook rows without an outcome: not read
+    # An open-items export (open_items.py): the date of the export, which is the load date
+    open_items_date: date | None = None
 
     @property
     def describe(self) -> str:

@@ -336,6 +336,16 @@ def missing_promised_date(kinds: tuple[str, ...]) -> Rule:
     )
 
 
+def bad_open_amount() -> Rule:
+    """An open-items export's open_amount below 0 or above the invoice amount (a credit note's is
+    not checked); `open_items.py` applies it after the invoices' rules."""
+    return (
+        "amt > 0 and (open_amt < 0 or open_amt > amt)",
+        "bad_open_amount",
+        "'open_amount ' || open_amt || ' is not between 0 and the amount ' || amt",
+    )
+
+
 def overpaid_settlement() -> Rule:
     """overpayment: an invoice row's paid_amount above the invoice amount."""
     return (

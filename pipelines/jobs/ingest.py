@@ -17,10 +17,14 @@ def ingest(
     paths: list[Path],
     mapping: Path | None = None,
     load_date: date | None = None,
+    open_items: bool = False,
 ) -> list[LoadResult]:
-    """Load exports; rows dated after `load_date` (default: today) are rejected as future."""
+    """Load exports; rows dated after `load_date` (default: today) are rejected as future.
+    `open_items`: the invoices file is the open-items export of that day."""
     with connect(settings.warehouse_path) as con:
-        return ingest_files(con, paths, mapping, load_date=load_date or date.today())
+        return ingest_files(
+            con, paths, mapping, load_date=load_date or date.today(), open_items=open_items
+        )
 
 
 def load_sample_if_empty(settings: Settings) -> bool:

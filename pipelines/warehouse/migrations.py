@@ -111,6 +111,20 @@ def _collections_ledger(con: duckdb.DuckDBPyConnection) -> None:
         rebuild_settlements(con)
 
 
+def _open_items(con: duckdb.DuckDBPyConnection) -> None:
+    """Open-items exports: staging.open_item_exports and open_item_events are new tables (made
+    by schema.sql); raw.invoices gained open_amount, loads the export's date and counts."""
+    con.execute("alter table raw.invoices add column if not exists open_amount varchar")
+    for column in (
+        "open_items_date date",
+        "settled_by_absence bigint",
+        "reopened bigint",
+        "partially_paid bigint",
+        "payments_reversed bigint",
+    ):
+        con.execute(f"alter table loads add column if not exists {column}")
+
+
 MIGRATIONS = (
     Migration(
         1, "columns added to loads, raw.* and scoring.runs", _columns_added_before_versioning
@@ -120,6 +134,7 @@ MIGRATIONS = (
     ),
     Migration(3, "staging.invoice_settlements with dispute dates", _settlements_with_dispute_dates),
     Migration(4, "the collections ledger; disputes resolved", _collections_ledger),
+    Migration(5, "open-items exports", _open_items),
 )
 
 

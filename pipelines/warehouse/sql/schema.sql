@@ -38,7 +38,15 @@ create table if not exists loads (
     -- them); rows_left_empty: rows of a worklist workbook without an outcome (not read)
     actions_matched bigint,
     pending_rejected bigint,
-    rows_left_empty bigint
+    rows_left_empty bigint,
+    -- an open-items export (latepay ingest --open-items): its date (null for other files), the
+    -- invoices it settled by their absence, reopened, paid in part or whose derived payments it
+    -- reversed (open_amount higher than before); the why of each: open_item_events
+    open_items_date date,
+    settled_by_absence bigint,
+    reopened bigint,
+    partially_paid bigint,
+    payments_reversed bigint
 );
 
 create table if not exists rejects (
@@ -63,7 +71,7 @@ create table if not exists raw.invoices (
     invoice_id varchar, customer_id varchar, issue_date varchar, due_date varchar,
     amount varchar, currency varchar, disputed varchar, dispute_opened_date varchar,
     settled_date varchar, paid_amount varchar, customer_name varchar,
-    payment_terms_days varchar, n_fields integer
+    payment_terms_days varchar, n_fields integer, open_amount varchar
 );
 create table if not exists raw.payments (
     load_id integer, source_file varchar, line bigint,
@@ -222,6 +230,32 @@ create table if not exists staging.pending_actions (
     load_id integer,
     source_file varchar,
     line bigint
+);
+
+-- Grain: one row per (export_date, invoice_id): the invoices an open-items export listed open
+-- on export_date (its rows whose invoice is in staging.invoices, rejected rows included: a listed
+-- invoice is not settled by its absence). open_amount as the export gave it (null without the
+-- column, or when its row was rejected). A second export of the same date replaces the first.
+create table if not exists staging.open_item_exports (
+    export_date date not null,
+    invoice_id varchar not null,
+    open_amount decimal(18, 2),
+    load_id integer not null
+);
+-- Grain: one row per (load_id, invoice_id, event): what an open-items export changed, and why.
+-- event: settled_by_absence (payment <invoice_id>#closed-<export_date> added), reopened (that
+-- payment removed: the invoice was listed again), partially_paid (open_amount went down: payment
+-- <invoice_id>#partial-<export_date>), reversed (open_amount went up: derived payments reduced),
+-- trimmed (payments from a payments file now cover the invoice: derived payments reduced).
+-- amount: the payment added, removed or the reduction.
+create table if not exists open_item_events (
+    load_id integer not null,
+    export_date date not null,
+    invoice_id varchar not null,
+    event varchar not null,
+    amount decimal(18, 2),
+    payment_id varchar,
+    reason varchar not null
 );
 
 -- Grain: one row per scoring run (published, refused or failed), key run_id.
