@@ -71,6 +71,27 @@ MONOTONE_INCREASING: tuple[str, ...] = (
 DEFAULT_ROUNDS = 200
 NO_CALIBRATION = (1.0, 0.0, 0.0, 0.0)
 QUANTILE_ROUNDS = 100
+# Size rule (see size_params): from this many training invoices on, DEFAULT_PARAMS and
+# DEFAULT_ROUNDS as they are; below it, fewer leaves, smaller leaves and fewer rounds in proportion,
+# down to these floors (a book of 100 customers and 2,500 invoices trains on 900-2,300 invoices).
+FULL_SIZE_INVOICES = 8_000
+MIN_LEAVES, MIN_LEAF_ROWS, MIN_ROUNDS = 4, 20, 50
+# The young terms of the calibration are fitted only with at least this many young snapshots of
+# each class in the calibration slice (fewer: an unpenalised slope on a few hundred rows can even
+# reverse the ranking of fresh invoices).
+MIN_YOUNG_PER_CLASS = 100
+
+
+def size_params(invoices: int) -> tuple[dict[str, object], int]:
+    """LightGBM's leaves and minimum leaf size, and the boosting rounds, for a training set of
+    `invoices` invoices: DEFAULT_PARAMS and DEFAULT_ROUNDS from FULL_SIZE_INVOICES on; below,
+    each scaled by invoices / FULL_SIZE_INVOICES (rounded), down to MIN_LEAVES, MIN_LEAF_ROWS and
+    MIN_ROUNDS: a small book gets shallow trees and a short ensemble, which overfit less."""
+    scale = min(1.0, invoices / FULL_SIZE_INVOICES)
+    leaves = max(MIN_LEAVES, round(int(DEFAULT_PARAMS["num_leaves"]) * scale))
+    leaf_rows = max(MIN_LEAF_ROWS, round(int(DEFAULT_PARAMS["min_data_in_leaf"]) * scale))
+    rounds = max(MIN_ROUNDS, round(DEFAULT_ROUNDS * scale))
+    return {"num_leaves": leaves, "min_data_in_leaf": leaf_rows}, rounds
 
 
 class InsufficientData(ValueError):
@@ -146,12 +167,13 @@ class RiskModel:
 
 def _category_codes(values: pd.Series, levels: list[str]) -> np.ndarray:
     """Codes of `values` among `levels` (-1 when missing or not a level), as LightGBM numbers a
-    pandas categorical column fitted with these levels."""
+    pandas categorical column fitted with these levels. A column with no category at all (every
+    value missing: no customers file) or none among `levels` gives -1 everywhere."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        # map the (few) categories, not the rows
-        lookup = pd.Index(levels).get_indexer(values.cat.categories.astype(str))
-        codes = values.cat.codes.to_numpy()
-        return np.where(codes < 0, -1, lookup[np.maximum(codes, 0)])
+        # map the (few) categories, not the rows; a missing value's code, -1, picks the -1
+        # appended last (so an empty set of categories needs no special case)
+        lookup = pd.Index(levels, dtype=object).get_indexer(values.cat.categories.astype(str))
+        return np.append(lookup, -1)[values.cat.codes.to_numpy()].astype(np.int64)
     text = values.astype("object").where(values.notna(), None)
     return pd.Categorical(text, categories=levels).codes.astype(np.int64)
 
@@ -190,7 +212,7 @@ def fit_risk_model(
     grace_days: int = 0,
     seed: int = 0,
     params: dict[str, object] | None = None,
-    num_boost_round: int = DEFAULT_ROUNDS,
+    num_boost_round: int | None = None,
     calibrate: bool = True,
 ) -> RiskModel:
     """Fit the classifiers, their calibration and the quantile models on labelled snapshots
@@ -199,12 +221,13 @@ def fit_risk_model(
 
     `train` is only read: its rows are copied once, as one float64 array, and binned once."""
     check_sufficient(train, grace_days=grace_days)
-    merged = {**DEFAULT_PARAMS, **(params or {}), "seed": seed}
-    categories = {c: _levels(train[c]) for c in categorical}
-    model = RiskModel(feature_names, categories, {}, grace_days, merged)
-    categorical_columns = [feature_names.index(c) for c in categories if c in feature_names]
     # numbers: grouping them to draw the per-invoice samples is 3x faster than grouping text
-    invoice_ids = pd.factorize(train["invoice_id"])[0]
+    invoice_ids, invoices = pd.factorize(train["invoice_id"])
+    # leaves, leaf size and rounds: size_params, unless `params` or `num_boost_round` say
+    merged, rounds = _settings(len(invoices), params, num_boost_round, seed)
+    categories = {c: _levels(train[c]) for c in categorical}
+    model = RiskModel(feature_names, categories, {}, grace_days, {**merged, "rounds": rounds})
+    categorical_columns = [feature_names.index(c) for c in categories if c in feature_names]
 
     # every row binned once (bins from a sample of the whole training set); each fit takes a
     # subset of the binned rows and its own labels
@@ -233,15 +256,26 @@ def fit_risk_model(
     for target, label in TARGETS.items():
         rows = np.flatnonzero(_rows_for(train, target, grace_days).to_numpy())
         if calibrate:
-            model.calibration[target] = _platt(
-                train, x, invoice_ids, rows, label, fit, num_boost_round, seed
-            )
-        model.boosters[target] = fit(_sample(invoice_ids, rows, seed), label, {}, num_boost_round)
+            platt = _platt(train, x, invoice_ids, rows, label, fit, rounds, seed)
+            model.calibration[target] = platt
+        model.boosters[target] = fit(_sample(invoice_ids, rows, seed), label, {}, rounds)
 
     if "days_to_pay" in train:
         rows = _sample(invoice_ids, np.flatnonzero(train["days_to_pay"].notna().to_numpy()), seed)
         model.quantile_boosters = _fit_quantiles(dataset(rows, "days_to_pay"), merged)
     return model
+
+
+def _settings(
+    invoices: int, params: dict[str, object] | None, rounds: int | None, seed: int
+) -> tuple[dict[str, object], int]:
+    """LightGBM's settings and rounds for a fit on `invoices` invoices: DEFAULT_PARAMS with
+    size_params' choice, then `params` (a saved model's params, its "rounds" among them) and
+    `rounds` when given."""
+    given = dict(params or {})
+    sized, sized_rounds = size_params(invoices)
+    rounds = rounds or int(given.pop("rounds", sized_rounds))  # type: ignore[call-overload]
+    return {**DEFAULT_PARAMS, **sized, **given, "seed": seed}, rounds
 
 
 def _fit_quantiles(days: lgb.Dataset, params: dict[str, object]) -> dict[str, lgb.Booster]:
@@ -298,12 +332,18 @@ def _platt(
     booster = fit(sample, label, {}, rounds)
     raw = booster.predict(x[late], raw_score=True)
     young = _young(train.iloc[late])
-    if len(np.unique(young)) < 2:
-        platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y_late)
-        return (float(platt.coef_[0, 0]), float(platt.intercept_[0]), 0.0, 0.0)
-    platt = LogisticRegression(C=1e6).fit(np.column_stack([raw, raw * young, young]), y_late)
-    slope, young_slope, young_shift = platt.coef_[0]
-    return (float(slope), float(platt.intercept_[0]), float(young_slope), float(young_shift))
+    young_labels = y_late[young == 1]
+    if min((young_labels == 1).sum(), (young_labels == 0).sum()) >= MIN_YOUNG_PER_CLASS:
+        platt = LogisticRegression(C=1e6).fit(np.column_stack([raw, raw * young, young]), y_late)
+        slope, young_slope, young_shift = platt.coef_[0]
+        # a calibration maps scores to rates; it never reverses their order
+        if slope > 0 and slope + young_slope > 0:
+            calibration = (slope, platt.intercept_[0], young_slope, young_shift)
+            return tuple(float(v) for v in calibration)  # type: ignore[return-value]
+    platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y_late)
+    if platt.coef_[0, 0] <= 0:  # the booster does not rank the latest dates: leave it as it is
+        return NO_CALIBRATION
+    return (float(platt.coef_[0, 0]), float(platt.intercept_[0]), 0.0, 0.0)
 
 
 def _young(frame: pd.DataFrame) -> np.ndarray:

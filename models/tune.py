@@ -20,9 +20,10 @@ from models.backtest import (
     backtest,
     default_cuts,
 )
-from models.train import DEFAULT_PARAMS, InsufficientData
+from models.train import DEFAULT_PARAMS, InsufficientData, size_params
 
-# The LightGBM settings tried (DEFAULT_PARAMS first, then random draws).
+# The LightGBM settings tried (DEFAULT_PARAMS with size_params' choice for the validation's
+# training set first, then random draws).
 TUNING_SPACE: dict[str, list[object]] = {
     "learning_rate": [0.04, 0.06, 0.08, 0.12],
     "num_leaves": [15, 31, 63, 127],
@@ -54,12 +55,14 @@ def tune(data: TrainingData, config: TrainingConfig, trials: int) -> Tuning:
             "tune on a longer history, or train without --tune"
         )
     validation = dataclasses.replace(data, features=before, data_end=end)
-    defaults = {k: DEFAULT_PARAMS[k] for k in TUNING_SPACE}
+    trained = before.loc[before["as_of"] < pd.Timestamp(cut), "invoice_id"].nunique()
+    sized = {**DEFAULT_PARAMS, **size_params(trained)[0]}
+    defaults = {k: sized[k] for k in TUNING_SPACE}
     drawn = ParameterSampler(TUNING_SPACE, n_iter=trials, random_state=config.seed)
     candidates = [defaults, *(p for p in drawn if p != defaults)][:trials]
     rows = []
     for params in candidates:
-        metrics = backtest(validation, config, [cut], params=params).flat_metrics()
+        metrics = backtest(validation, config, [cut], params, intervals=False).flat_metrics()
         scores = {name: metrics[name] for name in TUNING_METRICS}
         rows.append({**params, **scores, "score": sum(scores.values()) / len(scores)})
     table = pd.DataFrame(rows)

@@ -44,6 +44,7 @@ def _run(work: Callable[[], T]) -> T:
     """Run a workload; a fault it names (no champion, inputs refused, locked, too little data,
     a file it cannot load) is one line and exit code 1, never a traceback."""
     from models.train import InsufficientData
+    from pipelines.cluster import ClusterError
     from pipelines.jobs.demo import NotADemoWarehouse
     from pipelines.jobs.score import RefusedToPublish
     from pipelines.tracking import NoChampion
@@ -58,6 +59,7 @@ def _run(work: Callable[[], T]) -> T:
         IngestError,
         NotADemoWarehouse,
         FileNotFoundError,
+        ClusterError,
     )
     try:
         return work()
@@ -147,7 +149,8 @@ def backtest(
         list[datetime] | None,
         typer.Option(
             formats=["%Y-%m-%d"],
-            help="Cut date(s), repeatable; default: 360 and 180 days before the end of the data.",
+            help="Cut date(s), repeatable; default: 360 and 180 days before the end of the data "
+            "(under 20,000 invoices: every 60 days from 360 days before).",
         ),
     ] = None,
     json_path: Annotated[

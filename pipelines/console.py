@@ -56,6 +56,13 @@ def loads(results: list[LoadResult]) -> None:
         if r.source_format and not r.skipped:
             plain(f"{r.file}: read as {r.source_format}")
     for r in results:
+        if r.kind == "invoices" and not r.skipped:  # (checked on every invoice loaded)
+            n = r.terms_over_cap
+            plain(
+                f"{r.file}: {n:,} invoice{'' if n == 1 else 's'} with payment terms over the "
+                "French caps (60 days, or 45 days end of month)"
+            )
+    for r in results:
         if r.open_items_date and not r.skipped:
             plain(
                 f"{r.file}: open items of {r.open_items_date}: {r.settled_by_absence:,} settled "
@@ -112,7 +119,8 @@ def backtest(result) -> None:
     """A models.backtest.BacktestResult: every population, the model beside both baselines."""
     cuts = ", ".join(c.isoformat() for c in result.cuts)
     table = Table(title=f"Backtest, rolling origin: cuts {cuts}; data end {result.data_end}")
-    for column in ("ranking", "AUC", "PR-AUC", "Brier", "ECE", "top 10%", "top 20%"):
+    columns = ("ranking", "AUC", "AUC 90% interval", "PR-AUC", "Brier", "ECE", "top 10%", "top 20%")
+    for column in columns:
         table.add_column(column, justify="left" if column == "ranking" else "right")
     for population, label in POPULATIONS.items():
         blocks = result.overall[population]
@@ -122,7 +130,9 @@ def backtest(result) -> None:
             m = blocks[block]
             table.add_row(
                 f"  {name}",
-                *(_number(m[k]) for k in ("auc", "pr_auc", "brier", "ece")),
+                _number(m["auc"]),
+                _auc_interval(m),
+                *(_number(m[k]) for k in ("pr_auc", "brier", "ece")),
                 *(_number(m[k], "{:.0%}") for k in ("capture_top10", "capture_top20")),
             )
     console.print(table)
@@ -133,6 +143,18 @@ def backtest(result) -> None:
             f"{d['p10_p90_coverage']:.0%} of payments fell inside the P10–P90 interval (n={d['n']:,})."
         )
     console.print("top 10% / 20%: share of the late amount in the top of each day's list.")
+    console.print(
+        "AUC 90% interval: percentile bootstrap, 200 resamples of the test customers "
+        "(not computed above 100,000 test snapshots)."
+    )
+
+
+def _auc_interval(m: dict) -> str:
+    """The bootstrap interval of a block's AUC (models.evaluate.with_auc_intervals), or –."""
+    low, high = m.get("auc_low"), m.get("auc_high")
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return "–"
+    return f"{low:.3f}–{high:.3f}"
 
 
 def _number(value: float | None, pattern: str = "{:.3f}") -> str:

@@ -7,13 +7,14 @@ from prefect.deployments.runner import RunnerDeployment
 from prefect.schedules import Cron
 from prefect.settings import get_current_settings
 
-from pipelines.flows import nightly_flow
+from pipelines.flows import nightly_flow, on_cluster
 from pipelines.settings import Settings
 
 
 def nightly_deployment(settings: Settings) -> RunnerDeployment:
-    """The nightly flow on its cron schedule, one run at a time."""
-    return nightly_flow.to_deployment(
+    """The nightly flow on its cron schedule, one run at a time (on the Dask cluster's task
+    runner when `dask_address` is set)."""
+    return on_cluster(nightly_flow, settings).to_deployment(
         name="nightly",
         schedules=[Cron(settings.nightly_cron, timezone=settings.nightly_timezone)],
         description="Load the inbox, score open invoices, publish the worklist.",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 from pathlib import Path
 
-from prefect import flow, task
+from prefect import Flow, flow, task
 from prefect.cache_policies import NO_CACHE
 
 from pipelines.jobs import ingest, nightly, score, train
@@ -21,6 +21,15 @@ ingest_files = task(ingest.ingest, name="ingest", cache_policy=NO_CACHE)
 train_model = task(train.train, name="train", cache_policy=NO_CACHE)
 score_date = task(score.score, name="score", cache_policy=NO_CACHE)
 nightly_job = task(nightly.nightly, name="nightly", cache_policy=NO_CACHE)
+
+
+def on_cluster(chosen: Flow, settings: Settings) -> Flow:
+    """The flow with prefect-dask's task runner on the settings' Dask cluster (its tasks run on
+    the workers: pipelines/cluster); unchanged without `dask_address`."""
+    from pipelines.cluster.jobs import task_runner  # (distributed is imported only when used)
+
+    runner = task_runner(settings)
+    return chosen if runner is None else chosen.with_options(task_runner=runner)
 
 
 @flow(name="ingest")

@@ -106,6 +106,24 @@ class Settings(BaseSettings):
         "older than this many days before the as-of date (a missing export).",
     )
 
+    # On a Dask cluster (README, "Scale"): features, training and scoring on its workers.
+    dask_address: str | None = Field(
+        None,
+        description="Scheduler address of a Dask cluster (tcp://host:8786) to build features, "
+        "train and score on; `local` starts a LocalCluster on this machine; empty: one machine.",
+    )
+    shared_dir: Path = Field(
+        Path("data/shared"),
+        description="Folder every Dask worker can read (a shared file system) where the staging "
+        "tables are exported as Parquet, partitioned by customer.",
+    )
+    dask_partitions: int = Field(
+        16, ge=1, description="Customer partitions of the export (each one task per stage)."
+    )
+    dask_local_workers: int = Field(
+        2, ge=1, description="Worker processes of the `local` cluster (one thread each)."
+    )
+
     # The drafts published with each list (letters, emails, call sheets, agency packs).
     company_name: str = Field("Your company", description="Sender of the drafts.")
     company_address: str = Field(
@@ -141,7 +159,9 @@ class Settings(BaseSettings):
     def _known_locale(cls, value: str) -> str:
         return str(parse_locale(value))
 
-    @field_validator("inbox_mapping", "ledger_start", "templates_dir", mode="before")
+    @field_validator(
+        "inbox_mapping", "ledger_start", "templates_dir", "dask_address", mode="before"
+    )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value

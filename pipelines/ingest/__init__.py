@@ -19,7 +19,8 @@ in `rejects` with the rule it broke (`load.py`: the bookkeeping; `upsert.py`: st
 staging.disputes). `loads` keeps the counts per file: read = loaded + pending + rejected.
 `workbook.py`: a collector's worklist workbook, dropped back, read as an actions file.
 `inbox.py`: the folder the nightly job loads from. `open_items.py`: an open-items export (the
-list of invoices open on the load date), whose absent invoices are settled.
+list of invoices open on the load date), whose absent invoices are settled. `terms.py`: payment
+terms written out (`45 fin de mois`) and the French caps every invoice is checked against.
 
 Policies (see README, "Input format"): an invoice sent again with other values is a new version
 (previous one kept in `staging.invoice_versions`), and so is a promise (`staging.promise_versions`);

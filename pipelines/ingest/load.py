@@ -43,6 +43,7 @@ EXTRA_COUNTS = (
     ("promises_matched", "promises_matched"),
     ("actions_matched", "actions_matched"),
     ("pending_rejected", "pending_rejected"),
+    ("terms_over_cap", "terms_over_cap"),
     *((count, count) for count in OPEN_ITEMS_COUNTS),  # an open-items export's (open_items.py)
 )
 
@@ -75,6 +76,8 @@ class LoadResult:
     reopened: int = 0
     partially_paid: int = 0
     payments_reversed: int = 0
+    # invoices of the file (loaded) with payment terms over the French caps (terms.over_cap)
+    terms_over_cap: int = 0
     load_id: int | None = None
     source_format: str = ""
     rejects_by_rule: tuple[tuple[str, int], ...] = ()
@@ -119,6 +122,7 @@ def load_file(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None
         promises_matched=counts.get("promises_matched", 0),
         actions_matched=counts.get("actions_matched", 0),
         pending_rejected=counts.get("pending_rejected", 0),
+        terms_over_cap=counts.get("terms_over_cap", 0),
         rows_left_empty=plan.rows_left_empty,
         open_items_date=plan.open_items_date,
         **{count: counts.get(count, 0) for count in OPEN_ITEMS_COUNTS},

@@ -24,6 +24,7 @@ from datetime import date
 
 from pipelines.ingest.db import quote
 from pipelines.ingest.plan import Plan
+from pipelines.ingest.terms import ACCEPTED, due_from_terms, terms_days
 
 # (SQL condition, rule, SQL message): one reject rule as a check query applies it.
 Rule = tuple[str, str, str]
@@ -170,12 +171,14 @@ def bad_amount(
     return (f"{column} is null", "bad_amount", f"{what}coalesce({text}, '(empty)')")
 
 
-def bad_number(terms: str) -> Rule:
-    """payment_terms_days is not a whole number."""
+def bad_number(terms: str, *, forms: str = "") -> Rule:
+    """payment_terms_days is not a whole number (an invoice's that its due date is derived
+    from: none of the `forms` accepted, `terms.ACCEPTED`)."""
+    what = f"not one of {forms}" if forms else "not a whole number"
     return (
         f"terms is null and {terms} is not null",
         "bad_number",
-        f"'payment_terms_days is not a whole number: ' || {terms}",
+        f"'payment_terms_days is {what}: ' || {terms}",
     )
 
 
@@ -466,6 +469,7 @@ def invoice_rules(plan: Plan, s: Sql, due_text: str) -> list[Rule]:
             "invoice_id is null or customer_id is null", "invoice_id and customer_id are required"
         ),
         bad_date(s, "issue", "issue_date"),
+        *([bad_number(s.text("payment_terms_days"), forms=ACCEPTED)] if _row_terms(plan) else []),
         bad_date(s, "due", "due_date", text=due_text),
         bad_amount(s, "amt", "amount"),
         bad_flag(_disputed(s)),
@@ -550,8 +554,8 @@ def _due_date(plan: Plan, s: Sql) -> tuple[str, str, str]:
         return s.date("due_date"), s.text("due_date"), ""
     if section and section.due_days is not None:
         return f"issue + {section.due_days}", "'(derived)'", ""
-    if "payment_terms_days" in plan.fields:
-        due = f"issue + try_cast({s.text('payment_terms_days')} as integer)"
+    if _row_terms(plan):  # "30", "net 30", "45 fin de mois"... (terms.py)
+        due = due_from_terms("issue", s.text("payment_terms_days"))
         due_text = (
             "'(issue date + payment_terms_days: ' || coalesce(payment_terms_days, 'empty') || ')'"
         )
@@ -561,6 +565,12 @@ def _due_date(plan: Plan, s: Sql) -> tuple[str, str, str]:
         "from staging.customers) as sc on sc.terms_of = r.customer_id"
     )
     return "issue + customer_terms", "'(no payment terms for customer ' || customer_id || ')'", join
+
+
+def _row_terms(plan: Plan) -> bool:
+    """Whether the due date is derived from the row's own payment_terms_days."""
+    fixed = plan.section.due_days if plan.section else None  # due_date = "issue_date + N"
+    return fixed is None and "due_date" not in plan.fields and "payment_terms_days" in plan.fields
 
 
 def _disputed(s: Sql) -> str:
@@ -579,6 +589,7 @@ def check_invoices(plan: Plan, s: Sql) -> str:
             select r.*,
                 {s.date("issue_date")} as issue,
                 {due} as due,
+                {terms_days(s.text("payment_terms_days"))} as terms,
                 {s.amount("amount")} as amt,
                 {s.date("dispute_opened_date")} as dispute_opened,
                 {s.date("settled_date")} as settled,

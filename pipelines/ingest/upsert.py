@@ -21,6 +21,7 @@ from pipelines.ingest.db import run
 from pipelines.ingest.ledger import match_pending_actions, refresh_invoice_disputes, upsert_actions
 from pipelines.ingest.plan import Plan
 from pipelines.ingest.rules import OVERPAID_PAYMENTS, REJECT_OVERPAID
+from pipelines.ingest.terms import over_cap
 
 SETTLEMENT_SUFFIX = "#settlement"  # payment_id of a payment derived from an invoice row
 
@@ -115,14 +116,18 @@ def upsert_invoices(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) ->
         if counts["unchanged"]
         else ""
     )
+    over = over_cap("issue", "due", "amt")  # terms over the French caps (terms.py)
     run(
         con,
         f"""
         insert into staging.invoices
-        select invoice_id, customer_id, issue, due, amt, cur, is_disputed, $id
+        select invoice_id, customer_id, issue, due, amt, cur, is_disputed, $id, {over}
         from checked where {changed}
         """,
         id=load_id,
+    )
+    [(counts["terms_over_cap"],)] = run(  # the file's invoices, unchanged ones too
+        con, f"select count(*) from checked where rule is null and {over}"
     )
     run(
         con,

@@ -158,7 +158,12 @@ def _checked_features(
     problems = check_inputs(con, as_of, settings.max_stale_days)
     if problems:
         raise RefusedToPublish(_refusal(as_of, problems))
-    features = build_features(con, [as_of], grace_days=settings.late_grace_days)
+    if settings.dask_address:  # features and predictions per partition, on the cluster
+        from pipelines.cluster.jobs import score_features
+
+        features = score_features(con, settings, model, as_of)
+    else:
+        features = build_features(con, [as_of], grace_days=settings.late_grace_days)
     if features.empty:
         raise RefusedToPublish(_refusal(as_of, ["no invoice is open: nothing to score"]))
     problems = check_features(features, model.feature_names)
@@ -181,7 +186,9 @@ def rank_with_reasons(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(invoices with scores, currency and plan, ranked worklist with reasons for the listed
     customers, in the words of `settings.locale`)."""
-    scores = features.join(model.predict(features)).merge(
+    # (features scored on a cluster carry their predictions: pipelines/cluster)
+    scored = "p_late_30" in features
+    scores = (features if scored else features.join(model.predict(features))).merge(
         _currencies(con, features["invoice_id"]), on="invoice_id", how="left"
     )
     customers = con.execute("select * from staging.customers").df()
@@ -257,6 +264,7 @@ def _rank_and_publish(
         champion=tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name),
         capacity=settings.capacity_per_collector,
         locale=settings.locale,
+        french_law=_countries(settings.french_law_countries),
     )
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
     with publish.staged(settings.outputs_dir, as_of.isoformat()) as folder:

@@ -66,16 +66,7 @@ def training_data(
     Memory: DuckDB works within TRAINING_DUCKDB_MEMORY; the dates are built in consecutive
     batches of about `snapshots_per_batch` snapshots, each made compact before the next (the
     result does not depend on the batching)."""
-    end = data_end(con)
-    first_issue = con.execute("select min(issue_date) from staging.invoices").fetchall()[0][0]
-    first = first_issue + timedelta(days=WARMUP_DAYS)
-    dates = snapshot_dates(first, end - timedelta(days=1), settings.snapshot_every_days)
-    if len(dates) < 8:
-        raise InsufficientData(
-            f"the book spans {(end - first_issue).days} days; training needs at least "
-            f"{WARMUP_DAYS + 8 * settings.snapshot_every_days} days of invoices "
-            f"({WARMUP_DAYS} days of warm-up history, then 8 snapshot dates)"
-        )
+    dates, end = training_dates(con, settings)
     with tuned(con, memory_limit=TRAINING_DUCKDB_MEMORY):
         estimate, invoices = estimated_snapshots(con, dates, settings.snapshot_every_days)
         snapshot_one_in, sample_one_in = training_sample(
@@ -105,6 +96,21 @@ def training_data(
     )
 
 
+def training_dates(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[list[date], date]:
+    """(the snapshot dates of the training set, the end of the data)."""
+    end = data_end(con)
+    first_issue = con.execute("select min(issue_date) from staging.invoices").fetchall()[0][0]
+    first = first_issue + timedelta(days=WARMUP_DAYS)
+    dates = snapshot_dates(first, end - timedelta(days=1), settings.snapshot_every_days)
+    if len(dates) < 8:
+        raise InsufficientData(
+            f"the book spans {(end - first_issue).days} days; training needs at least "
+            f"{WARMUP_DAYS + 8 * settings.snapshot_every_days} days of invoices "
+            f"({WARMUP_DAYS} days of warm-up history, then 8 snapshot dates)"
+        )
+    return dates, end
+
+
 def _batches(dates: list[date], count: int) -> list[list[date]]:
     """`dates` (sorted) cut into `count` consecutive runs of nearly equal length."""
     size = math.ceil(len(dates) / count)
@@ -124,6 +130,10 @@ def backtest(
 def run_backtest(settings: Settings, cuts: list[date] | None = None) -> BacktestResult:
     """`latepay backtest`: the snapshots of the warehouse, backtested at `cuts` (default: two
     periods of 180 days before the end of the data)."""
+    if settings.dask_address:  # every snapshot, on the cluster's workers (pipelines/cluster)
+        from pipelines.cluster import jobs as cluster
+
+        return cluster.run_backtest(settings, cuts)
     with connect(settings.warehouse_path) as con:
         data = training_data(con, settings)
     return backtest(settings, data, cuts)
@@ -149,6 +159,12 @@ def train(
     """Build the snapshots once, backtest, then fit on all labelled snapshots, log to MLflow and
     register (see `register`). With `tune_trials`, the LightGBM settings are first chosen among
     that many (models.tune)."""
+    if settings.dask_address:  # every snapshot, on the cluster's workers (pipelines/cluster)
+        from pipelines.cluster import jobs as cluster
+
+        return cluster.train(
+            settings, force_promote=force_promote, tune_trials=tune_trials, step=step
+        )
     with (
         step("Building point-in-time features at weekly snapshot dates"),
         connect(settings.warehouse_path) as con,
@@ -183,15 +199,32 @@ def register(
         serious_days=settings.serious_late_days,
     )
     model = fit_model(labelled, config(settings), tuning.params if tuning else None)
-    metrics = result.flat_metrics()
     champion_score = champion_backtest(settings, data, result)
+    return log_model(settings, data, result, model, labelled, champion_score, force_promote, tuning)
+
+
+def log_model(
+    settings: Settings,
+    data: TrainingData,
+    result: BacktestResult,
+    model: RiskModel,
+    labelled: pd.DataFrame,
+    champion_score: float | None,
+    force_promote: bool = False,
+    tuning: Tuning | None = None,
+    training_rows: int | None = None,
+) -> TrainResult:
+    """`register`'s second half: log the fitted model with its backtest, register it, promote
+    it when should_promote says so. `labelled`: its training snapshots (on a cluster, an example
+    of them: then `training_rows` says how many it was fitted on)."""
+    metrics = result.flat_metrics()
     promote = should_promote(metrics[GATE_METRIC], champion_score, force=force_promote)
     if champion_score is not None:
         metrics[f"champion_{GATE_METRIC}"] = champion_score
     registered = tracking.log_and_register(
         model,
         tracking.Destination.of(settings),
-        params=_run_params(settings, data, result, labelled, model, tuning),
+        params=_run_params(settings, data, result, labelled, model, tuning, training_rows),
         metrics=metrics,
         example=labelled,
         backtest={"per_cut": result.per_cut, "overall": result.overall},
@@ -201,7 +234,8 @@ def register(
         promote=promote,
         tuning=tuning.trials if tuning else None,
     )
-    return TrainResult(result, model, registered, len(labelled), champion_score, tuning)
+    rows = training_rows or len(labelled)
+    return TrainResult(result, model, registered, rows, champion_score, tuning)
 
 
 def _run_params(
@@ -211,6 +245,7 @@ def _run_params(
     labelled: pd.DataFrame,
     model: RiskModel,
     tuning: Tuning | None,
+    training_rows: int | None = None,
 ) -> dict[str, object]:
     return {
         "data_first_as_of": data.first_as_of.isoformat(),
@@ -219,11 +254,13 @@ def _run_params(
         "snapshot_every_days": settings.snapshot_every_days,
         "late_grace_days": settings.late_grace_days,
         "serious_late_days": settings.serious_late_days,
-        "training_rows": len(labelled),
+        "training_rows": training_rows or len(labelled),
         "customer_sample_one_in": data.sample_one_in,
         "snapshot_sample_one_in": data.snapshot_one_in,
         "n_features": len(model.feature_names),
         "tuning_trials": len(tuning.trials) if tuning else 0,
+        # LightGBM's size, chosen by models.train.size_params from the training invoices
+        **{k: model.params.get(k) for k in ("num_leaves", "min_data_in_leaf", "rounds")},
     }
 
 

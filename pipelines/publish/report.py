@@ -3,7 +3,8 @@ asset, no script) in the reader's language and locale (LATEPAY_LOCALE), every am
 currency, totals per currency.
 
 Sections, by id, in the order a manager reads them in a minute: `headline` (the book per
-currency, with the change since the previous published list and since a week before),
+currency, with the change since the previous published list and since a week before, and
+the open invoices of customers under French law with payment terms over the French caps),
 `aged-balance` (per collector), `disputes`, `promises`, `agency`, `cash-in` (expected per week),
 `worklist` (the top of today's list, one line per customer), `model-quality` (one plain
 sentence, then the backtest table), `realised-accuracy` (how the recent lists did, once the
@@ -17,6 +18,7 @@ data cannot become HTML.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from importlib import resources
 
@@ -79,10 +81,12 @@ def context(
     capacity: int,
     customers: pd.DataFrame | None = None,
     locale: str = DEFAULT_LOCALE,
+    french_law: Collection[str] = ("FR",),
 ) -> dict:
     """Everything the report shows. `invoices`: the night's planned invoices (plan_invoices,
     with `currency`); `published`: today's list (with its reasons); `customers`: customer_id,
-    name, collector (default: staging.customers)."""
+    name, collector (default: staging.customers); `french_law`: the countries whose customers
+    French law applies to (LATEPAY_FRENCH_LAW_COUNTRIES)."""
     day = pd.Timestamp(as_of)
     book = _book(con, invoices, customers)
     today = _with_dso(con, as_of, book_figures(book))
@@ -103,6 +107,7 @@ def context(
         "collectors": int(published["collector"].nunique()),
         "compared": {name: when for name, (when, _) in earlier.items()},
         "headline": headline(today, {name: f for name, (_, f) in earlier.items()}),
+        "terms_over_cap": terms_over_cap(con, invoices["invoice_id"], french_law),
         "aged": _aged(book),
         "disputes": _disputes(book, day),
         "promises": _promises(book, day),
@@ -230,6 +235,32 @@ def headline(today: pd.DataFrame, earlier: dict[str, pd.DataFrame]) -> list[dict
             )
         blocks.append({"currency": currency, "rows": rows})
     return blocks
+
+
+def terms_over_cap(
+    con: duckdb.DuckDBPyConnection, invoice_ids: pd.Series, french_law: Collection[str]
+) -> dict[str, int]:
+    """Of the given (open) invoices, those whose payment terms exceed the French caps
+    (staging.invoices.terms_over_cap, set at ingest) and whose customer's country is one of
+    `french_law`: {"invoices": n, "customers": n}."""
+    countries = sorted({c.strip().upper() for c in french_law if c.strip()})
+    if not countries:
+        return {"invoices": 0, "customers": 0}
+    con.register("report_open_ids", pd.DataFrame({"invoice_id": invoice_ids.unique()}))
+    try:
+        [(invoices, customers)] = con.execute(
+            """
+            select count(*), count(distinct i.customer_id)
+            from staging.invoices as i
+            join report_open_ids using (invoice_id)
+            join staging.customers as c using (customer_id)
+            where i.terms_over_cap and list_contains($countries, upper(trim(c.country)))
+            """,
+            {"countries": countries},
+        ).fetchall()
+    finally:
+        con.unregister("report_open_ids")
+    return {"invoices": invoices, "customers": customers}
 
 
 def _aged(book: pd.DataFrame) -> list[dict]:

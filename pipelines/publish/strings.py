@@ -65,6 +65,13 @@ STRINGS: dict[str, dict[str, str]] = {
         "en": "receivables ÷ sales of the last 90 days × 90",
         "fr": "encours ÷ ventes des 90 derniers jours × 90",
     },
+    "terms_over_cap": {
+        "en": "Payment terms over the French caps (60 days, or 45 days end of month): "
+        "{invoices} of {customers} under French law, among the open invoices.",
+        "fr": "Délais de paiement au-delà des plafonds légaux (60 jours, ou 45 jours fin de "
+        "mois) : {invoices} de {customers} soumis au droit français, parmi les factures "
+        "ouvertes.",
+    },
     # the aged balance
     "aged": {"en": "Aged balance by collector", "fr": "Balance âgée par chargé de recouvrement"},
     "aged_intro": {

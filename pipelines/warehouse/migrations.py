@@ -125,6 +125,20 @@ def _open_items(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"alter table loads add column if not exists {column}")
 
 
+def _terms_over_cap(con: duckdb.DuckDBPyConnection) -> None:
+    """French payment-term caps: staging.invoices gained terms_over_cap, computed for the
+    invoices already there from their dates and amount (pipelines/ingest/terms.py); loads the
+    count per file."""
+    from pipelines.ingest.terms import over_cap
+
+    con.execute("alter table staging.invoices add column if not exists terms_over_cap boolean")
+    con.execute(
+        "update staging.invoices set terms_over_cap = "
+        f"{over_cap('issue_date', 'due_date', 'amount')} where terms_over_cap is null"
+    )
+    con.execute("alter table loads add column if not exists terms_over_cap bigint")
+
+
 MIGRATIONS = (
     Migration(
         1, "columns added to loads, raw.* and scoring.runs", _columns_added_before_versioning
@@ -135,6 +149,7 @@ MIGRATIONS = (
     Migration(3, "staging.invoice_settlements with dispute dates", _settlements_with_dispute_dates),
     Migration(4, "the collections ledger; disputes resolved", _collections_ledger),
     Migration(5, "open-items exports", _open_items),
+    Migration(6, "French payment-term caps", _terms_over_cap),
 )
 
 

@@ -206,3 +206,35 @@ def test_every_stage_runs_on_a_tiny_book(tmp_path: Path) -> None:
     }  # fmt: skip
     assert (tmp_path / "books" / "3000-0" / "oracle.csv").exists()
     assert (results.read_bytes() if results.exists() else None) == before  # --no-record
+
+
+def test_small_books_section_for_given_figures(tmp_path: Path) -> None:
+    """benchmarks/small_books.py: one row per book and population, the model's interval, the
+    verdict; its record is not mistaken for a scale run's."""
+    small_books = importlib.import_module("small_books")
+
+    def block(auc, low=None, high=None):
+        return {"auc": auc, "auc_low": low, "auc_high": high, "n": 1200}
+
+    aucs = {
+        p: {
+            "model": block(0.78, 0.72, 0.83),
+            "baseline_aging": block(0.70),
+            "baseline_prior_late_rate": block(0.80 if p == "late_age_1" else 0.65),
+        }
+        for p in small_books.POPULATIONS
+    }
+    runs = [
+        {"seed": 3, "shape": "full", "aucs": aucs},
+        {"seed": 3, "shape": "no-customers", "error": "ingest failed (exit 1): x"},
+    ]
+    text = small_books.section(runs, "cmd --seeds 3")
+    assert "- command: `cmd --seeds 3`" in text
+    model = "1,200 | 0.780 (0.720–0.830) | 0.700"
+    assert f"| full | 3 | seriously late | {model} | 0.650 | yes |" in text
+    assert f"| full | 3 | late, issued the day before | {model} | 0.800 | NO |" in text
+    assert "| no-customers | 3 | failed: ingest failed (exit 1): x |" in text
+    assert "seriously late 1/1; late, not yet due 1/1; late, issued the day before 0/1" in text
+    results = tmp_path / "RESULTS.md"
+    results.write_text(text, encoding="utf-8")
+    assert record.recorded_runs(results) == []

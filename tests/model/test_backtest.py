@@ -12,7 +12,7 @@ import pytest
 from features.catalog import CATEGORICAL_FEATURES
 from models.backtest import default_cuts
 from models.labels import LABEL_COLUMNS
-from models.train import CALIBRATION_SHARE, DEFAULT_PARAMS, InsufficientData, _platt
+from models.train import CALIBRATION_SHARE, DEFAULT_PARAMS, InsufficientData, _platt, size_params
 from models.tune import TUNING_SPACE, tune
 from pipelines.console import tuning as print_tuning
 from pipelines.jobs import train as train_job
@@ -37,7 +37,7 @@ def test_backtest_beats_both_baselines(trained_book):
 def test_backtest_is_time_ordered(trained_book):
     result = trained_book.backtest
     rows = result.predictions
-    assert len(result.cuts) == 2
+    assert len(result.cuts) == 6  # a small book (models.backtest.backtest_cuts)
     for cut in result.cuts:
         tested = rows[rows["cut"] == cut]
         assert (tested["as_of"] >= pd.Timestamp(cut)).all()
@@ -83,9 +83,13 @@ def test_tuning_chooses_before_the_backtest_and_never_sees_later_outcomes(traine
     assert tuning.end == default_cuts(data.data_end)[0] and tuning.cut < tuning.end
     trials = tuning.trials
     assert len(trials) == 3 and trials["score"].notna().all()
-    # the first trial is the defaults; the chosen settings are those of the best score
+    # the first trial is the defaults, sized for the validation's training invoices (a small
+    # book: models.train.size_params); the chosen settings are those of the best score
+    trained = data.features.loc[data.features["as_of"] < pd.Timestamp(tuning.cut), "invoice_id"]
+    sized = {**DEFAULT_PARAMS, **size_params(trained.nunique())[0]}
+    assert sized["num_leaves"] < DEFAULT_PARAMS["num_leaves"]
     assert trials.iloc[0][list(TUNING_SPACE)].to_dict() == pytest.approx(
-        {k: DEFAULT_PARAMS[k] for k in TUNING_SPACE}
+        {k: sized[k] for k in TUNING_SPACE}
     )
     best = trials.loc[trials["score"].idxmax(), list(TUNING_SPACE)].to_dict()
     assert tuning.params == pytest.approx(best)
@@ -166,7 +170,7 @@ def test_train_builds_the_snapshots_once_for_backtest_and_final_fit(book_copy, m
     result = train_job.train(book_copy, force_promote=True)
     assert len(builds) == 1  # one batch on this small book, and no second build
     *backtest_fits, final = fits
-    assert len(backtest_fits) == len(result.backtest.cuts) == 2
+    assert len(backtest_fits) == len(result.backtest.cuts) == 6  # a small book
     columns = [c for c in final.columns if c not in LABEL_COLUMNS]
     for cut, train in zip(result.backtest.cuts, backtest_fits, strict=True):
         # the backtest's training rows are the final set's rows dated before the cut, with the
@@ -183,3 +187,11 @@ def test_the_report_shows_parameters_the_training_run_logs(trained_book):
     settings = trained_book.settings
     params, _ = tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name)
     assert set(REPORTED_PARAMS) <= set(params)
+    # LightGBM's size, as models.train.size_params chose it for the final fit's invoices
+    invoices = trained_book.data.features["invoice_id"].nunique()
+    sized, rounds = size_params(invoices)
+    assert (params["num_leaves"], params["min_data_in_leaf"], params["rounds"]) == (
+        str(sized["num_leaves"]),
+        str(sized["min_data_in_leaf"]),
+        str(rounds),
+    )

@@ -46,7 +46,9 @@ create table if not exists loads (
     settled_by_absence bigint,
     reopened bigint,
     partially_paid bigint,
-    payments_reversed bigint
+    payments_reversed bigint,
+    -- the file's invoices (loaded) whose payment terms exceed the French caps (terms_over_cap)
+    terms_over_cap bigint
 );
 
 create table if not exists rejects (
@@ -103,6 +105,9 @@ create table if not exists staging.customers (
 -- Grain: one row per invoice_id (the current version), one row per payment_id. The keys are
 -- enforced by the ingest (duplicate_key rule, versioned updates), not by a primary-key index:
 -- maintaining one on 10M rows costs more than the whole rest of a load.
+-- terms_over_cap: the payment terms exceed the French caps (Code de commerce L441-10): amount > 0
+-- and due_date later than issue_date + 60, the end of the issue month + 45 and the end of the
+-- month of issue_date + 45 (pipelines/ingest/terms.py); a credit note never.
 create table if not exists staging.invoices (
     invoice_id varchar not null,
     customer_id varchar not null,
@@ -111,7 +116,8 @@ create table if not exists staging.invoices (
     amount decimal(18, 2) not null,
     currency varchar,
     disputed boolean not null,
-    load_id integer
+    load_id integer,
+    terms_over_cap boolean
 );
 create table if not exists staging.payments (
     payment_id varchar not null,
