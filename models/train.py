@@ -331,16 +331,24 @@ def _platt(
     sample = _sample(invoice_ids, early, seed, CALIBRATION_SNAPSHOTS_PER_INVOICE)
     booster = fit(sample, label, {}, rounds)
     raw = booster.predict(x[late], raw_score=True)
-    young = _young(train.iloc[late])
-    young_labels = y_late[young == 1]
+    return platt_calibration(raw, _young(train.iloc[late]), y_late)
+
+
+def platt_calibration(
+    raw: np.ndarray, young: np.ndarray, y: np.ndarray
+) -> tuple[float, float, float, float]:
+    """(slope, intercept, young slope, young shift) mapping raw scores to the observed rates `y`
+    (0/1): the young terms only with MIN_YOUNG_PER_CLASS young snapshots of each class and slopes
+    that keep the order; else one slope, or none when it would reverse the ranking."""
+    young_labels = y[young == 1]
     if min((young_labels == 1).sum(), (young_labels == 0).sum()) >= MIN_YOUNG_PER_CLASS:
-        platt = LogisticRegression(C=1e6).fit(np.column_stack([raw, raw * young, young]), y_late)
+        platt = LogisticRegression(C=1e6).fit(np.column_stack([raw, raw * young, young]), y)
         slope, young_slope, young_shift = platt.coef_[0]
         # a calibration maps scores to rates; it never reverses their order
         if slope > 0 and slope + young_slope > 0:
             calibration = (slope, platt.intercept_[0], young_slope, young_shift)
             return tuple(float(v) for v in calibration)  # type: ignore[return-value]
-    platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y_late)
+    platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
     if platt.coef_[0, 0] <= 0:  # the booster does not rank the latest dates: leave it as it is
         return NO_CALIBRATION
     return (float(platt.coef_[0, 0]), float(platt.intercept_[0]), 0.0, 0.0)

@@ -17,7 +17,6 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from distributed import Client, Future
-from sklearn.linear_model import LogisticRegression
 
 from models.backtest import TrainingConfig
 from models.labels import LABEL_COLUMNS
@@ -25,7 +24,6 @@ from models.train import (
     CALIBRATION_SHARE,
     CALIBRATION_SNAPSHOTS_PER_INVOICE,
     DEFAULT_PARAMS,
-    MIN_YOUNG_PER_CLASS,
     NO_CALIBRATION,
     QUANTILE_ROUNDS,
     QUANTILES,
@@ -37,6 +35,7 @@ from models.train import (
     _rows_for,
     _sample,
     _young,
+    platt_calibration,
     size_params,
 )
 
@@ -220,24 +219,7 @@ class ClusterFit:
         raw, young, y = scored["raw"].to_numpy(), scored["young"].to_numpy(), scored["y"].to_numpy()
         if len(np.unique(y)) < 2:
             return NO_CALIBRATION
-        return _calibration(raw, young, y.astype(int))
-
-
-def _calibration(raw: np.ndarray, young: np.ndarray, y: np.ndarray) -> tuple[float, ...]:
-    """The end of models.train._platt on gathered (raw score, young, label): the young terms
-    only with MIN_YOUNG_PER_CLASS young snapshots of each class and slopes that keep the order;
-    else one slope, or none when it would reverse the ranking."""
-    young_labels = y[young == 1]
-    if min((young_labels == 1).sum(), (young_labels == 0).sum()) >= MIN_YOUNG_PER_CLASS:
-        platt = LogisticRegression(C=1e6).fit(np.column_stack([raw, raw * young, young]), y)
-        slope, young_slope, young_shift = platt.coef_[0]
-        if slope > 0 and slope + young_slope > 0:
-            calibration = (slope, platt.intercept_[0], young_slope, young_shift)
-            return tuple(float(v) for v in calibration)
-    platt = LogisticRegression(C=1e6).fit(raw.reshape(-1, 1), y)
-    if platt.coef_[0, 0] <= 0:
-        return NO_CALIBRATION
-    return (float(platt.coef_[0, 0]), float(platt.intercept_[0]), 0.0, 0.0)
+        return platt_calibration(raw, young, y.astype(int))
 
 
 def _invoices(frame: pd.DataFrame) -> int:
