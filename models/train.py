@@ -175,7 +175,7 @@ def _category_codes(values: pd.Series, levels: list[str]) -> np.ndarray:
         lookup = pd.Index(levels, dtype=object).get_indexer(values.cat.categories.astype(str))
         return np.append(lookup, -1)[values.cat.codes.to_numpy()].astype(np.int64)
     text = values.astype("object").where(values.notna(), None)
-    return pd.Categorical(text, categories=levels).codes.astype(np.int64)
+    return pd.Index(levels, dtype=object).get_indexer(text).astype(np.int64)
 
 
 def _rows_for(train: pd.DataFrame, target: str, grace_days: int) -> pd.Series:

@@ -78,13 +78,26 @@ def generate(
         datetime, typer.Option(formats=["%Y-%m-%d"], help="Last date of the book.")
     ] = datetime(2026, 10, 31),
     years: Annotated[float, typer.Option(help="Years of history.")] = 3.0,
+    shape: Annotated[
+        str,
+        typer.Option(
+            help="The files written, as an ERP exports them: full (every table), invoice_list, "
+            "no_customers, no_disputes, no_currency, one_segment, one_off_customers (README, "
+            "'Input format')."
+        ),
+    ] = "full",
 ) -> None:
     """Write a synthetic receivables book: customers, invoices, payments and oracle.csv."""
     from synthetic import generate_book, write_book
+    from synthetic.shapes import SHAPES
 
+    if shape not in SHAPES:
+        raise typer.BadParameter(
+            f"{shape!r} is not one of {', '.join(SHAPES)}", param_hint="--shape"
+        )
     started = time.perf_counter()
     book = generate_book(customers, invoices, seed=seed, end_date=end_date.date(), years=years)
-    paths = write_book(book, out)
+    paths = write_book(book, out, shape=shape)
     plain(
         f"Wrote {len(book.customers):,} customers, {len(book.invoices):,} invoices, "
         f"{len(book.payments):,} payments to {out} in {time.perf_counter() - started:.1f} s"

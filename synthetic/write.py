@@ -16,26 +16,26 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from synthetic.book import Book
+from synthetic.shapes import shape_tables
 
 _STRUCTURAL = '[,"\\r\\n]'  # characters that force a CSV field to be quoted
 
 
-def write_book(book: Book, out_dir: Path) -> dict[str, Path]:
+def write_book(book: Book, out_dir: Path, shape: str = "full") -> dict[str, Path]:
     """Write the tables as UTF-8 CSV into ``out_dir`` (created if needed): customers, invoices,
-    payments, promises, the collectors' ledger (actions, when the book has one) and oracle.
+    payments, promises, the collectors' ledger (actions, when the book has one) and oracle; or
+    the files of another export `shape` (synthetic.shapes.SHAPES, e.g. ``invoice_list``).
 
     Returns ``{"customers": path, "invoices": path, "payments": path, "promises": path,
-    "actions": path, "oracle": path}``.
+    "actions": path, "oracle": path}`` (the files written).
     Dates are ``YYYY-MM-DD``, amounts have two decimals, missing values are empty fields.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: dict[str, Path] = {}
-    for name in ("customers", "invoices", "payments", "promises", "actions", "oracle"):
-        if name == "actions" and book.actions.empty:
-            continue
+    for name, frame in shape_tables(book, shape).items():
         path = out_dir / f"{name}.csv"
-        _write_csv(getattr(book, name), path)
+        _write_csv(frame, path)
         paths[name] = path
     return paths
 
@@ -44,7 +44,7 @@ def _arrow_column(series: pd.Series, name: str) -> pa.Array:
     """One column in its CSV form: ISO dates, amounts with exactly two decimals, plain text."""
     if pd.api.types.is_datetime64_any_dtype(series.dtype):
         return pa.array(series, from_pandas=True).cast(pa.date32())
-    if name == "amount":
+    if name in ("amount", "paid_amount"):
         # decimal(18, 2) makes the writer print "1234.50" and "-12.00"; the cast rounds to cents.
         # NaN (an optional amount left out) is written as an empty field.
         values = pa.array(series.to_numpy(dtype=np.float64), from_pandas=True)

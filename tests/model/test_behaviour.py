@@ -95,3 +95,23 @@ def test_young_snapshots_have_their_own_calibration(model, open_now):
     assert legacy.predict(open_now)["p_late"].equals(p)
     # the fitted calibration of the small book does use them
     assert model.calibration["p_late"][2:] != (0.0, 0.0)
+
+
+def test_a_level_never_seen_in_training_or_no_level_at_all_is_scored(model, open_now):
+    """A customer in a new country or segment, or no customers file at all (every categorical
+    value missing): scored as a missing level, never an error."""
+    categorical = list(model.categories)
+    assert categorical, "the model has categorical features"
+    unseen = open_now.copy()
+    for column in categorical:
+        unseen[column] = "never seen in training"
+    missing = open_now.copy()
+    for column in categorical:
+        missing[column] = pd.Categorical([None] * len(missing))  # no category at all
+    as_missing = open_now.copy()
+    for column in categorical:
+        as_missing[column] = None
+    expected = model.predict(as_missing)
+    pd.testing.assert_frame_equal(model.predict(unseen), expected)
+    pd.testing.assert_frame_equal(model.predict(missing), expected)
+    assert expected["p_late"].between(0, 1).all()
