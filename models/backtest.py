@@ -14,6 +14,7 @@ import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
 from features.runner import model_feature_columns
+from models.days_late import days_late_at_issue
 from models.evaluate import evaluate, prior_late_rate, split_at
 from models.labels import LABEL_COLUMNS
 from models.train import InsufficientData, RiskModel, fit_risk_model
@@ -149,6 +150,8 @@ def backtest(
         grace_days=config.grace_days,
         interval_seed=config.seed if intervals else None,
     )
+    # the payment-date forecast at issue, against the customer's median (models/days_late.py)
+    overall["days_late_at_issue"] = days_late_at_issue(pooled, data.outcomes, data.data_end)
     keep = ["invoice_id", "customer_id", "as_of", "cut", "days_past_due", "open_amount"]
     labels = ["late", "late_30", "days_to_pay"]
     rows = pooled[keep + labels + list(predictions.columns)].assign(

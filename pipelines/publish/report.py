@@ -18,6 +18,7 @@ data cannot become HTML.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Collection
 from datetime import date, datetime, timedelta
 from importlib import resources
@@ -385,7 +386,7 @@ def model_quality(champion: tuple[dict, dict] | None) -> dict:
     by the model and by an aging list (the sentence); the table (population × ranking ×
     METRICS); the cut dates and data end."""
     if champion is None:
-        return {"rows": [], "capture": None, "cuts": [], "data_end": None}
+        return {"rows": [], "capture": None, "cuts": [], "data_end": None, "days_late": None}
     params, metrics = champion
     rows = []
     for population in POPULATIONS:
@@ -396,11 +397,25 @@ def model_quality(champion: tuple[dict, dict] | None) -> dict:
     model, aging = (metrics.get(CAPTURE.format(block=b)) for b in BLOCKS[:2])
     data_end, cuts = (params.get(name) for name in REPORTED_PARAMS)
     return {
+        "days_late": _days_late(metrics),
         "rows": rows,
         "capture": (model, aging) if model is not None and aging is not None else None,
         "cuts": [c for c in str(cuts or "").split(",") if c],
         "data_end": data_end,
     }
+
+
+def _days_late(metrics: dict) -> dict | None:
+    """The champion's days late at issue (models/days_late.py) beside the customer's median, or
+    None when its backtest did not measure them."""
+    name = "backtest_days_late_at_issue_{}"
+    model, baseline, n, cap = (
+        metrics.get(name.format(k))
+        for k in ("model_mae_days", "baseline_customer_median_mae_days", "n", "cap_days")
+    )
+    if model is None or baseline is None or not n or math.isnan(model):
+        return None
+    return {"model": model, "baseline": baseline, "n": n, "cap": int(cap or 0)}
 
 
 def realised_accuracy(con: duckdb.DuckDBPyConnection, as_of: date) -> dict | None:

@@ -188,6 +188,15 @@ STRINGS: dict[str, dict[str, str]] = {
         "{version} réentraîné sur les seules données d'avant le {cuts}, ses listes comparées "
         "à ce qui s'est passé les mois suivants. Ses données s'arrêtent au {data_end}.",
     },
+    "model_days_late": {
+        "en": "Payment dates, predicted at issue: latepay's expected date was {model} days off the "
+        "actual days late on average, against {baseline} days for the customer's median delay so "
+        "far ({n} invoices; delays capped at {cap} days, so that invoices still unpaid count).",
+        "fr": "Dates de paiement prévues à l'émission : la date attendue par latepay s'écartait en "
+        "moyenne de {model} jours du retard réel, contre {baseline} jours pour le retard médian "
+        "du client jusque-là ({n} factures ; retards plafonnés à {cap} jours, pour compter les "
+        "factures encore impayées).",
+    },
     "and": {"en": " and ", "fr": " et le "},
     "model_none": {
         "en": "No backtest was logged with this model.",

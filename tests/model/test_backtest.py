@@ -195,3 +195,25 @@ def test_the_report_shows_parameters_the_training_run_logs(trained_book):
         str(sized["min_data_in_leaf"]),
         str(rounds),
     )
+
+
+def test_days_late_at_issue_are_measured_even_with_under_180_days_after_the_last_cut(
+    trained_book, capsys
+):
+    from pipelines.cli import backtest_summary
+    from pipelines.console import backtest as print_backtest
+
+    result = trained_book.backtest
+    assert (result.data_end - max(result.cuts)).days < 180
+    d = result.overall["days_late_at_issue"]
+    assert d["n"] > 100
+    model, baseline = d["model"], d["baseline_customer_median"]
+    assert 0 < model["mae_days"] < 90 and 0 < baseline["mae_days"] < 90, d
+    assert 0.5 < model["p10_p90_coverage"] <= 1
+    flat = result.flat_metrics()
+    assert flat["backtest_days_late_at_issue_model_mae_days"] == model["mae_days"]
+    summary = backtest_summary(result)["overall"]["populations"]["days_late_at_issue"]
+    assert summary["baseline_customer_median"]["mae_days"] == baseline["mae_days"]
+    print_backtest(result)
+    out = " ".join(capsys.readouterr().out.split())
+    assert "Days late at issue (first snapshot" in out, out

@@ -35,6 +35,10 @@ CHAMPION = (
         "backtest_late_30_baseline_aging_capture_top20": 0.4755732157312002,
         "backtest_late_30_model_auc": 0.8446586,
         "backtest_late_30_baseline_aging_auc": 0.7564563,
+        "backtest_days_late_at_issue_model_mae_days": 6.04,
+        "backtest_days_late_at_issue_baseline_customer_median_mae_days": 9.5,
+        "backtest_days_late_at_issue_n": 2127,
+        "backtest_days_late_at_issue_cap_days": 90,
     },
 )
 # D2 was handed over to an agency on 10-15 (the ledger); A2's dispute opened on 09-01.
@@ -275,6 +279,8 @@ def test_the_model_in_one_plain_sentence(planned):
     assert quality["capture"] == (0.8250563551029478, 0.4755732157312002)
     assert quality["cuts"] == ["2025-11-06", "2026-05-05"]
     assert report.model_quality(None)["capture"] is None
+    assert quality["days_late"] == {"model": 6.04, "baseline": 9.5, "n": 2127, "cap": 90}
+    assert report.model_quality((CHAMPION[0], {}))["days_late"] is None
 
 
 # ------------------------------------------------------------------ the page
@@ -301,6 +307,10 @@ def test_the_report_reads_in_english(planned):
     assert re.search(r"After \d+ Jan, or never", sections["cash-in"])
     assert "Of the money that turned out seriously late" in sections["model-quality"]
     assert "83% was in the top fifth of the list, against 48% for an aging list" in html
+    assert (
+        "latepay's expected date was 6.0 days off the actual days late on average, against 9.5 "
+        "days for the customer's median delay so far (2,127 invoices; delays capped at 90 days"
+    ) in " ".join(sections["model-quality"].split())
     assert "79% of the money that turned out seriously late" in sections["realised-accuracy"]
     # the top of today's list: one line per customer, the action, its status, invoices, at risk
     top = sections["worklist"]
@@ -319,6 +329,7 @@ def test_the_report_reads_in_french(planned):
     assert "Le portefeuille aujourd'hui" in html and "Balance âgée par chargé" in html
     assert "1 facture de 1 client ; le plus ancien ouvert il y a 61 jours." in html
     assert f"83{NBSP}% se trouvait dans le premier cinquième de la liste" in html
+    assert "s'écartait en moyenne de 6,0 jours du retard réel, contre 9,5 jours" in html
     assert "relance le jour de l'échéance · e-mail" in sections["worklist"]
     assert "en retard depuis le 22 oct." in sections["worklist"]
     assert "Cette semaine (jusqu'au 1 nov.)" in sections["cash-in"]
