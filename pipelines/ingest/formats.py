@@ -30,6 +30,10 @@ DOT_DECIMAL = re.compile(r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\.")
 GROUPED = re.compile(r"\d[\s\u00a0\u202f',.]\d{3}(?!\d)")
 
 
+# 1.500, 12.750, 1.234.567: a thousands dot, or a decimal one with three decimals?
+DOT_GROUPED_ONLY = re.compile(r"^[-+]?\d{1,3}(?:\.\d{3})+$")
+
+
 class AmbiguousFormat(ValueError):
     """The data cannot tell the format; the message names the file, the rule and the way out."""
 
@@ -96,6 +100,8 @@ def detect_decimal(plan: Plan, scan: Scan) -> tuple[str, bool]:
     # The mark most amounts use wins; amounts written the other way are rejected (bad_amount).
     if comma > dot:
         return ",", True
+    if not comma and not dot and any(DOT_GROUPED_ONLY.match(v) for v in values):
+        return _dot_grouped(plan, scan, values)
     if dot or not any("," in v for v in values):
         return ".", grouped
     # Only values like 1,234: a thousands comma or a decimal one? Look at the whole file.
@@ -110,4 +116,30 @@ def detect_decimal(plan: Plan, scan: Scan) -> tuple[str, bool]:
     raise AmbiguousFormat(
         f"{plan.source.path}: rule ambiguous_decimal_mark: amounts such as {values[0]} could use "
         "',' as thousands separator or as decimal mark; give decimal_mark in a mapping file"
+    )
+
+
+def _dot_grouped(plan: Plan, scan: Scan, values: list[str]) -> tuple[str, bool]:
+    """Amounts such as 1.500 and none with a decimal mark in the sample: the whole file decides
+    (another amount with one or two decimals after a dot, or after a comma), then the date style
+    (dates written 01.03.2026 go with thousands dots); never guessed into a decimal."""
+    cols = [f for f in AMOUNT_FIELDS if f in plan.fields]
+
+    def count(pattern: str) -> str:
+        return " + ".join(
+            f"count(*) filter (where regexp_matches(trim(c{plan.fields[f]}), '{pattern}'))"
+            for f in cols
+        )
+
+    dot_decimal, comma_decimal = count(r"[.]\d{1,2}$"), count(r",\d{1,2}$")
+    [(dot, comma)] = scan(f"select {dot_decimal}, {comma_decimal} from {{src}}")
+    if dot and not comma:
+        return ".", True
+    if comma and not dot:
+        return ",", True
+    if not dot and not comma and "." in (plan.date_format or ""):
+        return ",", True
+    raise AmbiguousFormat(
+        f"{plan.source.path}: rule ambiguous_decimal_mark: amounts such as {values[0]} could use "
+        "'.' as thousands separator or as decimal mark; give decimal_mark in a mapping file"
     )

@@ -124,11 +124,12 @@ def plan_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping | Non
         plan.date_format = (section.date_format if section else None) or detect_date_format(
             plan, scan
         )
-        plan.decimal_mark, plan.grouped = detect_decimal(plan, scan)
+        if section and section.decimal_mark:
+            plan.decimal_mark, plan.grouped = section.decimal_mark, True
+        else:
+            plan.decimal_mark, plan.grouped = detect_decimal(plan, scan)
     except AmbiguousFormat as exc:
         raise IngestError(str(exc)) from exc
-    if section and section.decimal_mark:
-        plan.decimal_mark, plan.grouped = section.decimal_mark, True
     return plan
 
 

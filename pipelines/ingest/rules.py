@@ -67,13 +67,16 @@ class Sql:
 
     def amount(self, name: str) -> str:
         text = self.text(name)
+        # Cents kept exactly: an amount with non-zero digits beyond them (1.505) is not read
+        # (bad_amount), never rounded.
         if self.plan.decimal_mark == "." and not self.plan.grouped:
-            return f"try_cast({text} as decimal(18, 2))"
+            cents = f"try_cast({text} as decimal(18, 2))"
+            return f"(case when try_cast({text} as decimal(38, 10)) = {cents} then {cents} end)"
         group = "[ .\u00a0\u202f']" if self.plan.decimal_mark == "," else "[ ,\u00a0\u202f']"
         mark = "[,]" if self.plan.decimal_mark == "," else "[.]"
         symbol = quote(r"^[€$£]\s*|\s*[€$£]$")
         clean = f"regexp_replace(trim({text}), {symbol}, '', 'g')"
-        shape = quote(rf"[-+]?(\d{{1,3}}({group}\d{{3}})+|\d+)({mark}\d+)?")
+        shape = quote(rf"[-+]?(\d{{1,3}}({group}\d{{3}})+|\d+)({mark}\d{{0,2}}0*)?")
         number = f"replace(regexp_replace({clean}, {quote(group)}, '', 'g'), ',', '.')"
         return (
             f"(case when regexp_full_match({clean}, {shape}) "
@@ -162,10 +165,10 @@ def bad_date(
 def bad_amount(
     s: Sql, column: str, name: str, *, optional: bool = False, with_mark: bool = True
 ) -> Rule:
-    """An amount does not parse with the file's decimal mark."""
+    """An amount does not parse with the file's decimal mark, or has digits beyond the cents."""
     text = s.text(name)
-    mark = f" (decimal mark ''{s.plan.decimal_mark}'')" if with_mark else ""
-    what = f"'{name} is not a number{mark}: ' || "
+    mark = f"decimal mark ''{s.plan.decimal_mark}'', " if with_mark else ""
+    what = f"'{name} is not a number in cents ({mark}at most 2 decimals): ' || "
     if optional:
         return (f"{column} is null and {text} is not null", "bad_amount", f"{what}{text}")
     return (f"{column} is null", "bad_amount", f"{what}coalesce({text}, '(empty)')")
