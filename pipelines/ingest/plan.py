@@ -244,7 +244,10 @@ def read_row_by_row(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     """Read a CSV with Python's csv module: exact line numbers, ragged rows kept to reject.
     DuckDB's parallel reader (the fast path) is used when it parses every row and gives as many
     rows as the file has lines after the header."""
-    materialize_csv(con, plan.source, f"_src_{abs(hash(str(plan.source.path)))}")
+    try:
+        materialize_csv(con, plan.source, f"_src_{abs(hash(str(plan.source.path)))}")
+    except ReadError as exc:  # e.g. bad_encoding: a late byte that is not UTF-8
+        raise IngestError(str(exc)) from exc
     plan.notes.append("read row by row (multi-line fields, blank lines or ragged rows)")
 
 

@@ -20,6 +20,7 @@ import hashlib
 import io
 import os
 import tempfile
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
@@ -166,7 +167,7 @@ def _choose_delimiter(text: str, candidates: tuple[str, ...]) -> tuple[str | Non
     for delimiter in candidates:
         rows = [
             r
-            for r in csv.reader(io.StringIO(text), delimiter=delimiter)
+            for r in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
             if any(f.strip() for f in r)
         ][: SAMPLE_ROWS + 1]
         if not rows or len(rows[0]) < 2:
@@ -233,24 +234,75 @@ def materialize_csv(con: duckdb.DuckDBPyConnection, source: Source, table: str) 
     and blank lines, and a row with the wrong number of fields is kept (n_fields tells) so that
     the loader can reject it instead of failing the file.
     """
+    try:
+        _materialize_csv(con, source, table)
+    except UnicodeDecodeError as exc:
+        raise _not_utf8(source.path) from exc
+
+
+def _not_utf8(path: Path) -> ReadError:
+    """A UTF-8 file (as its first bytes said) with a byte further on that is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        data.decode("utf-8")
+        where = ""
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        where = f" at line {line} (byte 0x{data[exc.start]:02x})"
+    return ReadError(
+        path,
+        "bad_encoding",
+        f"the file starts as UTF-8 but is not UTF-8{where}: it mixes encodings; export it again "
+        'in one encoding, or give it in a mapping file (encoding = "cp1252")',
+    )
+
+
+def _materialize_csv(con: duckdb.DuckDBPyConnection, source: Source, table: str) -> None:
     width = len(source.columns)
     schema = _rows_table(con, table, width)
     path = source.readable_path or source.path
     with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle, delimiter=source.delimiter)
+        lines: list[str] = []  # the physical lines of the row being read
+        reader = csv.reader(_recorded(handle, lines), delimiter=source.delimiter)
         next(reader, None)
         previous_end = reader.line_num
         batch: list[list] = []
         for row in reader:
             first_line, previous_end = previous_end + 1, reader.line_num
+            span, lines[:] = lines[:], []
             if not row or not any(f.strip() for f in row):
                 continue  # blank line: not a row
-            batch.append([first_line, *_pad(row, width), len(row)])
+            if len(span) > 1 and len(row) != width:
+                # a quote never closed swallowed the lines after it: each line on its own
+                batch.extend(_line_by_line(span, first_line, width, source.delimiter))
+            else:
+                batch.append([first_line, *_pad(row, width), len(row)])
             if len(batch) >= BATCH_ROWS:
                 _append(con, table, schema, batch)
                 batch = []
         _append(con, table, schema, batch)
     source.table = table
+
+
+def _recorded(handle: Iterable[str], lines: list[str]) -> Iterator[str]:
+    """The lines of `handle`, each also appended to `lines` (csv.reader reads no further than
+    the row it returns)."""
+    for line in handle:
+        lines.append(line)
+        yield line
+
+
+def _line_by_line(span: list[str], first_line: int, width: int, delimiter: str) -> list[list]:
+    """The rows of the physical lines of `span` (starting at `first_line`) read one by one; a
+    line with an odd number of quotes gets n_fields -1 (rules.wrong_field_count says why)."""
+    rows = []
+    for offset, line in enumerate(span):
+        if not line.strip():
+            continue
+        fields = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
+        n_fields = -1 if line.count('"') % 2 else len(fields)
+        rows.append([first_line + offset, *_pad(fields, width), n_fields])
+    return rows
 
 
 def _append(con: duckdb.DuckDBPyConnection, table: str, schema: pa.Schema, rows: list) -> None:

@@ -35,6 +35,7 @@ FALSE_WORDS = ("0", "false", "f", "no", "n", "non", "")
 MAX_AMOUNT = 1e12
 EARLIEST_DATE = date(1990, 1, 1)
 MAX_TERMS_DAYS = 730  # due date more than two years after issue
+BUSINESS_TZ = "Europe/Paris"  # the business date of a timestamp with an offset (README)
 
 
 class Sql:
@@ -62,19 +63,31 @@ class Sql:
     def date(self, name: str) -> str:
         text = self.text(name)
         if self.plan.date_format == "iso":
-            return f"try_cast({text} as date)"
+            # A timestamp with an offset (Z, +01:00) is the business date in BUSINESS_TZ, not
+            # its first ten characters (local midnight must not become the previous day).
+            zoned = quote(r"(Z|[+-]\d\d(:?\d\d)?)$")
+            return (
+                f"(case when length(trim({text})) > 10 and regexp_matches(trim({text}), {zoned}) "
+                f"then timezone({quote(BUSINESS_TZ)}, try_cast(trim({text}) as timestamptz))::date "
+                f"else try_cast({text} as date) end)"
+            )
         return f"try_strptime(trim({text}), {quote(self.plan.date_format)})::date"
 
     def amount(self, name: str) -> str:
         text = self.text(name)
         # Cents kept exactly: an amount with non-zero digits beyond them (1.505) is not read
         # (bad_amount), never rounded.
+        symbol = quote(r"^[€$£]\s*|\s*[€$£]$")
         if self.plan.decimal_mark == "." and not self.plan.grouped:
+            # €/$/£ around (README), stripped only when the text is not a number as it stands.
+            text = (
+                f"(case when try_cast({text} as double) is null "
+                f"then regexp_replace(trim({text}), {symbol}, '', 'g') else {text} end)"
+            )
             cents = f"try_cast({text} as decimal(18, 2))"
             return f"(case when try_cast({text} as decimal(38, 10)) = {cents} then {cents} end)"
         group = "[ .\u00a0\u202f']" if self.plan.decimal_mark == "," else "[ ,\u00a0\u202f']"
         mark = "[,]" if self.plan.decimal_mark == "," else "[.]"
-        symbol = quote(r"^[€$£]\s*|\s*[€$£]$")
         clean = f"regexp_replace(trim({text}), {symbol}, '', 'g')"
         shape = quote(rf"[-+]?(\d{{1,3}}({group}\d{{3}})+|\d+)({mark}\d{{0,2}}0*)?")
         number = f"replace(regexp_replace({clean}, {quote(group)}, '', 'g'), ',', '.')"
@@ -125,12 +138,15 @@ class Rules:
 
 
 def wrong_field_count(plan: Plan) -> Rule:
-    """The row has more or fewer fields than the header."""
+    """The row has more or fewer fields than the header (n_fields -1: a quote opened on its
+    line is never closed, readers._line_by_line)."""
     width = len(plan.source.columns)
     return (
         f"n_fields is not null and n_fields <> {width}",
         "wrong_field_count",
-        f"'row has ' || n_fields || ' fields, the header has {width}'",
+        f"case when n_fields < 0 then 'a quote (\") opened on this line is never closed: the "
+        f"lines after it were read one by one' else 'row has ' || n_fields || ' fields, the "
+        f"header has {width}' end",
     )
 
 
