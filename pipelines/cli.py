@@ -21,7 +21,7 @@ from pipelines import console
 from pipelines.console import error, plain
 from pipelines.ingest import IngestError
 from pipelines.settings import Settings
-from pipelines.warehouse import WarehouseLocked
+from pipelines.warehouse import WarehouseLocked, WarehouseUnreadable
 
 app = typer.Typer(
     help="latepay: predict late payments and tell collectors whom to contact first.",
@@ -56,6 +56,7 @@ def _run(work: Callable[[], T]) -> T:
         RunLocked,
         InsufficientData,
         WarehouseLocked,
+        WarehouseUnreadable,
         IngestError,
         NotADemoWarehouse,
         FileNotFoundError,

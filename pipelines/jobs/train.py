@@ -98,8 +98,13 @@ def training_data(
 
 def training_dates(con: duckdb.DuckDBPyConnection, settings: Settings) -> tuple[list[date], date]:
     """(the snapshot dates of the training set, the end of the data)."""
-    end = data_end(con)
     first_issue = con.execute("select min(issue_date) from staging.invoices").fetchall()[0][0]
+    if first_issue is None:
+        raise InsufficientData(
+            f"the warehouse {settings.warehouse_path} holds no invoice: load the exports first "
+            "(latepay ingest PATH...)"
+        )
+    end = data_end(con)
     first = first_issue + timedelta(days=WARMUP_DAYS)
     dates = snapshot_dates(first, end - timedelta(days=1), settings.snapshot_every_days)
     if len(dates) < 8:

@@ -19,6 +19,10 @@ class WarehouseLocked(RuntimeError):
     """Another latepay process holds the warehouse open for writing."""
 
 
+class WarehouseUnreadable(RuntimeError):
+    """The warehouse path names something that is not a DuckDB warehouse (or a damaged one)."""
+
+
 def sql_text(name: str) -> str:
     return (
         resources.files("pipelines.warehouse")
@@ -40,10 +44,24 @@ def connect(path: Path | str, *, read_only: bool = False) -> duckdb.DuckDBPyConn
                 f"the warehouse {path} is in use by another latepay process; "
                 "wait for it to finish and run again"
             ) from exc
-        raise
+        raise _unreadable(path, exc) from exc
+    except duckdb.Error as exc:
+        raise _unreadable(path, exc) from exc
     if not read_only:
-        ensure_schema(con)
+        try:
+            ensure_schema(con)
+        except duckdb.Error as exc:  # a damaged file: its tables cannot be read or made
+            con.close()
+            raise _unreadable(path, exc) from exc
     return con
+
+
+def _unreadable(path: Path | str, exc: Exception) -> WarehouseUnreadable:
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return WarehouseUnreadable(
+        f"the warehouse {path} cannot be opened ({reason}); LATEPAY_WAREHOUSE_PATH must name a "
+        "DuckDB file latepay made, or a file that does not exist yet"
+    )
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
