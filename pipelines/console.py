@@ -1,12 +1,14 @@
 """What the CLI prints: the reconciliation, backtests, tuning, registration and the worklist.
 
 Text from the data (file names, customer names, collectors, reasons) is printed as rich `Text`,
-never parsed as console markup, so a name such as "[link=…]" stays a name.
+never parsed as console markup, so a name such as "[link=…]" stays a name, and with its control
+characters shown as \\xNN, so an escape sequence in the data never reaches the terminal.
 """
 
 from __future__ import annotations
 
 import math
+import re
 
 import pandas as pd
 from rich.console import Console
@@ -17,6 +19,14 @@ from models.evaluate import POPULATIONS
 from pipelines.ingest import LoadResult
 
 console = Console()
+# C0 controls but tab and newline, DEL and C1 controls: escape sequences, bells, carriage returns
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def data_text(value: object = "", style: str = "") -> Text:
+    """Text from the data, printed as it is: never markup, control characters as \\xNN."""
+    return Text(CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)), style=style)
+
 
 RANKINGS = {
     "model": "latepay",
@@ -26,12 +36,12 @@ RANKINGS = {
 
 
 def error(message: str) -> None:
-    console.print(Text("error: ", style="bold red") + Text(message))
+    console.print(Text("error: ", style="bold red") + data_text(message))
 
 
 def plain(message: str) -> None:
     """A line that may hold text from the data: printed as is, wrapped softly."""
-    console.print(Text(message), soft_wrap=True)
+    console.print(data_text(message), soft_wrap=True)
 
 
 def loads(results: list[LoadResult]) -> None:
@@ -43,7 +53,7 @@ def loads(results: list[LoadResult]) -> None:
         )
     for r in results:
         table.add_row(
-            Text(str(r.file)),
+            data_text(str(r.file)),
             r.kind,
             f"{r.rows_read:,}",
             f"{r.rows_loaded:,}",
@@ -99,7 +109,9 @@ def _rejects(results: list[LoadResult]) -> None:
     for r in results:
         if r.rows_rejected and not r.skipped:
             rules = ", ".join(f"{rule} {n:,}" for rule, n in r.rejects_by_rule)
-            console.print(Text(str(r.file), style="bold") + Text(f": rejected by rule: {rules}"))
+            console.print(
+                data_text(str(r.file), style="bold") + data_text(f": rejected by rule: {rules}")
+            )
             for example in r.reject_examples:
                 plain(f"  {r.file}: {example}")
     if any(r.rows_rejected and not r.skipped for r in results):
@@ -238,13 +250,13 @@ def worklist(result, rows: int = 10) -> None:
     for row in listed.head(rows).itertuples():
         table.add_row(
             str(row.rank),
-            Text(str(row.name)),
-            Text(str(row.collector)),
+            data_text(str(row.name)),
+            data_text(str(row.collector)),
             f"{row.expected_amount_at_risk:,.0f} ({row.risk_probability:.0%})",
-            Text(
+            data_text(
                 f"{row.next_action} ({_date_text(row.next_action_date)}, {row.next_action_channel})"
             ),
-            Text(str(row.reason_1)),
+            data_text(str(row.reason_1)),
         )
     console.print(table)
     files = sorted(p.name for p in result.output_dir.iterdir())
@@ -285,6 +297,6 @@ def monitoring(result) -> None:
         plain("Most drifting features (PSI against the training snapshots): " + ", ".join(
             f"{r.feature} {r.psi:.2f}" for r in top.itertuples()))  # fmt: skip
     for alert in result.alerts:
-        console.print(Text("warning: ", style="bold yellow") + Text(alert))
+        console.print(Text("warning: ", style="bold yellow") + data_text(alert))
     if not result.alerts:
         plain("No alert: the lists rank as well as in the backtest and the book has not drifted.")
