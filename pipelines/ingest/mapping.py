@@ -242,6 +242,10 @@ def _text(value: object) -> str:
 Text = Annotated[str, BeforeValidator(_text)]
 
 
+# strptime directives a date_format may use (DuckDB's try_strptime reads them too).
+DIRECTIVES = "aAbBdejmyYHIMSfpzZ"
+
+
 class _Formats(BaseModel):
     """How the file is written: a section's keys, or the file's for all its sections."""
 
@@ -279,6 +283,15 @@ class _Formats(BaseModel):
                 f"date_format {value!r} has no % directive: write it as a strptime format, "
                 'such as "%d/%m/%Y" (day/month/year) or "%m/%d/%Y"'
             )
+        if value is not None:
+            unknown = sorted(set(re.findall(r"%(.)", value.replace("%%", ""))) - set(DIRECTIVES))
+            parts = set(re.findall(r"%(.)", value))
+            if unknown or not (parts & set("dej") and parts & set("mbBj") and parts & set("yY")):
+                what = f"%{unknown[0]} is not a date directive" if unknown else "it lacks a part"
+                raise _invalid(
+                    f"date_format {value!r}: {what}; it needs a day (%d), a month (%m, %b) and "
+                    'a year (%Y, %y), such as "%d/%m/%Y"'
+                )
         return value
 
 

@@ -46,6 +46,9 @@ class IngestError(ValueError):
     """A file (or the whole ingest) that cannot be loaded: the message names file and rule."""
 
 
+ID_FIELDS = ("invoice_id", "customer_id", "payment_id", "promise_id", "action_id")
+
+
 @dataclass
 class Plan:
     """A file ready to load: where each latepay field is, and how to parse it."""
@@ -89,8 +92,11 @@ class Plan:
 
     def select_rows(self, extra: str = "") -> str:
         """`raw_rows`, with `extra` columns after n_fields (the checks' own, never landed)."""
+        # Ids are trimmed here, once for every path (direct, pending, workbook): " C1 " is C1.
         fields = ", ".join(
-            f"c{self.fields[c]} as {c}" if c in self.fields else f"null::varchar as {c}"
+            (f"trim(c{self.fields[c]}) as {c}" if c in ID_FIELDS else f"c{self.fields[c]} as {c}")
+            if c in self.fields
+            else f"null::varchar as {c}"
             for c in FIELDS[self.kind]
         )
         extra = f", {extra}" if extra else ""

@@ -350,10 +350,13 @@ def _sniff_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) 
         rows = ws.iter_rows(values_only=True)
         header: list[str] | None = None
         data: list[list] = []
+        empty: dict[int, list[int]] = {}  # row -> columns without a value (formulas?)
         for number, values in enumerate(rows, start=1):
             texts = [_cell_text(v) for v in values]
             if not any(texts):
                 continue
+            if None in values:
+                empty[number] = [i for i, v in enumerate(values) if v is None]
             if header is None:
                 header = [t or "" for t in texts]
                 while header and not header[-1]:
@@ -362,6 +365,8 @@ def _sniff_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) 
             data.append([number, *_pad([t or "" for t in texts], len(header)), len(header)])
     finally:
         book.close()
+    if empty:
+        _refuse_uncached_formulas(path, ws.title, empty)
     if header is None:
         raise ReadError(path, "empty_file", "the workbook's sheet is empty")
     if len(header) < 2:
@@ -417,3 +422,27 @@ def _rows_table(con: duckdb.DuckDBPyConnection, table: str, width: int) -> pa.Sc
         + [(f"c{i}", pa.string()) for i in range(width)]
         + [("n_fields", pa.int32())]
     )
+
+
+def _refuse_uncached_formulas(path: Path, title: str, empty: dict[int, list[int]]) -> None:
+    """A formula cell saved without its computed value (a workbook written by a script) reads
+    as empty: refused (rule formula_without_value) naming the sheet and the cell, never loaded
+    as an empty value. Only the rows with empty cells are looked at, in a second pass."""
+    import openpyxl
+    from openpyxl.utils import get_column_letter
+
+    book = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    try:
+        for number, values in enumerate(book[title].iter_rows(values_only=True), start=1):
+            for i in empty.get(number, ()):
+                value = values[i] if i < len(values) else None
+                if isinstance(value, str) and value.startswith("="):
+                    raise ReadError(
+                        path,
+                        "formula_without_value",
+                        f"sheet {title!r} cell {get_column_letter(i + 1)}{number} holds the "
+                        f"formula {value} without a computed value; open and save the workbook "
+                        "in Excel or LibreOffice so that its values are stored",
+                    )
+    finally:
+        book.close()

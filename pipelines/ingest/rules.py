@@ -11,8 +11,8 @@ with its decimal mark, the mapping's value maps and constants) and give each row
 message, or none.
 
 Two rules need the warehouse as well as the row: a payment on an invoice already paid in full
-(`overpayment`) is found after the checks, by `OVERPAID_PAYMENTS` and `REJECT_OVERPAID`, which
-`upsert.py` runs before it writes the payments; an action about another customer's invoice
+(`overpayment`) is found after the checks, by `upsert.OVERPAID_PAYMENTS` and `REJECT_OVERPAID`,
+run before the payments are written (pending payments: `upsert.ARRIVED_PAYMENTS`); an action about another customer's invoice
 (`invoice_of_another_customer`) is checked again when a pending action stops waiting. A file that cannot be loaded at all is refused
 earlier, when it is planned (`plan.py`, `formats.py`, `readers.py`).
 """
@@ -219,6 +219,23 @@ def bad_currency(currency: str) -> Rule:
     )
 
 
+# ISO 4217 currencies without minor units: an amount with cents in one of them is refused.
+ZERO_DECIMAL_CURRENCIES = (
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+)  # fmt: skip
+
+
+def cents_in_whole_currency() -> Rule:
+    """bad_amount: an amount (or paid_amount) with cents in a currency without minor units."""
+    codes = ", ".join(f"'{c}'" for c in ZERO_DECIMAL_CURRENCIES)
+    return (
+        f"cur in ({codes}) and (amt <> trunc(amt) or coalesce(paid <> trunc(paid), false))",
+        "bad_amount",
+        "'amount has cents but ' || cur || ' has no minor unit: ' || amt",
+    )
+
+
 def unknown_action(action: str, actions: tuple[str, ...]) -> Rule:
     """An action that is not one of latepay's (`known_action`: the row's action, read ignoring
     case and surrounding spaces, spaces and hyphens as underscores, is one of them)."""
@@ -301,6 +318,17 @@ def future_payment(s: Sql) -> Rule:
     )
 
 
+def payment_before_issue() -> Rule:
+    """A payment dated before its invoice's issue date (an invoice in the warehouse; a pending
+    payment is checked when its invoice arrives, upsert.match_pending)."""
+    return (
+        "invoice_issue is not null and paid_on < invoice_issue",
+        "payment_before_issue",
+        "'payment_date ' || paid_on || ' is before the issue date ' || invoice_issue "
+        "|| ' of invoice ' || invoice_id",
+    )
+
+
 def future_promise(s: Sql, made: str = "promised_on") -> Rule:
     """future_date: a promise (or a collector's action) made after the load date. The promised
     date itself may be in the future: that is what a promise is."""
@@ -377,58 +405,6 @@ def overpaid_settlement() -> Rule:
     )
 
 
-# overpayment: a payment on an invoice already paid in full by earlier payments (or on a credit
-# note); the payment that completes an invoice is kept even if it overshoots. Only invoices
-# whose payments add up to more than their amount are examined: the file's payments per invoice
-# (the invoice amount came with the check), plus the payments already in staging for those
-# invoices. Run on `checked` once the rows' own rules have passed (status 'loaded').
-OVERPAID_PAYMENTS = """
-    create or replace temp table overpaid as
-    with candidate as not materialized (
-        select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, line,
-            invoice_amount
-        from checked where status = 'loaded'
-    ),
-    earlier as (
-        select p.payment_id, p.invoice_id, p.payment_date, p.amount
-        from staging.payments as p
-        where p.invoice_id in (select invoice_id from candidate)
-          and p.payment_id not in (select payment_id from candidate)
-    ),
-    totals as (
-        select invoice_id, sum(amount) as paid, any_value(invoice_amount) as invoice_amount
-        from candidate group by invoice_id
-    ),
-    suspects as (
-        select t.invoice_id, t.invoice_amount
-        from totals as t
-        left join (select invoice_id, sum(amount) as paid from earlier group by invoice_id)
-            as e using (invoice_id)
-        where t.paid + coalesce(e.paid, 0) > t.invoice_amount
-    ),
-    everything as (
-        select payment_id, invoice_id, payment_date, amount, line from candidate
-        union all
-        select payment_id, invoice_id, payment_date, amount, null from earlier
-    ),
-    ordered as (
-        select e.*, s.invoice_amount,
-            coalesce(sum(e.amount) over (
-                partition by e.invoice_id order by e.payment_date, e.payment_id
-                rows between unbounded preceding and 1 preceding), 0) as paid_before
-        from everything as e join suspects as s using (invoice_id)
-    )
-    select line, invoice_id, invoice_amount, paid_before from ordered
-    where line is not null and (invoice_amount <= 0 or paid_before >= invoice_amount)
-"""
-REJECT_OVERPAID = """
-    update checked set rule = 'overpayment', status = null,
-        message = 'invoice ' || o.invoice_id || ' (amount ' || o.invoice_amount
-            || ') was already paid in full (' || o.paid_before || ') before this payment'
-    from overpaid as o where checked.line = o.line
-"""
-
-
 def invoice_of_another_customer() -> Rule:
     """An action about an invoice that is loaded but belongs to another customer (checked when
     the action is loaded, or when it stops waiting for its customer or invoice)."""
@@ -494,6 +470,7 @@ def invoice_rules(plan: Plan, s: Sql, due_text: str) -> list[Rule]:
         bad_flag(_disputed(s)),
         bad_date(s, "dispute_opened", "dispute_opened_date", optional=True),
         bad_currency(s.text("currency")),
+        cents_in_whole_currency(),
     ]
     if settled:
         rules.append(bad_date(s, "settled", "settled_date", optional=True))
@@ -508,7 +485,7 @@ def invoice_rules(plan: Plan, s: Sql, due_text: str) -> list[Rule]:
 
 def payment_rules(plan: Plan, s: Sql) -> list[Rule]:
     """The payments' rules, in the order they are tried; then `overpayment`, against the
-    warehouse (OVERPAID_PAYMENTS)."""
+    warehouse (upsert.OVERPAID_PAYMENTS)."""
     return [
         wrong_field_count(plan),
         required_value(
@@ -519,6 +496,7 @@ def payment_rules(plan: Plan, s: Sql) -> list[Rule]:
         non_positive_payment(),
         absurd_payment(),
         future_payment(s),
+        payment_before_issue(),
         duplicate_key("payment_id", "pid"),
     ]
 
@@ -649,9 +627,11 @@ def check_payments(plan: Plan, s: Sql) -> str:
                 coalesce(r.line > dup.first_line, false) as repeated,
                 dup.first_line,
                 i.known_id is not null as invoice_known,
-                i.invoice_amount
+                i.invoice_amount,
+                i.invoice_issue
             from ided as r
-            left join (select invoice_id as known_id, amount as invoice_amount
+            left join (select invoice_id as known_id, amount as invoice_amount,
+                              issue_date as invoice_issue
                        from staging.invoices) as i
                 on i.known_id = r.invoice_id
             left join dup on dup.k = r.pid

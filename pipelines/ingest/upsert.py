@@ -20,7 +20,6 @@ import duckdb
 from pipelines.ingest.db import run
 from pipelines.ingest.ledger import match_pending_actions, refresh_invoice_disputes, upsert_actions
 from pipelines.ingest.plan import Plan
-from pipelines.ingest.rules import OVERPAID_PAYMENTS, REJECT_OVERPAID
 from pipelines.ingest.terms import over_cap
 
 SETTLEMENT_SUFFIX = "#settlement"  # payment_id of a payment derived from an invoice row
@@ -140,9 +139,11 @@ def upsert_invoices(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) ->
     refresh_invoice_disputes(con)  # the ledger's disputes on them, merged again
     if "settled_date" in plan.fields:
         counts["derived"] = derive_payments(con, load_id)
-    counts["matched"] = match_pending(con, "payments")
-    counts["promises_matched"] = match_pending(con, "promises")
+    counts["matched"] = match_pending(con, "payments", load_id)
+    [(payments_rejected,)] = run(con, "select count(*) from arrived_rejected")
+    counts["promises_matched"] = match_pending(con, "promises", load_id)
     counts |= match_pending_actions(con, load_id)
+    counts["pending_rejected"] = counts.get("pending_rejected", 0) + payments_rejected
     run(con, "alter table checked add column status varchar default 'loaded'")
     return counts
 
@@ -226,12 +227,14 @@ def derive_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
     return derived
 
 
-def match_pending(con: duckdb.DuckDBPyConnection, kind: str) -> int:
+def match_pending(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> int:
     """Payments or promises that waited for their invoice move to staging.<kind> once it is
     there; returns how many moved."""
     key, columns = PENDING[kind]
     arrived = "invoice_id in (select invoice_id from staging.invoices)"
     [(waiting,)] = run(con, f"select count(*) from staging.pending_{kind} where {arrived}")
+    if kind == "payments":
+        waiting -= _reject_arrived_payments(con, load_id)
     if waiting:
         run(
             con,
@@ -245,6 +248,122 @@ def match_pending(con: duckdb.DuckDBPyConnection, kind: str) -> int:
         )
         run(con, f"delete from staging.pending_{kind} where {arrived}")
     return waiting
+
+
+# overpayment: a payment on an invoice already paid in full by earlier payments (or on a credit
+# note); the payment that completes an invoice is kept even if it overshoots. Only invoices
+# whose payments add up to more than their amount are examined: the file's payments per invoice
+# (the invoice amount came with the check), plus the payments already in staging for those
+# invoices. Run on `checked` once the rows' own rules have passed (status 'loaded').
+OVERPAID_PAYMENTS = """
+    create or replace temp table overpaid as
+    with candidate as not materialized (
+        select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, line,
+            invoice_amount
+        from checked where status = 'loaded'
+    ),
+    earlier as (
+        select p.payment_id, p.invoice_id, p.payment_date, p.amount
+        from staging.payments as p
+        where p.invoice_id in (select invoice_id from candidate)
+          and p.payment_id not in (select payment_id from candidate)
+    ),
+    totals as (
+        select invoice_id, sum(amount) as paid, any_value(invoice_amount) as invoice_amount
+        from candidate group by invoice_id
+    ),
+    suspects as (
+        select t.invoice_id, t.invoice_amount
+        from totals as t
+        left join (select invoice_id, sum(amount) as paid from earlier group by invoice_id)
+            as e using (invoice_id)
+        where t.paid + coalesce(e.paid, 0) > t.invoice_amount
+    ),
+    everything as (
+        select payment_id, invoice_id, payment_date, amount, line from candidate
+        union all
+        select payment_id, invoice_id, payment_date, amount, null from earlier
+    ),
+    ordered as (
+        select e.*, s.invoice_amount,
+            coalesce(sum(e.amount) over (
+                partition by e.invoice_id order by e.payment_date, e.payment_id
+                rows between unbounded preceding and 1 preceding), 0) as paid_before
+        from everything as e join suspects as s using (invoice_id)
+    )
+    select line, invoice_id, invoice_amount, paid_before from ordered
+    where line is not null and (invoice_amount <= 0 or paid_before >= invoice_amount)
+"""
+REJECT_OVERPAID = """
+    update checked set rule = 'overpayment', status = null,
+        message = 'invoice ' || o.invoice_id || ' (amount ' || o.invoice_amount
+            || ') was already paid in full (' || o.paid_before || ') before this payment'
+    from overpaid as o where checked.line = o.line
+"""
+
+
+# Pending payments whose invoice arrived, checked as a direct load checks them: not before the
+# issue date (payment_before_issue), not on an invoice already paid in full by the payments
+# before them, nor on a credit note (overpayment, as OVERPAID_PAYMENTS).
+ARRIVED_PAYMENTS = """
+    create or replace temp table arrived_rejected as
+    with arrived as (
+        select p.*, i.issue_date, i.amount as invoice_amount
+        from staging.pending_payments as p join staging.invoices as i using (invoice_id)
+    ),
+    everything as (
+        select payment_id, invoice_id, payment_date, amount from arrived
+        where payment_date >= issue_date
+        union all
+        select payment_id, invoice_id, payment_date, amount from staging.payments
+        where invoice_id in (select invoice_id from arrived)
+          and payment_id not in (select payment_id from arrived)
+    ),
+    ordered as (
+        select payment_id, coalesce(sum(amount) over (
+            partition by invoice_id order by payment_date, payment_id
+            rows between unbounded preceding and 1 preceding), 0) as paid_before
+        from everything
+    ),
+    judged as (
+        select a.*, o.paid_before, case
+            when a.payment_date < a.issue_date then 'payment_before_issue'
+            when a.invoice_amount <= 0 or o.paid_before >= a.invoice_amount then 'overpayment'
+        end as rule
+        from arrived as a left join ordered as o using (payment_id)
+    )
+    select *, case rule
+        when 'payment_before_issue' then 'payment_date ' || payment_date
+            || ' is before the issue date ' || issue_date || ' of invoice ' || invoice_id
+        else 'invoice ' || invoice_id || ' (amount ' || invoice_amount
+            || ') was already paid in full (' || paid_before || ') before this payment'
+        end as message
+    from judged where rule is not null
+"""
+
+
+def _reject_arrived_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
+    """Pending payments whose invoice arrived and that break a payment rule: into `rejects`
+    under the load and line that read them, out of staging.pending_payments. Returns how many."""
+    run(con, ARRIVED_PAYMENTS)
+    run(
+        con,
+        """
+        insert into rejects (load_id, file_name, line, rule, message, row_text)
+        select load_id, coalesce(file_name, ''), line, rule,
+            message || ' (checked when it stopped waiting, load ' || $id || ')',
+            concat_ws(',', payment_id, invoice_id, payment_date, amount)
+        from arrived_rejected
+        """,
+        id=load_id,
+    )
+    run(
+        con,
+        "delete from staging.pending_payments "
+        "where payment_id in (select payment_id from arrived_rejected)",
+    )
+    [(rejected,)] = run(con, "select count(*) from arrived_rejected")
+    return rejected
 
 
 # --------------------------------------------------------------------------- payments, promises

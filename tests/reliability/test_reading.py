@@ -1,0 +1,318 @@
+"""Reading and ingest under bad or tricky input (issue #19 items 1-3 and mapping checks).
+
+Every case states its outcome: loaded exactly (values checked), rejected with rule R on line L,
+or refused with a one-line `IngestError` naming the file and the rule. Files are written in
+`tmp_path`; workbooks with openpyxl. None of these is among tests/fixtures/ingest/ or tests/data/.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from pipelines.ingest import IngestError, ingest_files
+from pipelines.warehouse import connect
+
+LOAD_DATE = date(2026, 6, 30)
+INV = "invoice_id,customer_id,issue_date,due_date,amount\n"
+
+
+class Book:
+    """One in-memory warehouse and the files loaded into it, in order."""
+
+    def __init__(self, tmp_path: Path) -> None:
+        self.dir = tmp_path
+        self.con = connect(":memory:")
+        self.n = 0
+
+    def load(self, name: str, data: str | bytes, mapping: str | None = None):
+        self.n += 1
+        folder = self.dir / f"load{self.n}"
+        folder.mkdir()
+        path = folder / name
+        if isinstance(data, bytes):
+            path.write_bytes(data)
+        else:
+            path.write_text(data, encoding="utf-8", newline="")
+        mapping_path = None
+        if mapping is not None:
+            mapping_path = folder / "mapping.toml"
+            mapping_path.write_text(mapping, encoding="utf-8")
+        return ingest_files(self.con, [path], mapping_path, load_date=LOAD_DATE)
+
+    def q(self, sql: str) -> list[tuple]:
+        return self.con.execute(sql).fetchall()
+
+    def amounts(self) -> dict[str, Decimal]:
+        return dict(self.q("select invoice_id, amount from staging.invoices"))
+
+    def rejects(self) -> list[tuple]:
+        return self.q("select line, rule from rejects order by line")
+
+
+@pytest.fixture
+def book(tmp_path):
+    return Book(tmp_path)
+
+
+def refused(book: Book, name: str, data: str | bytes, pattern: str, mapping: str | None = None):
+    """The load stops with one line naming the file and matching `pattern`; nothing stored."""
+    with pytest.raises(IngestError) as info:
+        book.load(name, data, mapping)
+    message = str(info.value)
+    assert "\n" not in message.strip() and "Traceback" not in message
+    assert name in message or "mapping" in message
+    assert __import__("re").search(pattern, message), message
+    return message
+
+
+# -- 1. numbers ------------------------------------------------------------------------------
+
+
+def test_thousands_dots_with_dotted_dates_are_thousands(book):
+    text = "invoice_id;customer_id;issue_date;due_date;amount\n" + "".join(
+        f"I{i};C1;2{i}.03.2026;2{i}.04.2026;{a}\n" for i, a in enumerate(["1.500", "12.750"], 1)
+    )
+    book.load("invoices.csv", text)
+    assert book.amounts() == {"I1": Decimal("1500"), "I2": Decimal("12750")}
+
+
+def test_thousands_commas_with_nothing_to_decide_are_refused(book):
+    text = INV + 'I1,C1,2026-03-01,2026-04-01,"1,500"\nI2,C1,2026-03-02,2026-04-02,"2,000"\n'
+    refused(book, "invoices.csv", text, "ambiguous_decimal_mark")
+
+
+def test_grouped_thousands_in_a_second_amount_column_decide(book):
+    # paid_amount has 2,000.50: the comma is a thousands separator in every amount column.
+    text = (
+        "invoice_id,customer_id,issue_date,due_date,amount,settled_date,paid_amount\n"
+        'I1,C1,2026-03-01,2026-04-01,"1,500",,\n'
+        'I2,C1,2026-03-01,2026-04-01,"2,000",2026-03-05,"1,999.50"\n'
+    )
+    book.load("invoices.csv", text)
+    assert book.amounts() == {"I1": Decimal("1500"), "I2": Decimal("2000")}
+
+
+def test_three_decimals_in_eur_are_rejected_not_rounded(book):
+    book.load(
+        "invoices.csv",
+        INV + "I1,C1,2026-03-01,2026-04-01,10.25\nI2,C1,2026-03-01,2026-04-01,10.255\n",
+    )
+    assert book.amounts() == {"I1": Decimal("10.25")}
+    assert book.rejects() == [(3, "bad_amount")]
+
+
+def test_jpy_with_cents_is_rejected(book):
+    text = (
+        "invoice_id,customer_id,issue_date,due_date,amount,currency\n"
+        "I1,C1,2026-03-01,2026-04-01,1500,JPY\nI2,C1,2026-03-01,2026-04-01,1500.50,JPY\n"
+    )
+    book.load("invoices.csv", text)
+    assert book.amounts() == {"I1": Decimal("1500")}
+    assert book.rejects() == [(3, "bad_amount")]
+
+
+@pytest.mark.parametrize(
+    ("written", "value"),
+    [("€1,234.50", "1234.50"), ("1 234,50 €", "1234.50"), ("$99.90", "99.90"), ("£5.00", "5.00")],
+)
+def test_currency_symbols_the_readme_lists(book, written, value):
+    sep = ";" if written.endswith("€") else ","
+    header = INV.replace(",", sep)
+    book.load(
+        "invoices.csv",
+        header + sep.join(["I1", "C1", "2026-03-01", "2026-04-01", f'"{written}"']) + "\n",
+    )
+    assert book.amounts() == {"I1": Decimal(value)}
+
+
+# -- 1. dates and time zones -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("stamp", "day"),
+    [
+        ("2026-03-01T00:00:00+01:00", date(2026, 3, 1)),  # local midnight in Paris
+        ("2026-02-28T23:30:00Z", date(2026, 3, 1)),  # 00:30 in Paris
+        ("2026-03-01 12:00:00", date(2026, 3, 1)),  # naive: the date as written
+    ],
+)
+def test_time_zone_aware_timestamps_become_the_business_date(book, stamp, day):
+    book.load("invoices.csv", INV + f"I1,C1,{stamp},2026-04-01,100.00\n")
+    assert book.q("select issue_date from staging.invoices") == [(day,)]
+
+
+# -- 1. Excel --------------------------------------------------------------------------------
+
+
+def test_formula_cells_without_a_cached_value_are_refused_with_sheet_and_cell(book, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = "Factures"
+    ws.append(["invoice_id", "customer_id", "issue_date", "due_date", "amount", "disputed"])
+    ws.append(["I1", "C1", "2026-03-01", "2026-04-01", 100, "no"])
+    ws.append(["I2", "C1", "2026-03-01", "2026-04-01", "=E2*2", "no"])
+    path = tmp_path / "book.xlsx"
+    wb.save(path)
+    refused(book, "invoices.xlsx", path.read_bytes(), r"Factures.*E3")
+
+
+# -- 2. physical rows ------------------------------------------------------------------------
+
+
+def _invoice_rows(n: int, sep: str = ",") -> list[str]:
+    return [
+        sep.join([f"I{i}", "C1", "2026-03-01", "2026-04-01", "100.00"]) for i in range(1, n + 1)
+    ]
+
+
+def test_an_unbalanced_quote_never_swallows_rows_silently(book):
+    rows = _invoice_rows(20)
+    rows[2] = 'I3,"C1,2026-03-01,2026-04-01,100.00'
+    try:
+        book.load("invoices.csv", INV + "\n".join(rows) + "\n")
+    except IngestError as e:
+        assert "line 4" in str(e) and "\n" not in str(e).strip()
+        return
+    # or loaded, with the broken rows rejected: every physical line accounted for
+    [(read, loaded, rejected)] = book.q("select rows_read, rows_loaded, rows_rejected from loads")
+    assert read == 20 and loaded + rejected == 20 and loaded >= 2
+
+
+def test_cr_only_line_endings(book):
+    text = INV.replace("\n", "\r") + "\r".join(_invoice_rows(3)) + "\r"
+    try:
+        book.load("invoices.csv", text)
+    except IngestError as e:
+        assert "invoices.csv" in str(e)
+        return
+    assert len(book.amounts()) == 3
+
+
+def test_a_field_over_128_kib_is_rejected_or_refused_never_a_traceback(book):
+    rows = _invoice_rows(3)
+    rows[1] = "I2,C1,2026-03-01,2026-04-01," + "9" * 200_000
+    try:
+        book.load("invoices.csv", INV + "\n".join(rows) + "\n")
+    except IngestError as e:
+        assert "line 3" in str(e)
+        return
+    assert set(book.amounts()) == {"I1", "I3"}
+    assert book.rejects()[0][0] == 3
+
+
+def test_a_late_non_utf8_byte_is_read_as_cp1252_or_refused_with_its_line(book):
+    rows = [r.encode() for r in _invoice_rows(3000)]
+    rows[2900] = "I2901,Cé,2026-03-01,2026-04-01,100.00".encode("cp1252")
+    data = INV.encode() + b"\n".join(rows) + b"\n"
+    try:
+        book.load("invoices.csv", data)
+    except IngestError as e:
+        assert "line 2902" in str(e)
+        return
+    assert book.q("select customer_id from staging.invoices where invoice_id = 'I2901'") == [
+        ("Cé",)
+    ]
+
+
+def test_a_truncated_last_row_is_rejected(book):
+    text = INV + "\n".join(_invoice_rows(3)) + "\nI4,C1,2026-03-"
+    book.load("invoices.csv", text)
+    assert set(book.amounts()) == {"I1", "I2", "I3"}
+    assert book.rejects() == [(5, "wrong_field_count")]
+
+
+def test_blank_lines_and_quoted_newlines_keep_line_numbers(book):
+    text = INV + 'I1,C1,2026-03-01,2026-04-01,100.00\n\n"I\n2",C1,2026-03-01,2026-04-01,x\n'
+    book.load("invoices.csv", text)
+    assert book.rejects() == [(4, "bad_amount")]
+
+
+def test_a_header_only_file_loads_nothing(book):
+    [result] = book.load("invoices.csv", INV)
+    assert book.amounts() == {} and result.rows_read == 0
+
+
+# -- 3. one set of rules ---------------------------------------------------------------------
+
+
+def test_ids_are_trimmed_everywhere(book):
+    book.load("invoices.csv", INV + " I1 , C1 ,2026-03-01,2026-04-01,100.00\n")
+    book.load("payments.csv", "invoice_id,payment_date,amount\nI1 ,2026-03-10,100.00\n")
+    assert book.q("select customer_id from staging.customers") == [("C1",)]
+    assert book.q("select invoice_id, amount from staging.payments") == [("I1", Decimal("100.00"))]
+    assert book.q("select count(*) from staging.pending_payments") == [(0,)]
+
+
+def test_a_payment_before_its_invoice_is_rejected_direct(book):
+    book.load("invoices.csv", INV + "I1,C1,2026-03-01,2026-04-01,100.00\n")
+    book.load("payments.csv", "invoice_id,payment_date,amount\nI1,2026-02-10,100.00\n")
+    assert book.q("select count(*) from staging.payments") == [(0,)]
+    assert book.q("select line, rule from rejects where file_name like '%payments%'") == [
+        (2, "payment_before_issue")
+    ]
+
+
+def test_pending_payments_pass_the_direct_checks(book):
+    book.load(
+        "payments.csv",
+        "payment_id,invoice_id,payment_date,amount\n"
+        "P1,I1,2026-03-05,100.00\nP2,I1,2026-03-06,300.00\nP3,I1,2026-02-01,50.00\n"
+        "P4,CN1,2026-03-05,10.00\n",
+    )
+    assert book.q("select count(*) from staging.pending_payments") == [(4,)]
+    book.load(
+        "invoices.csv",
+        INV + "I1,C1,2026-03-01,2026-04-01,100.00\nCN1,C1,2026-03-01,2026-03-01,-40.00\n",
+    )
+    assert book.q("select payment_id from staging.payments order by 1") == [("P1",)]
+    assert book.q("select line, rule from rejects order by line") == [
+        (3, "overpayment"),
+        (4, "payment_before_issue"),
+        (5, "overpayment"),
+    ]
+    assert book.q("select count(*) from staging.pending_payments") == [(0,)]
+    [(pending_rejected,)] = book.q(
+        "select pending_rejected from loads order by load_id desc limit 1"
+    )
+    assert pending_rejected == 3
+
+
+def test_pending_payments_rejected_with_the_direct_rules(book):
+    book.load(
+        "payments.csv",
+        "payment_id,invoice_id,payment_date,amount\n"
+        "P1,I1,2026-03-05,100.00\nP2,I1,2026-03-06,300.00\nP3,I1,2026-02-01,50.00\n",
+    )
+    book.load("invoices.csv", INV + "I1,C1,2026-03-01,2026-04-01,100.00\n")
+    rules = sorted(r for (r,) in book.q("select rule from rejects"))
+    assert rules == ["overpayment", "payment_before_issue"]
+    [(read, pending)] = book.q("select rows_read, rows_pending from loads order by load_id limit 1")
+    assert (read, pending) == (3, 3)
+
+
+# -- 4 (part). mapping files -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("section", "key"),
+    [
+        ('date_format = "%Q-%d"', "date_format"),
+        ('date_format = "31/01/2026"', "date_format"),
+        ('encoding = "utf-99"', "encoding"),
+        ("[invoices.columns]\n123 = 456", "columns"),
+        ('colums = {"N" = "invoice_id"}', "colums"),
+        ("decimal_mark = 1", "decimal_mark"),
+        ('files = ["x.csv"]\ndate_format = "%d/%m"', "date_format"),
+    ],
+)
+def test_bad_mappings_are_refused_naming_the_key(book, section, key):
+    mapping = f"[invoices]\n{section}\n"
+    message = refused(
+        book, "invoices.csv", INV + "I1,C1,2026-03-01,2026-04-01,1.00\n", "bad_mapping", mapping
+    )
+    assert key in message
