@@ -15,7 +15,10 @@ from pipelines.jobs.ingest import ingest
 from pipelines.jobs.monitor import MonitorResult, monitor
 from pipelines.jobs.score import RefusedToPublish, ScoreResult, score_locked
 from pipelines.settings import Settings
+from pipelines.warehouse import WarehouseLocked, WarehouseUnreadable
 from pipelines.warehouse.locks import run_lock
+
+FAILED_REASON = "REASON.txt"  # beside the files of a night that could not load them
 
 
 @dataclass
@@ -48,10 +51,16 @@ def load_inbox(settings: Settings, today: date) -> tuple[list[LoadResult], Path 
         return [], None
     try:
         loads = ingest(settings, files, settings.inbox_mapping, today)
-    except IngestError as exc:
+    except (WarehouseLocked, WarehouseUnreadable):
+        raise  # not the files' fault: they stay for the next night
+    except Exception as exc:  # any file that breaks the load must not block the next nights
+        reason = str(exc) if isinstance(exc, IngestError) else f"{type(exc).__name__}: {exc}"
         failed = move_files(files, inbox / "failed" / today.isoformat())
+        with (failed / FAILED_REASON).open("a", encoding="utf-8") as note:
+            note.write(f"{', '.join(p.name for p in files)}: {reason}\n")
         raise RefusedToPublish(
-            f"could not load the inbox ({exc}); its files were moved to {failed}. "
-            "Fix them and drop them again; yesterday's list stays in place."
+            f"could not load the inbox ({reason}); its files were moved to {failed}, with the "
+            f"reason in {FAILED_REASON}. Fix them and drop them again; yesterday's list stays in "
+            "place."
         ) from exc
     return loads, move_files(files, inbox / "loaded" / today.isoformat())
