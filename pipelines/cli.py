@@ -46,13 +46,14 @@ def _run(work: Callable[[], T]) -> T:
     from models.train import InsufficientData
     from pipelines.cluster import ClusterError
     from pipelines.jobs.demo import NotADemoWarehouse
-    from pipelines.jobs.score import RefusedToPublish
+    from pipelines.jobs.score import PublishFailed, RefusedToPublish
     from pipelines.tracking import NoChampion
     from pipelines.warehouse.locks import RunLocked
 
     known = (
         NoChampion,
         RefusedToPublish,
+        PublishFailed,
         RunLocked,
         InsufficientData,
         WarehouseLocked,

@@ -75,37 +75,32 @@ def store_run(
     dso: dict,
 ) -> None:
     """Replace this date's rows of scoring.invoice_scores and scoring.worklist with this run's
-    and record it as published, in one transaction."""
+    and record it as published, in the caller's transaction (committed once the files are
+    published: jobs.score)."""
     keys = {"run_id": run_id, "as_of": as_of, "model_version": version}
     tables = {
         "invoice_scores": invoices[INVOICE_SCORE_COLUMNS].assign(**keys),
         "worklist": worklist.assign(**keys),
     }
-    con.execute("begin transaction")
-    try:
-        for name, frame in tables.items():
-            con.register("frame", frame)
-            con.execute(f"create table if not exists scoring.{name} as select * from frame limit 0")
-            _add_missing_columns(con, f"scoring.{name}")
-            con.execute(f"delete from scoring.{name} where as_of = $d", {"d": as_of})
-            con.execute(f"insert into scoring.{name} by name select * from frame")
-            con.unregister("frame")
-        record_run(
-            con,
-            run_id,
-            as_of,
-            version,
-            "published",
-            invoices_scored=len(invoices),
-            customers_listed=int(worklist["in_todays_list"].sum()),
-            receivables=dso["receivables"],
-            sales_90d=dso["sales"],
-            dso=dso["dso"],
-        )
-        con.execute("commit")
-    except BaseException:
-        con.execute("rollback")
-        raise
+    for name, frame in tables.items():
+        con.register("frame", frame)
+        con.execute(f"create table if not exists scoring.{name} as select * from frame limit 0")
+        _add_missing_columns(con, f"scoring.{name}")
+        con.execute(f"delete from scoring.{name} where as_of = $d", {"d": as_of})
+        con.execute(f"insert into scoring.{name} by name select * from frame")
+        con.unregister("frame")
+    record_run(
+        con,
+        run_id,
+        as_of,
+        version,
+        "published",
+        invoices_scored=len(invoices),
+        customers_listed=int(worklist["in_todays_list"].sum()),
+        receivables=dso["receivables"],
+        sales_90d=dso["sales"],
+        dso=dso["dso"],
+    )
 
 
 def _add_missing_columns(con: duckdb.DuckDBPyConnection, table: str) -> None:

@@ -106,3 +106,33 @@ def test_features_as_of_a_date_do_not_change_when_later_data_arrives(
     after = features("after")
     assert len(before) > 100 and before["is_disputed"].sum() > 0
     pd.testing.assert_frame_equal(before, after)
+
+
+@pytest.mark.slow
+def test_a_run_that_cannot_publish_is_recorded_as_failed_not_published(book_copy, monkeypatch):
+    from pipelines import publish
+
+    set_env(book_copy, monkeypatch)
+
+    def disk_full(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(publish, "_switch", disk_full)
+    result = CliRunner().invoke(app, ["score", "--as-of", AS_OF])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    line = " ".join(result.output.split())
+    assert line.startswith(f"error: could not publish the worklist of {AS_OF}: [Errno 28] No space")
+    assert line.endswith("Nothing was published; the run is recorded as failed")
+    assert not (book_copy.outputs_dir / AS_OF).exists()
+    with duckdb.connect(str(book_copy.warehouse_path), read_only=True) as con:
+        runs = con.execute("select status from scoring.runs where as_of = $d", {"d": AS_OF})
+        assert [s for (s,) in runs.fetchall()] == ["failed"]
+        worklist = con.execute(
+            "select count(*) from information_schema.tables where "
+            "table_schema = 'scoring' and table_name = 'worklist'"
+        ).fetchall()
+        if worklist[0][0]:
+            [(rows,)] = con.execute(
+                "select count(*) from scoring.worklist where as_of = $d", {"d": AS_OF}
+            ).fetchall()
+            assert rows == 0
