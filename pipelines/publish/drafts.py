@@ -18,7 +18,6 @@ made with fpdf2 and the DejaVu font matplotlib ships (every accent, the euro sig
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate
@@ -31,6 +30,7 @@ from babel.numbers import format_currency, format_percent
 from fpdf import FPDF
 
 from models.penalties import interest_by_period, penalties
+from pipelines.publish.files import safe_name
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 SUBJECTS = {
@@ -111,23 +111,17 @@ def write_drafts(folder: Path, published: pd.DataFrame, context: DraftContext) -
             continue
         customer = _customer(context, row.customer_id)
         if row.next_action_key == "collection_agency":
-            _agency_pack(folder / "drafts" / "agency" / slug(row.customer_id), row, invoices,
+            _agency_pack(folder / "drafts" / "agency" / safe_name(row.customer_id), row, invoices,
                          customer, context)  # fmt: skip
             continue
         target = (
             folder
             / "drafts"
-            / slug(row.collector)
-            / f"{slug(row.customer_id)}_{row.next_action_key}"
+            / safe_name(row.collector)
+            / f"{safe_name(row.customer_id)}_{row.next_action_key}"
         )
         _draft(target, row, invoices, customer, context)
     return context.written
-
-
-def slug(text: object) -> str:
-    """A file-name-safe form of a text from the data (never a path, never empty)."""
-    cleaned = re.sub(r"[^\w-]+", "_", str(text), flags=re.UNICODE).strip("_.")
-    return cleaned[:80] or "unnamed"
 
 
 def _draftable(row, context: DraftContext) -> pd.DataFrame:

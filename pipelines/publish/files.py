@@ -6,11 +6,30 @@ spreadsheet, so it gets a leading apostrophe (OWASP's advice for CSV injection).
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+# Names Windows refuses for a file or folder, whatever the extension.
+RESERVED_NAMES = {"CON", "PRN", "AUX", "NUL"} | {
+    f"{p}{i}" for p in ("COM", "LPT") for i in range(1, 10)
+}
+MAX_NAME_BYTES = 120  # of a name made from the data (file systems allow 255)
+
+
+def safe_name(text: object) -> str:
+    """A file or folder name made from a text of the data: letters, digits, _ and - only (never
+    a path), at most MAX_NAME_BYTES in UTF-8, never empty and never a reserved name."""
+    cleaned = re.sub(r"[^\w-]+", "_", str(text), flags=re.UNICODE).strip("_.")
+    while len(cleaned.encode("utf-8")) > MAX_NAME_BYTES:
+        cleaned = cleaned[:-1]
+    if cleaned.upper() in RESERVED_NAMES:
+        cleaned = f"_{cleaned}"
+    return cleaned or "unnamed"
 
 
 def neutralise(value: object) -> object:

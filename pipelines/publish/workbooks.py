@@ -18,7 +18,6 @@ invoice's currency.
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from pathlib import Path
 
@@ -26,7 +25,7 @@ import pandas as pd
 import xlsxwriter
 
 from models.ledger import INPUT_COLUMNS, OUTCOMES, ROW_COLUMNS
-from pipelines.publish.files import neutralise, neutralise_frame
+from pipelines.publish.files import neutralise, neutralise_frame, safe_name
 from pipelines.publish.locale import DEFAULT_LOCALE, currency_code, excel_amount_format
 
 # The worklist as collectors read it: column -> header (input columns: see INPUTS).
@@ -118,7 +117,7 @@ INPUT_ROWS = 500
 
 def collector_file_name(collector: str, taken: set[str]) -> str:
     """worklist_<collector>.xlsx with the name made safe for any file system, unique."""
-    slug = re.sub(r"[^\w-]+", "_", str(collector), flags=re.UNICODE).strip("_") or "unnamed"
+    slug = safe_name(collector)
     name, n = f"worklist_{slug}.xlsx", 2
     while name.lower() in taken:
         name, n = f"worklist_{slug}_{n}.xlsx", n + 1

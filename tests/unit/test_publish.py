@@ -215,3 +215,19 @@ def test_collector_file_names_are_safe_and_unique():
         "worklist_x.xlsx",
         "worklist_Zoé.xlsx",
     ]
+
+
+def test_names_made_from_the_data_are_safe_file_names():
+    from pipelines.publish.files import MAX_NAME_BYTES, safe_name
+    from pipelines.publish.workbooks import collector_file_name
+
+    assert safe_name("../../etc/passwd") == "etc_passwd"
+    assert safe_name("CON") == "_CON" and safe_name("lpt1") == "_lpt1"
+    assert safe_name("...") == "unnamed" and safe_name("") == "unnamed"
+    assert safe_name("Zoé Müller") == "Zoé_Müller"
+    long = safe_name("é" * 300)
+    assert long == "é" * (MAX_NAME_BYTES // 2) and len(long.encode()) <= MAX_NAME_BYTES
+    taken: set[str] = set()
+    names = [collector_file_name(c, taken) for c in ("x" * 400, "NUL", "a/b", "a:b")]
+    assert names[1:] == ["worklist__NUL.xlsx", "worklist_a_b.xlsx", "worklist_a_b_2.xlsx"]
+    assert len(names[0].encode()) <= 255
