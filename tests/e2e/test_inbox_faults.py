@@ -36,7 +36,9 @@ def test_a_file_that_crashes_the_load_is_moved_aside_with_its_reason(tmp_path, m
         "stays in place."
     )
     assert (failed / "invoices.csv").exists()
-    assert (failed / "REASON.txt").read_text() == "invoices.csv: RuntimeError: the reader fell over\n"
+    assert (
+        failed / "REASON.txt"
+    ).read_text() == "invoices.csv: RuntimeError: the reader fell over\n"
     # the next night finds an empty inbox: nothing to load, nothing refused
     assert nightly_job.load_inbox(settings, date(2026, 11, 3)) == ([], None)
 
