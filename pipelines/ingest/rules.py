@@ -11,10 +11,12 @@ with its decimal mark, the mapping's value maps and constants) and give each row
 message, or none.
 
 Two rules need the warehouse as well as the row: a payment on an invoice already paid in full
-(`overpayment`) is found after the checks, by `upsert.OVERPAID_PAYMENTS` and `REJECT_OVERPAID`,
-run before the payments are written (pending payments: `upsert.ARRIVED_PAYMENTS`); an action about another customer's invoice
-(`invoice_of_another_customer`) is checked again when a pending action stops waiting. A file that cannot be loaded at all is refused
-earlier, when it is planned (`plan.py`, `formats.py`, `readers.py`).
+(`overpayment`) is found after the checks, by `upsert.overpaid_payments`, run before the
+payments are written and again, with `payment_before_issue`, when pending payments stop waiting
+(`upsert.ARRIVED_PAYMENTS`); an action about another customer's invoice
+(`invoice_of_another_customer`) is checked again when a pending action stops waiting. A file
+that cannot be loaded at all is refused earlier, when it is planned (`plan.py`, `formats.py`,
+`readers.py`).
 """
 
 from __future__ import annotations
@@ -485,7 +487,7 @@ def invoice_rules(plan: Plan, s: Sql, due_text: str) -> list[Rule]:
 
 def payment_rules(plan: Plan, s: Sql) -> list[Rule]:
     """The payments' rules, in the order they are tried; then `overpayment`, against the
-    warehouse (upsert.OVERPAID_PAYMENTS)."""
+    warehouse (upsert.overpaid_payments)."""
     return [
         wrong_field_count(plan),
         required_value(

@@ -20,6 +20,7 @@ import duckdb
 from pipelines.ingest.db import run
 from pipelines.ingest.ledger import match_pending_actions, refresh_invoice_disputes, upsert_actions
 from pipelines.ingest.plan import Plan
+from pipelines.ingest.rules import payment_before_issue
 from pipelines.ingest.terms import over_cap
 
 SETTLEMENT_SUFFIX = "#settlement"  # payment_id of a payment derived from an invoice row
@@ -251,17 +252,14 @@ def match_pending(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> in
 
 
 # overpayment: a payment on an invoice already paid in full by earlier payments (or on a credit
-# note); the payment that completes an invoice is kept even if it overshoots. Only invoices
-# whose payments add up to more than their amount are examined: the file's payments per invoice
-# (the invoice amount came with the check), plus the payments already in staging for those
-# invoices. Run on `checked` once the rows' own rules have passed (status 'loaded').
-OVERPAID_PAYMENTS = """
-    create or replace temp table overpaid as
-    with candidate as not materialized (
-        select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, line,
-            invoice_amount
-        from checked where status = 'loaded'
-    ),
+# note); the payment that completes an invoice is kept even if it overshoots. One query for both
+# paths (a payments file's rows, and pending payments whose invoice arrived): of `candidates`
+# (payment_id, invoice_id, payment_date, amount, invoice_amount), only invoices whose payments
+# add up to more than their amount are examined, with the payments already in staging for them.
+def overpaid_payments(candidates: str) -> str:
+    """SQL: the candidates that overpay (payment_id, message)."""
+    return f"""
+    with candidate as not materialized ({candidates}),
     earlier as (
         select p.payment_id, p.invoice_id, p.payment_date, p.amount
         from staging.payments as p
@@ -280,9 +278,9 @@ OVERPAID_PAYMENTS = """
         where t.paid + coalesce(e.paid, 0) > t.invoice_amount
     ),
     everything as (
-        select payment_id, invoice_id, payment_date, amount, line from candidate
+        select payment_id, invoice_id, payment_date, amount, true as candidate from candidate
         union all
-        select payment_id, invoice_id, payment_date, amount, null from earlier
+        select payment_id, invoice_id, payment_date, amount, false from earlier
     ),
     ordered as (
         select e.*, s.invoice_amount,
@@ -291,54 +289,46 @@ OVERPAID_PAYMENTS = """
                 rows between unbounded preceding and 1 preceding), 0) as paid_before
         from everything as e join suspects as s using (invoice_id)
     )
-    select line, invoice_id, invoice_amount, paid_before from ordered
-    where line is not null and (invoice_amount <= 0 or paid_before >= invoice_amount)
-"""
-REJECT_OVERPAID = """
-    update checked set rule = 'overpayment', status = null,
-        message = 'invoice ' || o.invoice_id || ' (amount ' || o.invoice_amount
-            || ') was already paid in full (' || o.paid_before || ') before this payment'
-    from overpaid as o where checked.line = o.line
-"""
+    select payment_id,
+        'invoice ' || invoice_id || ' (amount ' || invoice_amount
+            || ') was already paid in full (' || paid_before || ') before this payment' as message
+    from ordered
+    where candidate and (invoice_amount <= 0 or paid_before >= invoice_amount)
+    """
 
 
-# Pending payments whose invoice arrived, checked as a direct load checks them: not before the
-# issue date (payment_before_issue), not on an invoice already paid in full by the payments
-# before them, nor on a credit note (overpayment, as OVERPAID_PAYMENTS).
-ARRIVED_PAYMENTS = """
-    create or replace temp table arrived_rejected as
-    with arrived as (
-        select p.*, i.issue_date, i.amount as invoice_amount
-        from staging.pending_payments as p join staging.invoices as i using (invoice_id)
-    ),
-    everything as (
-        select payment_id, invoice_id, payment_date, amount from arrived
-        where payment_date >= issue_date
-        union all
-        select payment_id, invoice_id, payment_date, amount from staging.payments
-        where invoice_id in (select invoice_id from arrived)
-          and payment_id not in (select payment_id from arrived)
-    ),
-    ordered as (
-        select payment_id, coalesce(sum(amount) over (
-            partition by invoice_id order by payment_date, payment_id
-            rows between unbounded preceding and 1 preceding), 0) as paid_before
-        from everything
-    ),
-    judged as (
-        select a.*, o.paid_before, case
-            when a.payment_date < a.issue_date then 'payment_before_issue'
-            when a.invoice_amount <= 0 or o.paid_before >= a.invoice_amount then 'overpayment'
-        end as rule
-        from arrived as a left join ordered as o using (payment_id)
+# A payments file's rows that passed their own rules (`checked`, status 'loaded').
+REJECT_OVERPAID = f"""
+    update checked set rule = 'overpayment', status = null, message = o.message
+    from ({
+    overpaid_payments(
+        "select pid as payment_id, invoice_id, paid_on as payment_date, amt as amount, "
+        "invoice_amount from checked where status = 'loaded'"
     )
-    select *, case rule
-        when 'payment_before_issue' then 'payment_date ' || payment_date
-            || ' is before the issue date ' || issue_date || ' of invoice ' || invoice_id
-        else 'invoice ' || invoice_id || ' (amount ' || invoice_amount
-            || ') was already paid in full (' || paid_before || ') before this payment'
-        end as message
-    from judged where rule is not null
+}) as o
+    where checked.status = 'loaded' and checked.pid = o.payment_id
+"""
+# Pending payments whose invoice arrived, typed as a payments file's rows are checked, then judged
+# by the same rules: payment_before_issue (rules.py), then overpayment among the others.
+BEFORE_ISSUE = payment_before_issue()
+ARRIVED_PAYMENTS = f"""
+    create or replace temp table arrived as
+    select p.*, p.payment_date as paid_on, i.issue_date as invoice_issue,
+        i.amount as invoice_amount,
+        case when {BEFORE_ISSUE[0]} then {BEFORE_ISSUE[2]} end as before_issue
+    from staging.pending_payments as p join staging.invoices as i using (invoice_id);
+    create or replace temp table arrived_rejected as
+    select a.*, coalesce(a.before_issue, o.message) as message,
+        case when a.before_issue is not null then '{BEFORE_ISSUE[1]}' else 'overpayment' end
+            as rule
+    from arrived as a
+    left join ({
+    overpaid_payments(
+        "select payment_id, invoice_id, payment_date, amount, invoice_amount from arrived "
+        "where before_issue is null"
+    )
+}) as o using (payment_id)
+    where a.before_issue is not null or o.message is not null;
 """
 
 
@@ -372,7 +362,6 @@ def _reject_arrived_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> in
 def upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
     """Payments whose invoice is known to staging.payments (after the overpayment rule), the
     others to staging.pending_payments. A changed payment replaces the one in staging."""
-    run(con, OVERPAID_PAYMENTS)
     run(con, REJECT_OVERPAID)
     counts = _compare(
         con,
