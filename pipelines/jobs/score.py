@@ -150,14 +150,9 @@ def score_locked(settings: Settings, as_of: date) -> ScoreResult:
         except RefusedToPublish as exc:
             store.record_run(con, run_id, as_of, version, "refused", message=str(exc))
             raise
-        except OSError as exc:  # the outputs folder cannot be written
-            failure = PublishFailed(
-                f"could not publish the worklist of {as_of}: {exc}; LATEPAY_OUTPUTS_DIR "
-                f"({settings.outputs_dir}) must be a folder latepay can write to. Nothing was "
-                "published; the run is recorded as failed"
-            )
-            store.record_run(con, run_id, as_of, version, "failed", message=str(failure))
-            raise failure from exc
+        except PublishFailed as exc:
+            store.record_run(con, run_id, as_of, version, "failed", message=str(exc))
+            raise
 
 
 class PublishFailed(RuntimeError):
@@ -279,6 +274,7 @@ def _rank_and_publish(
         french_law=_countries(settings.french_law_countries),
     )
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
+    drafts = draft_context(con, settings, as_of, invoices)  # (reads the rate table)
     # the run is recorded as published only once its folder is switched in (then committed)
     con.execute("begin transaction")
     try:
@@ -287,12 +283,18 @@ def _rank_and_publish(
             write_collector_workbooks(
                 published, behind, folder, as_of, coming_up(worklist), locale=settings.locale
             )
-            write_drafts(folder, published, draft_context(con, settings, as_of, invoices))
+            write_drafts(folder, published, drafts)
             (folder / "report.html").write_text(report.render(context), encoding="utf-8")
             store.store_run(con, run_id, as_of, version, invoices, worklist, context["dso"])
         con.execute("commit")
-    except BaseException:
+    except BaseException as exc:
         con.execute("rollback")
+        if isinstance(exc, OSError):  # the outputs folder cannot be written or switched in
+            raise PublishFailed(
+                f"could not publish the worklist of {as_of}: {exc}; LATEPAY_OUTPUTS_DIR "
+                f"({settings.outputs_dir}) must be a folder latepay can write to. Nothing was "
+                "published; the run is recorded as failed"
+            ) from exc
         raise
     return ScoreResult(
         as_of=as_of,
