@@ -81,12 +81,10 @@ def _first_snapshots(
     first = first.drop(columns=["due_date", "settled_date"], errors="ignore").merge(
         dates, on="invoice_id", how="inner"
     )
-    due = pd.to_datetime(first["due_date"])
-    first = first[due + pd.Timedelta(days=cap_days) <= pd.Timestamp(data_end)].copy()
-    settled = pd.to_datetime(first["settled_date"])
-    late_beyond_cap = settled > pd.to_datetime(first["due_date"]) + pd.Timedelta(days=cap_days)
-    first["settled_date"] = settled.mask(late_beyond_cap)
-    return first
+    cap = pd.to_datetime(first["due_date"]) + pd.Timedelta(days=cap_days)
+    first = first.assign(settled_date=pd.to_datetime(first["settled_date"]))
+    first["settled_date"] = first["settled_date"].mask(first["settled_date"] > cap)
+    return first[cap <= pd.Timestamp(data_end)]
 
 
 def _capped(days: pd.Series, cap_days: int) -> np.ndarray:
