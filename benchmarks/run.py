@@ -1,10 +1,12 @@
 """Benchmark harness: time each latepay stage as its own process on a synthetic book of N invoices.
 
     .venv/bin/python benchmarks/run.py --invoices 1000000          # what `make bench` runs
-    .venv/bin/python benchmarks/run.py --invoices 10000000 --stages ingest,features,window_pass
+    .venv/bin/python benchmarks/run.py --invoices 10000000 --stages ingest,plain_load,features,window_pass
+    .venv/bin/python benchmarks/run.py --invoices 10000000 --invoices-per-customer 25 ...
 
 Every stage runs the real CLI (`latepay generate/ingest/features/train/backtest/nightly`; the
-`window_pass` reference runs one DuckDB query) in a child process whose warehouse, MLflow store
+references `plain_load`, `window_pass` and `bare_predict` of references.py run the least work
+each stage could do) in a child process whose warehouse, MLflow store
 and outputs live in `benchmarks/work/<N>-<seed>/`. For each child the harness reports wall time,
 CPU time (user + sys) and peak RSS, read from `os.wait4`. Each child runs under a timeout and a
 memory cap (a watchdog on the child's VmRSS; RLIMIT_AS is not used: DuckDB and the allocators
@@ -27,35 +29,35 @@ import argparse
 import json
 import os
 import sys
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 
 from record import append_section, base_run, format_section, git_commit, print_table, ram_gb
 from stages import (
+    INVOICES_PER_CUSTOMER,
     REPO,
     STAGES,
     Bench,
     chosen_stages,
     prepare_work,
     run_stages,
-    time_window_query,
 )
 
 HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the benchmark (or, with --window-pass, be the window pass's child); 0 when every
-    stage succeeded."""
+    """Run the benchmark (or, with --reference, be a reference's child); 0 when every stage
+    succeeded."""
     args = parse_args(argv)
-    if args.window_pass:
-        print(json.dumps(time_window_query(Path(args.window_pass))))
+    if args.reference:
+        print(json.dumps(run_reference(*args.reference)))
         return 0
     run = run_benchmark(args)
     if args.observe:
         run["observations"] = args.observe
     results = Path(args.results)
-    base = base_run(results, run["invoices"], run["seed"])
+    base = base_run(results, run["invoices"], run["seed"], run["invoices_per_customer"])
     print_table(run, base)
     if args.json:
         Path(args.json).write_text(json.dumps(run, indent=2), encoding="utf-8")
@@ -78,6 +80,7 @@ def run_benchmark(args: argparse.Namespace) -> dict:
         timeout_s=args.timeout,
         mem_cap_gb=args.mem_cap_gb,
         champion_from=args.champion_from,
+        invoices_per_customer=args.invoices_per_customer,
     )
     stages = chosen_stages(args.stages)
     prepare_work(bench, stages)
@@ -94,6 +97,17 @@ def run_benchmark(args: argparse.Namespace) -> dict:
     return run
 
 
+def run_reference(name: str, *args: str) -> dict[str, float]:
+    """A reference's child: the timed part's seconds and rows (references.py)."""
+    import references
+
+    if name == "window_pass":
+        return references.window_pass(Path(args[0]), date.fromisoformat(args[1]))
+    if name == "plain_load":
+        return references.plain_load(Path(args[0]), Path(args[1]))
+    return references.bare_predict(Path(args[0]))
+
+
 def describe_run(bench: Bench, args: argparse.Namespace) -> dict:
     """The run's record before its stages: date, machine, book, commit, command and limits."""
     commit = git_commit() if bench.code == REPO else f"{args.code_commit}, code from {bench.code}"
@@ -104,6 +118,7 @@ def describe_run(bench: Bench, args: argparse.Namespace) -> dict:
         "load_avg": os.getloadavg()[0],
         "invoices": bench.invoices,
         "customers": bench.customers,
+        "invoices_per_customer": bench.invoices_per_customer,
         "seed": bench.seed,
         "commit": commit,
         "command": " ".join([".venv/bin/python", "benchmarks/run.py", *sys.argv[1:]]),
@@ -121,12 +136,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="benchmarks/run.py",
         description="Time every latepay stage, each as its own process, on a synthetic book of "
-        "N invoices (N/50 customers); print a table and append it to benchmarks/RESULTS.md.",
+        "N invoices (N/50 customers by default); print a table and append it to benchmarks/RESULTS.md.",
     )
     add_run_arguments(parser)
     add_output_arguments(parser)
     add_code_arguments(parser)
-    parser.add_argument("--window-pass", metavar="WAREHOUSE", help=argparse.SUPPRESS)
+    parser.add_argument("--reference", nargs="+", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
 
 
@@ -134,6 +149,12 @@ def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """The book, the stages and the limits of each stage."""
     parser.add_argument("--invoices", type=int, default=1_000_000, help="N (default 1,000,000)")
     parser.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    parser.add_argument(
+        "--invoices-per-customer",
+        type=int,
+        default=INVOICES_PER_CUSTOMER,
+        help=f"the book's shape (default {INVOICES_PER_CUSTOMER}; the issue's 10M book has 25)",
+    )
     parser.add_argument(
         "--stages",
         default=",".join(STAGES),

@@ -3,7 +3,7 @@
 Every stage but `window_pass` runs the real CLI (`latepay generate/ingest/features/train/backtest/
 nightly`) through `harness.run_stage`, in a child whose warehouse, MLflow store and outputs live
 in `<root>/work/<N>-<seed>/`; books are cached in `<root>/books/<N>-<seed>/`. `window_pass`, the
-reference, runs `run.py --window-pass WAREHOUSE`: one plain DuckDB window over `staging.invoices`.
+references (`plain_load`, `window_pass`, `bare_predict`: references.py) run `run.py --reference`.
 
 A stage whose prerequisite failed is skipped, and says which; the others still run. When `train`
 did not succeed, `score` borrows the champion of the run with a tenth of the invoices (or of
@@ -17,7 +17,6 @@ import os
 import re
 import shutil
 import sys
-import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
@@ -35,29 +34,22 @@ VENV_BIN = Path(sys.executable).parent
 STAGES = (
     "generate",
     "ingest",
+    "plain_load",
     "features",
     "window_pass",
     "train",
     "backtest_quality",
     "score",
+    "bare_predict",
 )
 # The book's last date (the generator's default) and the first date with no facts.
 BOOK_END = date(2026, 10, 31)
 DATA_END = BOOK_END + timedelta(days=1)
 # The backtest's default cut (jobs.DEFAULT_TEST_DAYS before the end of the data).
 BACKTEST_CUT = DATA_END - timedelta(days=180)
+# The generated book's shape: invoices per customer (the customers' histories' length). The
+# per-customer work dominates features, so both 50 and 25 are measured.
 INVOICES_PER_CUSTOMER = 50
-
-WINDOW_SQL = """
-create temp table w as
-select
-    invoice_id,
-    sum(amount) over (
-        partition by customer_id order by issue_date
-        rows between unbounded preceding and current row
-    ) as running_amount
-from staging.invoices
-"""
 
 
 @dataclass
@@ -71,20 +63,27 @@ class Bench:
     timeout_s: float
     mem_cap_gb: float
     champion_from: str | None = None
+    invoices_per_customer: int = INVOICES_PER_CUSTOMER
     results: dict[str, StageResult] = field(default_factory=dict)
     quality: dict | None = None
 
     @property
     def customers(self) -> int:
-        return max(1, self.invoices // INVOICES_PER_CUSTOMER)
+        return max(1, self.invoices // self.invoices_per_customer)
+
+    @property
+    def name(self) -> str:
+        """`<N>-<seed>`, and `-per<k>` when the book has other than 50 invoices per customer."""
+        shape = "" if self.invoices_per_customer == INVOICES_PER_CUSTOMER else "-per"
+        return f"{self.invoices}-{self.seed}{shape}{self.invoices_per_customer if shape else ''}"
 
     @property
     def book(self) -> Path:
-        return self.root / "books" / f"{self.invoices}-{self.seed}"
+        return self.root / "books" / self.name
 
     @property
     def work(self) -> Path:
-        return self.root / "work" / f"{self.invoices}-{self.seed}"
+        return self.root / "work" / self.name
 
     @property
     def logs(self) -> Path:
@@ -189,27 +188,38 @@ def features(bench: Bench) -> StageResult:
     return r
 
 
+def plain_load(bench: Bench) -> StageResult:
+    """The ingest's reference: DuckDB loading the book's files into a new database."""
+    return reference(bench, "plain_load", str(bench.book), str(bench.work / "plain.duckdb"))
+
+
 def window_pass(bench: Bench) -> StageResult:
-    """The reference: `run.py --window-pass`, whose last stdout line holds the query's figures."""
-    argv = [sys.executable, str(RUN_SCRIPT), "--window-pass", str(bench.warehouse)]
-    r = bench.run("window_pass", argv)
+    """The features' reference: one window pass over invoices with payments, as of DATA_END."""
+    return reference(bench, "window_pass", str(bench.warehouse), DATA_END.isoformat())
+
+
+def bare_predict(bench: Bench) -> StageResult:
+    """With the window pass, the nightly run's reference: the champion's booster predicting the
+    open invoices of the features stage's file (the champion `score` used)."""
+    features = bench.work / "features.parquet"
+    if not features.exists():
+        return StageResult("bare_predict", "skipped: no features file (run features)")
+    tracking = champion_store(bench)
+    if tracking is None:
+        return StageResult("bare_predict", "skipped: no champion model (train did not succeed)")
+    return reference(bench, "bare_predict", str(features), tracking=tracking)
+
+
+def reference(bench: Bench, name: str, *args: str, tracking: Path | None = None) -> StageResult:
+    """Run one reference of references.py as `run.py --reference NAME ARGS`; its last stdout
+    line holds the timed part's seconds and rows."""
+    argv = [sys.executable, str(RUN_SCRIPT), "--reference", name, *args]
+    r = bench.run(name, argv, tracking)
     if r.ok:
-        figures = json.loads((bench.logs / "window_pass.out").read_text().strip().splitlines()[-1])
+        figures = json.loads((bench.logs / f"{name}.out").read_text().strip().splitlines()[-1])
         r.extra = {"query_s": figures["query_s"]}
-        r.note = f"query {figures['query_s']:.2f} s over {figures['rows']:,.0f} invoices"
+        r.note = f"timed part {figures['query_s']:.2f} s, {figures['rows']:,.0f} rows"
     return r
-
-
-def time_window_query(warehouse: Path) -> dict[str, float]:
-    """What the `window_pass` child does: one DuckDB window over `staging.invoices`, timed."""
-    import duckdb
-
-    con = duckdb.connect(str(warehouse), read_only=True)
-    started = time.perf_counter()
-    con.execute(WINDOW_SQL)
-    query_s = time.perf_counter() - started
-    [(rows,)] = con.execute("select count(*) from w").fetchall()
-    return {"query_s": query_s, "rows": float(rows)}
 
 
 def train(bench: Bench) -> StageResult:
@@ -247,14 +257,11 @@ def backtest_quality(bench: Bench) -> StageResult:
 def score(bench: Bench) -> StageResult:
     """The nightly job (empty inbox): features as of the day after the book, score, rank,
     reasons for the published rows, the collectors' workbooks and the report."""
-    tracking, note = bench.work, ""
-    trained = bench.results.get("train")
-    if (trained is not None and not trained.ok) or not (bench.work / "mlflow.db").exists():
-        # No model trained at this size: borrow a champion, and say so.
-        borrowed = borrowed_champion(bench)
-        if borrowed is None:
-            return StageResult("score", "skipped: no champion model (train did not succeed)")
-        tracking = borrowed
+    tracking = champion_store(bench)
+    if tracking is None:
+        return StageResult("score", "skipped: no champion model (train did not succeed)")
+    note = ""
+    if tracking != bench.work:
         note = f"champion borrowed from {tracking.name} (no model trained in this run); "
     r = bench.run("score", bench.latepay("nightly", f"--as-of={DATA_END.isoformat()}"), tracking)
     r.note = note
@@ -265,22 +272,34 @@ def score(bench: Bench) -> StageResult:
     return r
 
 
+def champion_store(bench: Bench) -> Path | None:
+    """The work folder whose MLflow store holds the champion: this run's when it trained one,
+    else a borrowed one (None when there is none)."""
+    trained = bench.results.get("train")
+    if (trained is None or trained.ok) and (bench.work / "mlflow.db").exists():
+        return bench.work
+    return borrowed_champion(bench)
+
+
 def borrowed_champion(bench: Bench) -> Path | None:
     """The work folder whose MLflow store `score` uses when this run trained no model:
     `--champion-from`, else the run with a tenth of the invoices (None when neither has one)."""
     candidates = [Path(bench.champion_from)] if bench.champion_from else []
     candidates.append(bench.root / "work" / f"{bench.invoices // 10}-{bench.seed}")
+    candidates.append(bench.root / "work" / f"{bench.invoices}-{bench.seed}")
     found = [c.resolve() for c in candidates if (c / "mlflow.db").exists()]
     return found[0] if found else None
 
 
 RUNNERS: dict[str, Callable[[Bench], StageResult]] = {
     "ingest": ingest,
+    "plain_load": plain_load,
     "features": features,
     "window_pass": window_pass,
     "train": train,
     "backtest_quality": backtest_quality,
     "score": score,
+    "bare_predict": bare_predict,
 }
 
 
@@ -323,7 +342,7 @@ def run_stages(bench: Bench, stages: list[str], console: Any) -> list[dict]:
 
 def why_skipped(bench: Bench, name: str) -> str | None:
     """The reason a stage cannot run (a prerequisite failed, or no warehouse); None if it can."""
-    if name == "ingest":
+    if name in ("ingest", "plain_load"):
         return blocked_by(bench.results, "generate")
     why = blocked_by(bench.results, "generate", "ingest")
     if not why and not bench.warehouse.exists():
