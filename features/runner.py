@@ -25,7 +25,7 @@ import duckdb
 import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
-from features.state import STATE_FEATURES, StatePrior, state_features
+from features.state import STATE_FEATURES, CodedBook, StatePrior, coded_state
 
 # Up to this many dates, customer totals are aggregated directly from the invoices at each date;
 # beyond, from running totals (each direct date costs about one read of the history).
@@ -176,24 +176,52 @@ def _feature_table(
 
 
 def _add_state_features(con: duckdb.DuckDBPyConnection, table: str, grace_days: int) -> None:
-    """FEATURE_TABLE: `table` with the customer state features of each row (as of its date)."""
+    """FEATURE_TABLE: `table` with the customer state features of each row (as of its date).
+    DuckDB numbers the customers, sorts the events and turns dates into days (features/state.py
+    takes arrays); the features come back by row id."""
     # the customer's first invoice: tenure_days counts from it (customer_history)
-    rows = con.execute(
-        "select invoice_id, customer_id, as_of, issue_date, "
-        f"as_of - tenure_days::integer as first_issue_date from {table}"
-    ).df()
-    events = con.execute(feature_sql("state_events"), {"grace_days": grace_days}).df()
-    state = state_features(events, rows, StatePrior())
-    state.insert(0, "invoice_id", rows["invoice_id"])
-    state.insert(1, "as_of", rows["as_of"].dt.date)
-    del rows, events
+    con.execute(
+        f"""
+        create or replace temp table state_rows as
+        select
+            rowid as row_id,
+            dense_rank() over (order by customer_id) - 1 as code,
+            customer_id,
+            as_of,
+            as_of - date '1970-01-01' as as_of_day,
+            issue_date - date '1970-01-01' as issue_day,
+            as_of - tenure_days::integer - date '1970-01-01' as first_day
+        from {table}
+        """
+    )
+    try:
+        rows = con.execute(
+            "select row_id, code, as_of_day, issue_day, first_day from state_rows order by row_id"
+        ).fetchnumpy()
+        events = con.execute(feature_sql("state_events"), {"grace_days": grace_days}).fetchnumpy()
+    finally:
+        con.execute("drop table temp.state_rows")
+    coded = CodedBook(
+        ev_code=events["code"],
+        ev_issue=events["issue_day"],
+        ev_known=events["known_day"],
+        ev_late=events["late"].astype(bool),
+        row_code=rows["code"],
+        row_as_of=rows["as_of_day"],
+        row_issue=rows["issue_day"],
+        row_first=rows["first_day"],
+    )
+    p_late, deteriorating = coded_state(coded, StatePrior())
+    state = pd.DataFrame(
+        {"row_id": rows["row_id"], "p_late": p_late, "deteriorating": deteriorating}
+    )
+    del rows, events, coded
     con.register("state_features", state)
     try:
-        columns = ", ".join(f"s.{c}" for c in STATE_FEATURES)
         con.execute(
-            f"create or replace temp table {FEATURE_TABLE} as "
-            f"select f.*, {columns} from {table} as f "
-            "join state_features as s on s.invoice_id = f.invoice_id and s.as_of = f.as_of"
+            f"create or replace temp table {FEATURE_TABLE} as select f.*, "
+            f"s.p_late as {STATE_FEATURES[0]}, s.deteriorating as {STATE_FEATURES[1]} "
+            f"from {table} as f join state_features as s on s.row_id = f.rowid"
         )
     finally:
         con.unregister("state_features")

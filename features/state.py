@@ -55,9 +55,25 @@ class StatePrior:
 
 
 @dataclass(frozen=True)
+class CodedBook:
+    """The state model's input as arrays: customers as integer codes 0..n-1, dates as whole days
+    since 1970-01-01, the events sorted by customer code then last day on time (`coded_book`
+    builds one from DataFrames; features/runner.py straight from DuckDB)."""
+
+    ev_code: np.ndarray  # per event: its customer
+    ev_issue: np.ndarray  # per event: its invoice's issue date
+    ev_known: np.ndarray  # per event: its last day to pay on time (due date + grace)
+    ev_late: np.ndarray  # per event (bool): not settled by that day
+    row_code: np.ndarray  # per row: its customer
+    row_as_of: np.ndarray
+    row_issue: np.ndarray  # per row: the issue date of the row's invoice
+    row_first: np.ndarray  # per row: the issue date of the customer's first invoice
+
+
+@dataclass(frozen=True)
 class _Book:
-    """The rows and the events they may see, as arrays over integer customer codes. Dates are
-    days since 1970-01-01; bins are bin_days long, from the customer's first invoice on."""
+    """The rows and the events they may see. Bins are bin_days long, from the customer's first
+    invoice on."""
 
     origin: np.ndarray  # per customer: the day of its first invoice, where bin 0 starts
     starts: np.ndarray  # per customer k: its events are [starts[k], starts[k + 1])
@@ -122,37 +138,48 @@ def _events_seen(
     return starts, seen
 
 
-def _prepare_book(events: pd.DataFrame, rows: pd.DataFrame, width: int) -> _Book:
-    """The per-customer event arrays and change bins of `rows` (see `state_features` for the
-    columns), with bins `width` days long; events of customers without rows are dropped."""
+def coded_book(events: pd.DataFrame, rows: pd.DataFrame) -> CodedBook:
+    """`events` and `rows` (see `state_features`) as a CodedBook; the events of customers
+    without rows are dropped."""
     row_cust = rows["customer_id"].astype("object").to_numpy()
     codes = pd.Index(pd.unique(row_cust))
-    row_code = codes.get_indexer(row_cust)
-    origin = np.zeros(len(codes), dtype=np.int64)
-    origin[row_code] = _days(rows["first_issue_date"])
     ev_code = codes.get_indexer(events["customer_id"].astype("object").to_numpy())
     keep = ev_code >= 0
     ev_code = ev_code[keep]
-    ev_issue = _days(events["issue_date"])[keep]
     ev_known = _days(events["last_day_on_time"])[keep]
-    ev_late = events["late"].to_numpy(dtype=bool)[keep]
     order = np.lexsort((ev_known, ev_code))
-    ev_code, ev_issue, ev_known, ev_late = (
-        ev_code[order], ev_issue[order], ev_known[order], ev_late[order]
-    )  # fmt: skip
-    row_as_of = _days(rows["as_of"])
+    return CodedBook(
+        ev_code=ev_code[order],
+        ev_issue=_days(events["issue_date"])[keep][order],
+        ev_known=ev_known[order],
+        ev_late=events["late"].to_numpy(dtype=bool)[keep][order],
+        row_code=codes.get_indexer(row_cust),
+        row_as_of=_days(rows["as_of"]),
+        row_issue=_days(rows["issue_date"]),
+        row_first=_days(rows["first_issue_date"]),
+    )
+
+
+def _prepare_book(coded: CodedBook, width: int) -> _Book:
+    """The per-customer event offsets and the change bins of the rows, bins `width` days long."""
+    row_code = coded.row_code
+    n_customers = int(row_code.max()) + 1
+    origin = np.zeros(n_customers, dtype=np.int64)
+    origin[row_code] = coded.row_first
     # change bins k = 0, 1, ... start at origin + k * width; a row considers those before as_of
-    row_bins = (row_as_of - origin[row_code] - 1) // width + 1
-    ev_bin = np.clip((ev_issue - origin[ev_code]) // width, 0, None)
+    row_bins = (coded.row_as_of - origin[row_code] - 1) // width + 1
+    ev_bin = np.clip((coded.ev_issue - origin[coded.ev_code]) // width, 0, None)
     n_bins = int(max(row_bins.max(), ev_bin.max(initial=0) + 1))
-    starts, seen = _events_seen(ev_code, ev_known, row_code, row_as_of, len(codes))
+    starts, seen = _events_seen(
+        coded.ev_code, coded.ev_known, row_code, coded.row_as_of, n_customers
+    )
     return _Book(
         origin=origin,
         starts=starts,
-        ev_late=ev_late,
+        ev_late=coded.ev_late,
         ev_bin=np.minimum(ev_bin, n_bins - 1),
         row_code=row_code,
-        row_issue=_days(rows["issue_date"]),
+        row_issue=coded.row_issue,
         row_bins=row_bins,
         seen=seen,
         n_bins=n_bins,
@@ -191,14 +218,18 @@ def _customer_blocks(book: _Book) -> Iterator[tuple[int, int, np.ndarray]]:
         yield starts[blocks[b]], starts[blocks[b + 1]], block_rows
 
 
-def _running_counts(book: _Book, lo: int, hi: int) -> np.ndarray:
-    """Running counts of events [lo, hi) by (late, bin): row i counts events lo..lo+i-1 in column
-    late * n_bins + bin, so any customer's first `seen` events are a difference of two rows."""
-    n_bins = book.n_bins
-    cum = np.zeros((hi - lo + 1, 2 * n_bins), dtype=np.int32)
-    cum[np.arange(1, hi - lo + 1), book.ev_late[lo:hi] * n_bins + book.ev_bin[lo:hi]] = 1
-    np.cumsum(cum, axis=0, out=cum)
-    return cum
+def _counts_at_cuts(book: _Book, lo: int, hi: int, cuts: np.ndarray) -> np.ndarray:
+    """Running counts of the events [lo, hi) by (late, bin), at the sorted positions `cuts`
+    (relative to lo) only: row j counts events lo..lo+cuts[j]-1 in column late * n_bins + bin,
+    so any customer's first `seen` events are a difference of two rows. Summed at the positions
+    the rows need (their customer's first event, and where their seen events end), not at every
+    event: the same integers for a fraction of the work when rows are few per customer."""
+    width = 2 * book.n_bins
+    # each event counts from the first cut after it on
+    segment = np.searchsorted(cuts, np.arange(hi - lo), side="right")
+    column = book.ev_late[lo:hi] * book.n_bins + book.ev_bin[lo:hi]
+    flat = np.bincount(segment * width + column, minlength=(len(cuts) + 1) * width)
+    return np.cumsum(flat.reshape(-1, width)[: len(cuts)], axis=0, dtype=np.int32)
 
 
 def _counts_by_ramp_level(
@@ -272,23 +303,39 @@ def _late_weighted(
 
 
 def _chunk_features(
-    cum: np.ndarray, lo: int, chunk: np.ndarray, book: _Book, hyp: _Hypotheses, prior: StatePrior
+    counted: tuple[np.ndarray, np.ndarray],
+    lo: int,
+    chunk: np.ndarray,
+    book: _Book,
+    hyp: _Hypotheses,
+    prior: StatePrior,
 ) -> tuple[np.ndarray, np.ndarray]:
     """state_p_late and state_deteriorating of the rows `chunk` (positions), whose customers'
-    events are in the block starting at event `lo` with running counts `cum`."""
+    events are in the block starting at event `lo`, counted (cuts, counts) by _counts_at_cuts.
+    The posterior is computed once per distinct (customer, events seen, bins) of the rows (a
+    nightly run's rows of one customer share it), then weighted by each row's own invoice."""
+    cuts, cum = counted
     begin = book.starts[book.row_code[chunk]] - lo
-    m = int(book.row_bins[chunk].max())
-    counts = (cum[begin + book.seen[chunk]] - cum[begin]).reshape(-1, 2, book.n_bins)[:, :, :m]
-    levels, total = _counts_by_ramp_level(counts, hyp.n_partial)
-    ll, ll_never, scratch = _log_joint(levels, total, book.row_bins[chunk], hyp)
+    keys = np.stack([begin, book.seen[chunk], book.row_bins[chunk]], axis=1)
+    keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+    u_begin, u_seen, u_bins = keys.T
+    m = int(u_bins.max())
+    counts = cum[np.searchsorted(cuts, u_begin + u_seen)] - cum[np.searchsorted(cuts, u_begin)]
+    levels, total = _counts_by_ramp_level(
+        counts.reshape(-1, 2, book.n_bins)[:, :, :m], hyp.n_partial
+    )
+    ll, ll_never, _ = _log_joint(levels, total, u_bins, hyp)
     post, post_never = _unnormalised_posterior(ll, ll_never)
-    post_late = _late_weighted(post, scratch, chunk, book, hyp, prior)
+    row_post = post[inverse.ravel()]
+    post_late = _late_weighted(row_post, np.empty_like(row_post), chunk, book, hyp, prior)
     # sums over the bins as running sums: exact zeros past a row's bins change nothing
     changed = np.cumsum(post.sum(axis=2), axis=1)[:, -1]
     changed_late = np.cumsum(post_late.sum(axis=2), axis=1)[:, -1]
     norm = changed + post_never.sum(axis=1)
-    p_late = (changed_late + (post_never * hyp.p_never).sum(axis=1)) / norm
-    return p_late, changed / norm
+    never_late = (post_never * hyp.p_never).sum(axis=1)
+    inverse = inverse.ravel()
+    p_late = (changed_late + never_late[inverse]) / norm[inverse]
+    return p_late, (changed / norm)[inverse]
 
 
 def state_features(events: pd.DataFrame, rows: pd.DataFrame, prior: StatePrior) -> pd.DataFrame:
@@ -311,17 +358,25 @@ def state_features(events: pd.DataFrame, rows: pd.DataFrame, prior: StatePrior) 
     out = pd.DataFrame(index=rows.index, columns=list(STATE_FEATURES), dtype="float64")
     if rows.empty:
         return out
-    book = _prepare_book(events, rows, prior.bin_days)
+    out["state_p_late"], out["state_deteriorating"] = coded_state(coded_book(events, rows), prior)
+    return out
+
+
+def coded_state(coded: CodedBook, prior: StatePrior) -> tuple[np.ndarray, np.ndarray]:
+    """state_p_late and state_deteriorating of the rows of `coded` (see `state_features`)."""
+    p_late = np.empty(len(coded.row_code))
+    deteriorating = np.empty(len(coded.row_code))
+    if not len(p_late):
+        return p_late, deteriorating
+    book = _prepare_book(coded, prior.bin_days)
     hyp = _hypotheses(prior, book.n_bins)
-    p_late = np.empty(len(rows))
-    deteriorating = np.empty(len(rows))
     for lo, hi, block_rows in _customer_blocks(book):
-        cum = _running_counts(book, lo, hi)
+        begin = book.starts[book.row_code[block_rows]] - lo
+        cuts = np.unique(np.concatenate([begin, begin + book.seen[block_rows]]))
+        counted = (cuts, _counts_at_cuts(book, lo, hi, cuts))
         for chunk in np.array_split(block_rows, max(1, len(block_rows) // _ROW_CHUNK)):
             if len(chunk):
                 p_late[chunk], deteriorating[chunk] = _chunk_features(
-                    cum, lo, chunk, book, hyp, prior
+                    counted, lo, chunk, book, hyp, prior
                 )
-    out["state_p_late"] = p_late
-    out["state_deteriorating"] = deteriorating
-    return out
+    return p_late, deteriorating

@@ -15,7 +15,6 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from models.evaluate import POPULATIONS
 from pipelines.ingest import LoadResult
 
 console = Console()
@@ -129,6 +128,8 @@ def _rejects(results: list[LoadResult]) -> None:
 
 def backtest(result) -> None:
     """A models.backtest.BacktestResult: every population, the model beside both baselines."""
+    from models.evaluate import POPULATIONS  # (scikit-learn: not for `latepay ingest`)
+
     cuts = ", ".join(c.isoformat() for c in result.cuts)
     table = Table(title=f"Backtest, rolling origin: cuts {cuts}; data end {result.data_end}")
     columns = ("ranking", "AUC", "AUC 90% interval", "PR-AUC", "Brier", "ECE", "top 10%", "top 20%")
@@ -270,6 +271,8 @@ def worklist(result, rows: int = 10) -> None:
 def monitoring(result) -> None:
     """A pipelines.jobs.monitor.MonitorResult: realised accuracy over 4 and 13 weeks, the most
     drifting features, the alerts."""
+    from models.evaluate import POPULATIONS
+
     windows = result.realised[result.realised["window"] != "day"]
     table = Table(
         title=f"Realised accuracy of the published lists, outcomes known at {result.as_of}"
