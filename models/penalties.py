@@ -36,19 +36,34 @@ def interest_by_period(
 ) -> pd.DataFrame:
     """One invoice's interest at `as_of`, one row per half-year it was late in: start, end (the
     days counted run from start to end, end excluded), days, rate, interest (to the cent)."""
+    rows = late_periods(open_amount, due_date, as_of, statutory_periods(rates))
+    return pd.DataFrame(rows, columns=["start", "end", "days", "rate", "interest"])
+
+
+def statutory_periods(rates: pd.DataFrame) -> list[tuple[pd.Timestamp, pd.Timestamp, float]]:
+    """(start, end, rate) of each half-year of `half_year_rates`, for `late_periods`."""
+    return list(half_year_rates(rates).itertuples(index=False, name=None))
+
+
+def late_periods(
+    open_amount: float,
+    due_date: pd.Timestamp,
+    as_of: pd.Timestamp,
+    periods: list[tuple[pd.Timestamp, pd.Timestamp, float]],
+) -> list[dict]:
+    """The rows of `interest_by_period` as dicts, from the half-years of `statutory_periods`
+    (computed once for many invoices)."""
     first = pd.Timestamp(due_date) + pd.Timedelta(days=1)
-    last = pd.Timestamp(as_of)  # counted up to the as-of date: as many days as days past due
+    stop = pd.Timestamp(as_of) + pd.Timedelta(days=1)  # as many days as days past due
     rows = []
-    for period in half_year_rates(rates).itertuples():
-        start, end = max(first, period.start), min(last + pd.Timedelta(days=1), period.end)
+    for period_start, period_end, rate in periods:
+        start, end = max(first, period_start), min(stop, period_end)
         days = (end - start).days
         if days <= 0 or open_amount <= 0:
             continue
-        interest = _cents(Decimal(str(open_amount)) * Decimal(str(period.rate)) * days / 365)
-        rows.append(
-            {"start": start, "end": end, "days": days, "rate": period.rate, "interest": interest}
-        )
-    return pd.DataFrame(rows, columns=["start", "end", "days", "rate", "interest"])
+        interest = _cents(Decimal(str(open_amount)) * Decimal(str(rate)) * days / 365)
+        rows.append({"start": start, "end": end, "days": days, "rate": rate, "interest": interest})
+    return rows
 
 
 def _cents(value: Decimal) -> float:
@@ -61,15 +76,16 @@ def penalties(
     """Per invoice (invoice_id, currency, open_amount, due_date): interest (its currency, the sum
     of its half-years), the recovery indemnity in euros (0 outside French law) and days late."""
     out = []
+    periods = statutory_periods(rates)
     for row, french in zip(invoices.itertuples(), french_law, strict=True):
         late = (pd.Timestamp(as_of) - pd.Timestamp(row.due_date)).days
-        periods = interest_by_period(row.open_amount, row.due_date, as_of, rates)
+        owed = late_periods(row.open_amount, row.due_date, as_of, periods)
         out.append(
             {
                 "invoice_id": row.invoice_id,
                 "currency": row.currency,
                 "days_late": max(late, 0),
-                "interest": round(float(periods["interest"].sum()), 2),
+                "interest": round(float(sum(p["interest"] for p in owed)), 2),
                 "indemnity_eur": RECOVERY_INDEMNITY_EUR if french and late > 0 else 0.0,
             }
         )

@@ -51,22 +51,28 @@ def _clean(value: object) -> object:
     return None if isinstance(value, float) and math.isnan(value) else value
 
 
-def monitor(settings: Settings, as_of: date | None = None) -> MonitorResult:
+def monitor(
+    settings: Settings, as_of: date | None = None, features: pd.DataFrame | None = None
+) -> MonitorResult:
     """Realised accuracy of every list published before `as_of` (default today) with the
-    outcomes known at `as_of`, drift of today's open invoices, alerts; stored and logged."""
+    outcomes known at `as_of`, drift of today's open invoices, alerts; stored and logged.
+    `features`: those of the open invoices as of `as_of`, when the caller has built them (the
+    nightly run's scoring did)."""
     as_of = as_of or date.today()
     with connect(settings.warehouse_path) as con:
+        published = _published_scores(con, as_of)
         frame = labelled_scores(
-            _published_scores(con, as_of),
-            _outcomes(con),
+            published,
+            _outcomes(con, published["invoice_id"].unique()),
             as_of,
             grace_days=settings.late_grace_days,
             serious_days=settings.serious_late_days,
         )
         table = realised(frame, grace_days=settings.late_grace_days)
         profile = tracking.champion_profile(settings.mlflow_tracking_uri, settings.model_name)
-        today = build_features(con, [as_of], grace_days=settings.late_grace_days)
-        drifted = drift(profile or {}, today)
+        if features is None:
+            features = build_features(con, [as_of], grace_days=settings.late_grace_days)
+        drifted = drift(profile or {}, features)
         result = MonitorResult(as_of, table, drifted, _alerts(settings, table, drifted))
         _store(con, result)
     _log(settings, result)
@@ -95,14 +101,20 @@ def _published_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFra
     ).df()
 
 
-def _outcomes(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
-    return con.execute(
-        """
-        select i.invoice_id, i.due_date, s.settled_date
-        from staging.invoices as i
-        inner join staging.invoice_settlements as s using (invoice_id)
-        """
-    ).df()
+def _outcomes(con: duckdb.DuckDBPyConnection, invoice_ids: object) -> pd.DataFrame:
+    """Due and settlement dates of the given invoices (those of the published lists)."""
+    con.register("published_ids", pd.DataFrame({"invoice_id": invoice_ids}))
+    try:
+        return con.execute(
+            """
+            select i.invoice_id, i.due_date, s.settled_date
+            from staging.invoices as i
+            inner join staging.invoice_settlements as s using (invoice_id)
+            semi join published_ids as p using (invoice_id)
+            """
+        ).df()
+    finally:
+        con.unregister("published_ids")
 
 
 def _alerts(settings: Settings, table: pd.DataFrame, drifted: pd.DataFrame) -> list[str]:

@@ -37,7 +37,9 @@ def nightly(settings: Settings, as_of: date | None = None) -> NightlyResult:
     with run_lock(settings.warehouse_path):
         loads, moved = load_inbox(settings, today)
         scored = score_locked(settings, as_of or today)
-        return NightlyResult(loads, moved, scored, monitor(settings, as_of or today))
+        # the drift of today's open invoices: the features the scoring built
+        measured = monitor(settings, as_of or today, features=scored.scores)
+        return NightlyResult(loads, moved, scored, measured)
 
 
 def load_inbox(settings: Settings, today: date) -> tuple[list[LoadResult], Path | None]:

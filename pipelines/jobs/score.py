@@ -274,7 +274,7 @@ def _rank_and_publish(
         french_law=_countries(settings.french_law_countries),
     )
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
-    drafts = draft_context(con, settings, as_of, invoices)  # (reads the rate table)
+    drafts = draft_context(con, settings, as_of, behind)  # (reads the rate table)
     # the run is recorded as published only once its folder is switched in (then committed)
     con.execute("begin transaction")
     try:
@@ -314,11 +314,25 @@ RATES_FILE = "ecb_main_refinancing_rate.csv"
 def draft_context(
     con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, invoices: pd.DataFrame
 ) -> DraftContext:
-    """What the drafts need from the warehouse and the settings: customers, the invoices'
-    currencies, the ledger, the ECB rate table (pipelines/publish/data), the company."""
-    currencies = con.execute(
-        "select invoice_id, coalesce(currency, 'EUR') as currency from staging.invoices"
-    ).df()
+    """What the drafts of the customers of `invoices` (those listed today) need from the
+    warehouse and the settings: the customers, their invoices' currencies, the ledger, the ECB
+    rate table (pipelines/publish/data), the company."""
+    con.register("draft_customers", pd.DataFrame({"customer_id": invoices["customer_id"].unique()}))
+    try:
+        listed = "semi join draft_customers using (customer_id)"
+        currencies = con.execute(
+            f"select invoice_id, coalesce(currency, 'EUR') as currency from staging.invoices {listed}"
+        ).df()
+        customers = con.execute(
+            f"select customer_id, name, country from staging.customers {listed}"
+        ).df()
+        history = con.execute(
+            "select customer_id, invoice_id, action_date, action, channel, note "
+            f"from staging.actions {listed} where action_date < $as_of",
+            {"as_of": as_of},
+        ).df()
+    finally:
+        con.unregister("draft_customers")
     rates = pd.read_csv(resources.files("pipelines.publish").joinpath("data", RATES_FILE))
     return DraftContext(
         as_of=pd.Timestamp(as_of),
@@ -330,15 +344,11 @@ def draft_context(
             "email": settings.company_email,
             "signature": settings.company_signature,
         },
-        customers=con.execute("select customer_id, name, country from staging.customers").df(),
+        customers=customers,
         invoices=invoices.drop(columns=["currency"], errors="ignore").merge(
             currencies, on="invoice_id", how="left"
         ),
-        history=con.execute(
-            "select customer_id, invoice_id, action_date, action, channel, note "
-            "from staging.actions where action_date < $as_of",
-            {"as_of": as_of},
-        ).df(),
+        history=history,
         rates=rates,
         french_law=_countries(settings.french_law_countries),
         french_language=_countries(settings.french_language_countries),

@@ -29,7 +29,7 @@ import pandas as pd
 from babel.numbers import format_currency, format_percent
 from fpdf import FPDF
 
-from models.penalties import interest_by_period, penalties
+from models.penalties import late_periods, penalties, statutory_periods
 from pipelines.publish.files import safe_name
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
@@ -238,19 +238,18 @@ def _totals(invoices: pd.DataFrame, owed: pd.DataFrame, money) -> dict:
 
 def _periods(invoices: pd.DataFrame, context: DraftContext, money) -> list[dict]:
     rows = []
+    half_years = statutory_periods(context.rates)
     for invoice in invoices.itertuples():
-        periods = interest_by_period(
-            invoice.open_amount, invoice.due_date, context.as_of, context.rates
-        )
-        for p in periods.itertuples():
+        periods = late_periods(invoice.open_amount, invoice.due_date, context.as_of, half_years)
+        for p in periods:
             rows.append(
                 {
                     "invoice_id": invoice.invoice_id,
-                    "start": _day(p.start),
-                    "end": _day(p.end - pd.Timedelta(days=1)),
-                    "days": p.days,
-                    "rate": money.percent(p.rate),
-                    "interest": money(p.interest, invoice.currency),
+                    "start": _day(p["start"]),
+                    "end": _day(p["end"] - pd.Timedelta(days=1)),
+                    "days": p["days"],
+                    "rate": money.percent(p["rate"]),
+                    "interest": money(p["interest"], invoice.currency),
                 }
             )
     return rows

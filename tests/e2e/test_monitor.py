@@ -43,6 +43,12 @@ def test_the_monitor_measures_published_lists_once_their_outcomes_are_known(
             "select count(*) from scoring.monitoring where monitored_on = '2026-11-01'"
         ).fetchall()
     assert rows > 0
+    # the nightly run measures the drift on the features its scoring built (not built twice):
+    # the same figures as the monitor's own
+    from pipelines.jobs.nightly import nightly
+
+    measured = nightly(book_copy, date(2026, 11, 1)).monitoring
+    assert measured.drift.to_dict("records") == summary["drift"]
 
 
 @pytest.mark.slow
