@@ -27,7 +27,7 @@ import jinja2
 import matplotlib
 import pandas as pd
 from babel.numbers import format_currency, format_percent
-from fpdf import FPDF
+from fpdf import FPDF, FPDFException
 
 from models.penalties import late_periods, penalties, statutory_periods
 from pipelines.publish.files import safe_name
@@ -336,18 +336,31 @@ def _email(path: Path, text: str, customer: dict, context: DraftContext) -> None
     context.written.append(path)
 
 
+FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
+
+
 def _pdf(path: Path, html: str, context: DraftContext) -> None:
-    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
-    pdf = FPDF(format="A4")
-    pdf.add_font("DejaVu", "", str(fonts / "DejaVuSans.ttf"))
-    pdf.add_font("DejaVu", "B", str(fonts / "DejaVuSans-Bold.ttf"))
-    pdf.add_font("DejaVu", "I", str(fonts / "DejaVuSans-Oblique.ttf"))
-    pdf.set_font("DejaVu", size=10)
-    pdf.add_page()
-    pdf.write_html(html)
+    # Reading a font costs about 25 ms a document: the italic one only when the text uses it
+    # (our templates do not; a user's own may)
+    try:
+        pdf = _document(html, styles=("", "B"))
+    except FPDFException:
+        pdf = _document(html, styles=tuple(FONTS))
     path.parent.mkdir(parents=True, exist_ok=True)
     pdf.output(str(path))
     context.written.append(path)
+
+
+def _document(html: str, styles: tuple[str, ...]) -> FPDF:
+    """An A4 document of `html` in DejaVu (matplotlib ships it), with the font `styles`."""
+    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    pdf = FPDF(format="A4")
+    for style in styles:
+        pdf.add_font("DejaVu", style, str(fonts / FONTS[style]))
+    pdf.set_font("DejaVu", size=10)
+    pdf.add_page()
+    pdf.write_html(html)
+    return pdf
 
 
 def _agency_pack(folder: Path, row, invoices: pd.DataFrame, customer: dict, context: DraftContext):

@@ -165,3 +165,22 @@ def test_a_letter_for_a_customer_preferring_letters_and_no_draft_for_a_dispute(d
         "FR2_first_reminder.pdf",
         "UK1_first_reminder.eml",
     ]
+
+
+def test_a_pdf_embeds_the_italic_font_only_when_its_text_is_in_italics(tmp_path: Path) -> None:
+    """Our templates use no italics (each font read costs time); a user's own template may."""
+    from pipelines.publish.drafts import _pdf
+
+    context = DraftContext.__new__(DraftContext)
+    context.written = []
+
+    def fonts(name: str, html: str) -> list[str]:
+        _pdf(tmp_path / name, html, context)
+        resources = PdfReader(tmp_path / name).pages[0]["/Resources"]["/Font"]
+        return sorted(str(resources[k].get_object()["/BaseFont"]).split("+")[1] for k in resources)
+
+    plain = fonts("plain.pdf", "<p>Madame, <b>1 234,56 €</b></p>")
+    assert plain == ["DejaVuSansBold", "DejaVuSansBook"]
+    assert fonts("italic.pdf", "<p>Madame, <i>mise en demeure</i></p>") == [
+        "DejaVuSansBook", "DejaVuSansOblique"
+    ]  # fmt: skip
