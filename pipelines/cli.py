@@ -44,6 +44,8 @@ def _day(value: datetime | None) -> date | None:
 # LightGBM only to catch their faults (a module not imported raised none).
 KNOWN_FAULTS = (
     ("pipelines.tracking", "NoChampion"),
+    ("pipelines.tracking", "TrackingStoreUnreadable"),
+    ("pipelines.tracking", "ChampionUnreadable"),
     ("pipelines.jobs.score", "RefusedToPublish"),
     ("pipelines.jobs.score", "PublishFailed"),
     ("pipelines.warehouse.locks", "RunLocked"),

@@ -36,6 +36,35 @@ class NoChampion(RuntimeError):
     """No model carries the champion alias yet."""
 
 
+class TrackingStoreUnreadable(RuntimeError):
+    """The MLflow store cannot be read (not a store, damaged, unreachable)."""
+
+
+class ChampionUnreadable(RuntimeError):
+    """The champion is registered but its files cannot be loaded (moved, deleted, damaged)."""
+
+
+_READABLE: set[str] = set()  # the stores found readable by this process
+
+
+def use_store(tracking_uri: str) -> None:
+    """Point MLflow at `tracking_uri`; TrackingStoreUnreadable, in one line, when it cannot be
+    read (checked once per process: one query)."""
+    mlflow.set_tracking_uri(tracking_uri)
+    if tracking_uri in _READABLE:
+        return
+    try:
+        MlflowClient().search_experiments(max_results=1)
+    except Exception as exc:  # sqlite, SQLAlchemy, MLflow or OS errors: the store's fault
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TrackingStoreUnreadable(
+            f"the MLflow store {tracking_uri} cannot be read ({reason}); "
+            "LATEPAY_MLFLOW_TRACKING_URI must name a store latepay made, or a new file: move "
+            "the damaged one away and run `latepay train`"
+        ) from exc
+    _READABLE.add(tracking_uri)
+
+
 class RiskModelPyfunc(mlflow.pyfunc.PythonModel):
     """The MLflow form of a RiskModel: feature rows in, p_late and p_late_30 out."""
 
@@ -73,7 +102,7 @@ class Destination:
 
 
 def _setup(to: Destination) -> None:
-    mlflow.set_tracking_uri(to.tracking_uri)
+    use_store(to.tracking_uri)
     if mlflow.get_experiment_by_name(to.experiment) is None:
         to.artifacts_dir.mkdir(parents=True, exist_ok=True)
         mlflow.create_experiment(
@@ -156,21 +185,37 @@ def _signature(model: RiskModel) -> ModelSignature:
 
 def load_champion(tracking_uri: str, model_name: str) -> tuple[RiskModel, str]:
     """The champion RiskModel and its registry version."""
-    mlflow.set_tracking_uri(tracking_uri)
+    use_store(tracking_uri)
     try:
-        version = MlflowClient().get_model_version_by_alias(model_name, CHAMPION).version
+        found = MlflowClient().get_model_version_by_alias(model_name, CHAMPION)
     except mlflow.exceptions.MlflowException as exc:
         raise NoChampion(
             f"no '{CHAMPION}' model named '{model_name}' in {tracking_uri}: "
             "run `latepay train` first"
         ) from exc
-    loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@{CHAMPION}")
-    return loaded.unwrap_python_model().model, str(version)
+    try:
+        loaded = mlflow.pyfunc.load_model(f"models:/{model_name}@{CHAMPION}")
+        return loaded.unwrap_python_model().model, str(found.version)
+    except Exception as exc:  # missing or damaged files: MLflow, OS or unpickling errors
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise ChampionUnreadable(
+            f"the champion (version {found.version} of '{model_name}') cannot be loaded from "
+            f"{_files_of(model_name, found.version)} ({reason}): its files under LATEPAY_MLFLOW_ARTIFACTS_DIR were "
+            "moved or deleted; put them back, or run `latepay train --force-promote`"
+        ) from exc
+
+
+def _files_of(model_name: str, version: str) -> str:
+    """Where the registry keeps a model version's files (its source when it cannot say)."""
+    try:
+        return MlflowClient().get_model_version_download_uri(model_name, version)
+    except mlflow.exceptions.MlflowException:
+        return f"models:/{model_name}/{version}"
 
 
 def champion_run(tracking_uri: str, model_name: str) -> tuple[dict, dict] | None:
     """Params and metrics of the champion's training run; None when there is no champion."""
-    mlflow.set_tracking_uri(tracking_uri)
+    use_store(tracking_uri)
     client = MlflowClient()
     try:
         run_id = client.get_model_version_by_alias(model_name, CHAMPION).run_id
@@ -183,7 +228,7 @@ def champion_run(tracking_uri: str, model_name: str) -> tuple[dict, dict] | None
 def champion_profile(tracking_uri: str, model_name: str) -> dict | None:
     """The champion's training feature profile; None without a champion or one trained before
     profiles were logged."""
-    mlflow.set_tracking_uri(tracking_uri)
+    use_store(tracking_uri)
     client = MlflowClient()
     try:
         run_id = client.get_model_version_by_alias(model_name, CHAMPION).run_id

@@ -16,6 +16,7 @@ import pandas as pd
 from features.runner import build_features
 from models.monitoring import alerts, drift, labelled_scores, realised
 from models.promotion import GATE_METRIC
+from models.train import InsufficientData
 from pipelines import tracking
 from pipelines.settings import Settings
 from pipelines.warehouse import connect
@@ -60,6 +61,11 @@ def monitor(
     nightly run's scoring did)."""
     as_of = as_of or date.today()
     with connect(settings.warehouse_path) as con:
+        if not con.execute("select count(*) from staging.invoices").fetchall()[0][0]:
+            raise InsufficientData(
+                f"the warehouse {settings.warehouse_path} holds no invoice: load the exports "
+                "first (latepay ingest PATH...)"
+            )
         published = _published_scores(con, as_of)
         frame = labelled_scores(
             published,
@@ -156,7 +162,7 @@ def _store(con: duckdb.DuckDBPyConnection, result: MonitorResult) -> None:
 
 def _log(settings: Settings, result: MonitorResult) -> None:
     """One point per date on the "monitoring" run of the experiment (created once)."""
-    mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
+    tracking.use_store(settings.mlflow_tracking_uri)
     experiment = mlflow.get_experiment_by_name(settings.experiment_name)
     if experiment is None:
         return

@@ -34,10 +34,12 @@ def test_a_warehouse_path_naming_another_file_is_refused_and_the_file_left_alone
     assert settings.warehouse_path.read_text() == "notes, not a database\n"
 
 
-def test_training_or_backtesting_an_empty_warehouse_says_to_load_first(tmp_path, monkeypatch):
+def test_training_backtesting_or_monitoring_an_empty_warehouse_says_to_load_first(
+    tmp_path, monkeypatch
+):
     settings = settings_in(tmp_path)
     set_env(settings, monkeypatch)
-    for command in ("train", "backtest"):
+    for command in ("train", "backtest", "monitor"):
         result, line = _latepay(command)
         assert result.exit_code == 1, result.output
         assert line == (
