@@ -135,7 +135,9 @@ def _customer(context: DraftContext, customer_id: str) -> dict:
     found = context.customers[context.customers["customer_id"] == customer_id]
     record = found.iloc[0].to_dict() if len(found) else {"customer_id": customer_id}
     record.setdefault("name", customer_id)
-    record["name"] = record["name"] if isinstance(record["name"], str) else customer_id
+    # on one line: a name is a line of a letter's address, or part of a user's subject
+    name = record["name"] if isinstance(record["name"], str) else customer_id
+    record["name"] = " ".join(name.split())
     country = str(record.get("country") or "").upper()[:2]
     record["language"] = "fr" if country in context.french_language else "en"
     record["french_law"] = country in context.french_law
@@ -325,15 +327,21 @@ def _email(path: Path, text: str, customer: dict, context: DraftContext) -> None
     """An RFC 5322 message: the template's first line is the subject."""
     subject, _, body = text.partition("\n")
     message = EmailMessage()
-    message["Subject"] = subject.removeprefix("Subject:").strip()
-    message["From"] = context.company.get("email") or context.company.get("name", "")
-    message["To"] = str(customer.get("email") or "")
+    message["Subject"] = _header(subject.removeprefix("Subject:"))
+    message["From"] = _header(context.company.get("email") or context.company.get("name", ""))
+    message["To"] = _header(customer.get("email") or "")
     message["Date"] = formatdate(localtime=False)
     message["X-Unsent"] = "1"  # Outlook opens it as a draft to send
     message.set_content(body.lstrip("\n"))
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(bytes(message))
     context.written.append(path)
+
+
+def _header(value: object) -> str:
+    """A header value on one line: line breaks from the data (a customer's name in a user's
+    subject, say) become spaces, so they can neither add a header nor stop the publish."""
+    return " ".join(str(value).split())
 
 
 FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}

@@ -184,3 +184,48 @@ def test_a_pdf_embeds_the_italic_font_only_when_its_text_is_in_italics(tmp_path:
     assert fonts("italic.pdf", "<p>Madame, <i>mise en demeure</i></p>") == [
         "DejaVuSansBook", "DejaVuSansOblique"
     ]  # fmt: skip
+
+
+def test_a_line_break_in_a_name_never_adds_a_header_to_an_email(tmp_path: Path) -> None:
+    """A user's template puts the customer's name in the subject; a name with line breaks
+    ("\\r\\nBcc: ...") stays text in the subject, and the other drafts are written too."""
+    templates = tmp_path / "templates"
+    (templates / "en").mkdir(parents=True)
+    (templates / "en" / "reminder_email.txt.j2").write_text(
+        "Subject: Invoices of {{ customer.name }}\n\nDear {{ customer.name }},\n", encoding="utf-8"
+    )
+    invoices = pd.DataFrame(
+        [_invoice("E1", "UK1", "2025-07-01", 2_000.00), _invoice("E2", "UK2", "2025-07-01", 9.0)]
+    )
+    published = pd.DataFrame(
+        [_row(c, "first_reminder", "email", i) for c, i in (("UK1", "E1"), ("UK2", "E2"))]
+    )
+    customers = pd.DataFrame(
+        {
+            "customer_id": ["UK1", "UK2"],
+            "name": ["Smith Ltd\r\nBcc: thief@evil.example\rX-Spam: 1", "Jones plc"],
+            "country": ["GB", "GB"],
+        }
+    )
+    context = DraftContext(
+        as_of=AS_OF,
+        company={**COMPANY, "name": "Acme\nSAS", "email": ""},
+        customers=customers,
+        invoices=invoices,
+        history=pd.DataFrame(
+            columns=["customer_id", "invoice_id", "action_date", "action", "channel", "note"]
+        ),
+        rates=RATES,
+        french_law=set(),
+        french_language=set(),
+        templates_dir=templates,
+    )
+    write_drafts(tmp_path, published, context)
+    folder = tmp_path / "drafts" / "Laura"
+    message = email.message_from_bytes(
+        (folder / "UK1_first_reminder.eml").read_bytes(), policy=policy.default
+    )
+    assert message["Subject"] == "Invoices of Smith Ltd Bcc: thief@evil.example X-Spam: 1"
+    assert message["Bcc"] is None and message["X-Spam"] is None
+    assert message["From"].strip('"') == "Acme SAS"
+    assert (folder / "UK2_first_reminder.eml").exists()
