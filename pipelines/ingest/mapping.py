@@ -10,6 +10,7 @@ format"):
     encoding = "cp1252"              # utf-8, cp1252, latin-1, utf-16
     date_format = "%d/%m/%Y"         # strptime format of every date column
     decimal_mark = ","               # "." or ","
+    timezone = "America/New_York"    # the business date of timestamps with an offset
     sheet = "Factures"               # Excel sheet (default: the first)
     open_items = true                # invoices only: the file is an open-items export
 
@@ -41,6 +42,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import (
     BaseModel,
@@ -102,7 +104,10 @@ DATE_FIELDS = (
     "action_date",
 )
 AMOUNT_FIELDS = ("amount", "paid_amount", "promised_amount", "open_amount")
-FORMAT_KEYS = ("delimiter", "encoding", "date_format", "decimal_mark", "sheet")
+FORMAT_KEYS = ("delimiter", "encoding", "date_format", "decimal_mark", "timezone", "sheet")
+# The zone whose calendar gives the date of a timestamp with an offset (Z, +01:00), unless a
+# mapping says otherwise (`timezone`).
+BUSINESS_TIMEZONE = "Europe/Paris"
 DERIVE = re.compile(r"^\s*issue_date\s*\+\s*(?:(\d+)|(payment_terms_days))\s*$")
 
 
@@ -125,6 +130,7 @@ class Section:
     encoding: str | None = None
     date_format: str | None = None
     decimal_mark: str | None = None
+    timezone: str | None = None
     sheet: str | None = None
     open_items: bool = False  # an open-items export (invoices only; see open_items.py)
     text: str = ""  # a canonical rendering, hashed so that a changed mapping reloads a file
@@ -196,6 +202,7 @@ def _section(kind: str, raw: dict, where: str) -> Section:
         encoding=checked.encoding,
         date_format=checked.date_format,
         decimal_mark=checked.decimal_mark,
+        timezone=checked.timezone,
         sheet=checked.sheet,
         open_items=checked.open_items,
         text=repr(sorted(raw.items(), key=str)),
@@ -215,6 +222,7 @@ EXPECTED = {
     "encoding": 'an encoding, such as "cp1252"',
     "date_format": 'a strptime format, such as "%d/%m/%Y"',
     "decimal_mark": '"." or ","',
+    "timezone": 'a time zone name, such as "Europe/Paris"',
     "sheet": "a sheet name, in quotes",
     "open_items": "true or false",
     "columns": 'a table of "source column" = "latepay field"',
@@ -255,6 +263,7 @@ class _Formats(BaseModel):
     encoding: str | None = None
     date_format: str | None = None
     decimal_mark: Literal[".", ","] | None = None
+    timezone: str | None = None
     sheet: str | None = None
 
     @field_validator("delimiter", mode="before")
@@ -272,6 +281,19 @@ class _Formats(BaseModel):
                 raise _invalid(
                     f"encoding {value!r} is not an encoding Python knows; "
                     "utf-8, cp1252, latin-1 and utf-16 are read"
+                ) from None
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                raise _invalid(
+                    f"timezone {value!r} is not a time zone name: write it as in the tz "
+                    'database, such as "Europe/Paris", "America/New_York" or "UTC"'
                 ) from None
         return value
 

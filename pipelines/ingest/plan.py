@@ -17,7 +17,7 @@ from pathlib import Path
 import duckdb
 
 from pipelines.ingest.formats import AmbiguousFormat, detect_date_format, detect_decimal
-from pipelines.ingest.mapping import FIELDS, Mapping, Section
+from pipelines.ingest.mapping import BUSINESS_TIMEZONE, FIELDS, Mapping, Section
 from pipelines.ingest.readers import ReadError, Source, hash_and_prepare, materialize_csv, sniff
 
 REQUIRED: dict[str, tuple[str, ...]] = {
@@ -59,6 +59,7 @@ class Plan:
     fields: dict[str, int]  # field -> column index in the source
     date_format: str = "iso"  # "iso" or a strptime format
     decimal_mark: str = "."
+    timezone: str = BUSINESS_TIMEZONE  # the business date of a timestamp with an offset
     grouped: bool = False  # amounts carry thousands separators
     mapping_hash: str | None = None
     mapping_file: str | None = None
@@ -121,6 +122,8 @@ def plan_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping | Non
     check_required(path, kind, source.columns, fields, section)
 
     plan = Plan(source, kind, section, fields)
+    if section and section.timezone:
+        plan.timezone = section.timezone
     if section:
         plan.mapping_hash = hashlib.sha256(section.text.encode()).hexdigest()[:16]
         plan.mapping_file = str(mapping.path) if mapping and mapping.path else None

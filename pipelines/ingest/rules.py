@@ -37,7 +37,6 @@ FALSE_WORDS = ("0", "false", "f", "no", "n", "non", "")
 MAX_AMOUNT = 1e12
 EARLIEST_DATE = date(1990, 1, 1)
 MAX_TERMS_DAYS = 730  # due date more than two years after issue
-BUSINESS_TZ = "Europe/Paris"  # the business date of a timestamp with an offset (README)
 
 
 class Sql:
@@ -65,12 +64,12 @@ class Sql:
     def date(self, name: str) -> str:
         text = self.text(name)
         if self.plan.date_format == "iso":
-            # A timestamp with an offset (Z, +01:00) is the business date in BUSINESS_TZ, not
-            # its first ten characters (local midnight must not become the previous day).
+            # A timestamp with an offset (Z, +01:00) is the business date in the plan's time
+            # zone (Europe/Paris unless the mapping says), not its first ten characters (local midnight must not become the previous day).
             zoned = quote(r"(Z|[+-]\d\d(:?\d\d)?)$")
             return (
                 f"(case when length(trim({text})) > 10 and regexp_matches(trim({text}), {zoned}) "
-                f"then timezone({quote(BUSINESS_TZ)}, try_cast(trim({text}) as timestamptz))::date "
+                f"then timezone({quote(self.plan.timezone)}, try_cast(trim({text}) as timestamptz))::date "
                 f"else try_cast({text} as date) end)"
             )
         return f"try_strptime(trim({text}), {quote(self.plan.date_format)})::date"

@@ -145,6 +145,17 @@ def test_time_zone_aware_timestamps_become_the_business_date(book, stamp, day):
     assert book.q("select issue_date from staging.invoices") == [(day,)]
 
 
+@pytest.mark.parametrize(
+    ("zone", "day"),
+    [("Europe/Paris", date(2026, 3, 2)), ("UTC", date(2026, 3, 1)), ("America/New_York", date(2026, 3, 1))],
+)  # fmt: skip
+def test_a_mapping_names_the_time_zone_of_the_business_date(book, zone, day):
+    """23:30 UTC is the next day in Paris, the same day in London and New York."""
+    mapping = f'timezone = "{zone}"\n[invoices]\nfiles = ["invoices*.csv"]\n'
+    book.load("invoices.csv", INV + "I1,C1,2026-03-01T23:30:00Z,2026-04-01,100.00\n", mapping)
+    assert book.q("select issue_date from staging.invoices") == [(day,)]
+
+
 # -- 1. Excel --------------------------------------------------------------------------------
 
 
@@ -308,6 +319,8 @@ def test_pending_payments_rejected_with_the_direct_rules(book):
         ('colums = {"N" = "invoice_id"}', "colums"),
         ("decimal_mark = 1", "decimal_mark"),
         ('files = ["x.csv"]\ndate_format = "%d/%m"', "date_format"),
+        ('timezone = "Paris"', "timezone"),
+        ("timezone = 1", "timezone"),
     ],
 )
 def test_bad_mappings_are_refused_naming_the_key(book, section, key):
