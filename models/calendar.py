@@ -44,7 +44,9 @@ def roll_forward(dates: pd.Series, countries: pd.Series | str = DEFAULT_COUNTRY)
         return out
     years = dates[known].dt.year
     first, last = int(years.min()), int(years.max()) + 1
-    codes = countries.reindex(dates.index).map(_country)
+    countries = countries.reindex(dates.index)
+    countries = countries.where(countries.notna(), "")  # (NaN is no dictionary key)
+    codes = countries.map({value: _country(value) for value in countries.unique()})
     for country, index in codes[known].groupby(codes[known]).groups.items():
         days = dates.loc[index].to_numpy().astype("datetime64[D]")
         rolled = np.busday_offset(days, 0, roll="forward", holidays=_holidays(country, first, last))

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from models.calendar import roll_forward
 from models.dunning import Step
@@ -56,6 +58,17 @@ ESCALATIONS = ("formal_notice", "agency")
 EVENT_COLUMNS = ["invoice_id", "action_date", "action"]
 
 
+def is_in(values: pd.Series, of: pd.Series) -> np.ndarray:
+    """`values.isin(of)` by Arrow's hash set: pandas takes seconds to match the text ids of a
+    10M-invoice book's ledger against its 820,000 open invoices, Arrow a fraction of one."""
+    text = pa.large_string()  # (ids are text; a column of nulls only has no type of its own)
+    found = pc.is_in(
+        pa.array(values, type=text, from_pandas=True),
+        value_set=pa.array(of, type=text, from_pandas=True),
+    )
+    return found.to_numpy(zero_copy_only=False).astype(bool)
+
+
 def invoice_events(
     actions: pd.DataFrame, invoices: pd.DataFrame, as_of: pd.Timestamp
 ) -> pd.DataFrame:
@@ -74,7 +87,7 @@ def invoice_events(
     )
     spread = spread[pd.to_datetime(spread["issue_date"]) <= spread["action_date"]]
     events = pd.concat([per_invoice[EVENT_COLUMNS], spread[EVENT_COLUMNS]], ignore_index=True)
-    events = events[events["invoice_id"].isin(invoices["invoice_id"])]
+    events = events[is_in(events["invoice_id"], invoices["invoice_id"])]
     return events.sort_values(["invoice_id", "action_date"], kind="stable").reset_index(drop=True)
 
 
@@ -154,7 +167,7 @@ def _ledger_steps(
     taken, last = taken.copy(), last.copy()
     by_ledger = np.zeros(len(taken), dtype=bool)
     doing = events[
-        events["action"].isin(list(DOES_STEP)) & events["invoice_id"].isin(invoices["invoice_id"])
+        events["action"].isin(list(DOES_STEP)) & is_in(events["invoice_id"], invoices["invoice_id"])
     ]
     if doing.empty or not len(taken):
         return taken, last, by_ledger

@@ -59,10 +59,15 @@ def dunning_plan(
     )
     plan = pd.DataFrame(index=invoices.index, columns=PLAN_COLUMNS)
     plan["high_risk"] = high
+    parts = []
     for ladder, rows in ((LADDER, ~high), (HIGH_RISK_LADDER, high)):
         part = invoices[rows]
         position = ladder_position(part, ladder, events, pd.Timestamp(ledger_start), as_of)
-        _ladder_columns(plan, part.index, ladder, position, channel)
+        parts.append(_ladder_columns(part.index, ladder, position, channel))
+    # (set whole columns at once: .loc row by label on 820,000 invoices took seconds)
+    ladders = pd.concat(parts).reindex(invoices.index)
+    dates = ["next_action_date", "last_step_date"]
+    plan[ladders.columns] = ladders.astype(dict.fromkeys(ladders.columns.drop(dates), object))
     plan["promise_status"] = "none"
     _overlay_promises(plan, invoices, events, as_of, channel)
     _overlay_disputes(plan, invoices, events, as_of, channel)
@@ -76,13 +81,12 @@ def dunning_plan(
 
 
 def _ladder_columns(
-    plan: pd.DataFrame,
     index: pd.Index,
     ladder: tuple[Step, ...],
     position: pd.DataFrame,
     channel: pd.Series,
-) -> None:
-    """The ladder's stage and next step for the invoices at `index`, in place."""
+) -> pd.DataFrame:
+    """The ladder's stage and next step for the invoices at `index` (on that index)."""
     keys = np.array([NOT_STARTED] + [s.key for s in ladder], dtype=object)
     taken = position["taken"].to_numpy()
     step = np.clip(taken, 0, len(ladder) - 1)
@@ -91,14 +95,19 @@ def _ladder_columns(
     text = np.array([s.action for s in ladder], dtype=object)[step]
     via = pd.Series(np.array([s.channel for s in ladder], dtype=object)[step], index=index)
     via = via.where(via != PREFERRED, channel.loc[index])
-    plan.loc[index, "dunning_stage"] = keys[np.clip(taken, 0, len(ladder))]
-    plan.loc[index, "next_action_key"] = np.where(done, None, next_key)
-    plan.loc[index, "next_action"] = np.where(done, None, text)
-    plan.loc[index, "next_action_date"] = position["next_due"].where(~done)
-    plan.loc[index, "next_action_channel"] = via.where(~done, None)
-    plan.loc[index, "last_step_date"] = position["last_taken_date"]
-    plan.loc[index, "last_step_assumed"] = position["last_assumed"]
-    plan.loc[index, "with_agency"] = done
+    return pd.DataFrame(
+        {
+            "dunning_stage": keys[np.clip(taken, 0, len(ladder))],
+            "next_action_key": np.where(done, None, next_key),
+            "next_action": np.where(done, None, text),
+            "next_action_date": position["next_due"].where(~done).to_numpy(),
+            "next_action_channel": via.where(~done, None).to_numpy(),
+            "last_step_date": position["last_taken_date"].to_numpy(),
+            "last_step_assumed": position["last_assumed"].to_numpy(),
+            "with_agency": done,
+        },
+        index=index,
+    )
 
 
 def _overlay_promises(

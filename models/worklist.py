@@ -219,6 +219,7 @@ def _customer_actions(invoices: pd.DataFrame, last_day: pd.Timestamp) -> pd.Data
         overdue=lambda f: f["open_amount"].where(f["days_past_due"] > 0, 0.0),
         past_due=lambda f: f["days_past_due"].clip(lower=0),
         due=lambda f: f["next_action_date"] <= last_day,
+        promise_flag=lambda f: f["promise_status"].map({"pending": 1, "broken": 2}).fillna(0),
     )
     # the same step due on some invoices today and on others later: two actions (so too for
     # invoices in two currencies)
@@ -231,7 +232,6 @@ def _customer_actions(invoices: pd.DataFrame, last_day: pd.Timestamp) -> pd.Data
         next_action=("next_action", "first"),
         next_action_channel=("next_action_channel", "first"),
         next_action_date=("next_action_date", "min"),
-        action_invoices=("invoice_id", lambda ids: ", ".join(sorted(ids))),
         n_invoices=("invoice_id", "count"),
         open_amount=("open_amount", "sum"),
         overdue_amount=("overdue", "sum"),
@@ -241,9 +241,11 @@ def _customer_actions(invoices: pd.DataFrame, last_day: pd.Timestamp) -> pd.Data
         recovery_fees=("recovery_fee", "sum"),
         dunning_stage=("dunning_stage", "first"),
         last_step_date=("last_step_date", "max"),
-        promise_status=("promise_status", _promise_status),
+        promise_status=("promise_flag", "max"),
         promised_for=("promised_date", "max"),
     ).reset_index()
+    actions["promise_status"] = np.asarray(PROMISE_FLAGS)[actions["promise_status"].astype(int)]
+    actions["action_invoices"] = _joined_ids(work["invoice_id"], grouped.ngroup())
     drivers = grouped.head(1).set_index(keys)
     driver = drivers.loc[list(actions[keys].itertuples(index=False, name=None))]
     actions["driver_invoice_id"] = driver["invoice_id"].to_numpy()
@@ -257,11 +259,23 @@ def _customer_actions(invoices: pd.DataFrame, last_day: pd.Timestamp) -> pd.Data
     return actions
 
 
-def _promise_status(values: pd.Series) -> str:
-    """An action's promise flag: broken if one of its invoices' promises is broken, else pending
-    if one is pending, else none."""
-    present = set(values)
-    return next((s for s in ("broken", "pending") if s in present), "none")
+# An action's promise flag: broken if one of its invoices' promises is broken, else pending if
+# one is pending, else none (the highest of its invoices' flags in this order).
+PROMISE_FLAGS = ("none", "pending", "broken")
+
+
+def _joined_ids(ids: pd.Series, group: pd.Series) -> np.ndarray:
+    """Per group number 0..n-1, its invoice ids sorted and joined by ", " (most groups hold one
+    invoice: only the others are joined one by one)."""
+    order = np.lexsort((ids.to_numpy(dtype=object), group.to_numpy()))
+    ids, group = ids.to_numpy(dtype=object)[order], group.to_numpy()[order]
+    joined = np.empty(group.max() + 1 if len(group) else 0, dtype=object)
+    sizes = np.bincount(group, minlength=len(joined))
+    single = sizes[group] == 1
+    joined[group[single]] = ids[single]
+    several = pd.Series(ids[~single]).groupby(group[~single], sort=False).agg(", ".join)
+    joined[several.index.to_numpy()] = several.to_numpy()
+    return joined
 
 
 def _choose_action(actions: pd.DataFrame) -> pd.DataFrame:
