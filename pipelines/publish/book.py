@@ -40,7 +40,8 @@ LISTED = 5  # invoices listed under the disputes, the promises and the agency, p
 def with_currency(invoices: pd.DataFrame) -> pd.DataFrame:
     """The invoices with a `currency` on every row (DEFAULT_CURRENCY when unknown)."""
     values = invoices["currency"] if "currency" in invoices else pd.Series(None, invoices.index)
-    return invoices.assign(currency=values.map(currency_code))
+    values = values.where(values.notna(), "")  # (once per distinct value: NaN is no key)
+    return invoices.assign(currency=values.map({v: currency_code(v) for v in values.unique()}))
 
 
 def book_figures(invoices: pd.DataFrame) -> pd.DataFrame:
