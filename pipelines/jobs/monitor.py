@@ -13,7 +13,7 @@ import duckdb
 import mlflow
 import pandas as pd
 
-from features.runner import build_features
+from features.runner import build_features, snapshot_outcomes
 from models.monitoring import alerts, drift, labelled_scores, realised
 from models.promotion import GATE_METRIC
 from models.train import InsufficientData
@@ -69,7 +69,7 @@ def monitor(
         published = _published_scores(con, as_of)
         frame = labelled_scores(
             published,
-            _outcomes(con, published["invoice_id"].unique()),
+            snapshot_outcomes(con, published["invoice_id"].unique()),
             as_of,
             grace_days=settings.late_grace_days,
             serious_days=settings.serious_late_days,
@@ -105,22 +105,6 @@ def _published_scores(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFra
         """,
         {"as_of": as_of},
     ).df()
-
-
-def _outcomes(con: duckdb.DuckDBPyConnection, invoice_ids: object) -> pd.DataFrame:
-    """Due and settlement dates of the given invoices (those of the published lists)."""
-    con.register("published_ids", pd.DataFrame({"invoice_id": invoice_ids}))
-    try:
-        return con.execute(
-            """
-            select i.invoice_id, i.due_date, s.settled_date
-            from staging.invoices as i
-            inner join staging.invoice_settlements as s using (invoice_id)
-            semi join published_ids as p using (invoice_id)
-            """
-        ).df()
-    finally:
-        con.unregister("published_ids")
 
 
 def _alerts(settings: Settings, table: pd.DataFrame, drifted: pd.DataFrame) -> list[str]:
