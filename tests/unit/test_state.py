@@ -8,6 +8,9 @@ from datetime import date, timedelta
 
 import pandas as pd
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from features.state import Z_GRID, Z_WEIGHT, StatePrior, state_features
 
@@ -148,3 +151,45 @@ def test_recent_lateness_reads_as_deterioration_and_old_lateness_does_not():
 def test_no_rows_give_no_features():
     out = state_features(history("L."), pd.DataFrame(columns=list(row(FIRST))), PRIOR)
     assert out.empty and list(out.columns) == ["state_p_late", "state_deteriorating"]
+
+
+@hypothesis_settings(max_examples=40, deadline=None)
+@given(
+    patterns=st.lists(st.text("L.", max_size=30), min_size=1, max_size=4),
+    rows=st.lists(
+        st.tuples(st.integers(0, 4), st.integers(1, 400), st.integers(1, 120)),
+        min_size=1,
+        max_size=12,
+    ),
+)
+def test_rows_computed_together_equal_each_row_alone_across_blocks_and_chunks(patterns, rows):
+    """Rows of one customer sharing a date share a posterior, blocks and chunks cut the book
+    anywhere: each row's values are still those of the row computed alone, to the bit. The
+    customer numbered len(patterns) or more has no invoice fallen due."""
+    import features.state as state
+
+    events = pd.concat(
+        [history(p, customer=f"C{k}") for k, p in enumerate(patterns)], ignore_index=True
+    )
+    table = [
+        row(FIRST + timedelta(days=days), customer=f"C{k}",
+            issue=FIRST + timedelta(days=max(0, days - back)))
+        for k, days, back in rows
+    ]  # fmt: skip
+    together_small = _with(
+        state, block_events=5, row_chunk=3, call=lambda: features(events, *table)
+    )
+    together = features(events, *table)
+    for i, r in enumerate(table):
+        alone = features(events, r).iloc[0].tolist()
+        assert alone == together.iloc[i].tolist() == together_small.iloc[i].tolist()
+
+
+def _with(module, *, block_events: int, row_chunk: int, call):
+    """`call()` with the state model's blocks and chunks made small."""
+    saved = module._BLOCK_EVENTS, module._ROW_CHUNK
+    module._BLOCK_EVENTS, module._ROW_CHUNK = block_events, row_chunk
+    try:
+        return call()
+    finally:
+        module._BLOCK_EVENTS, module._ROW_CHUNK = saved
