@@ -318,6 +318,7 @@ def _chunk_features(
     begin = book.starts[book.row_code[chunk]] - lo
     keys = np.stack([begin, book.seen[chunk], book.row_bins[chunk]], axis=1)
     keys, inverse = np.unique(keys, axis=0, return_inverse=True)
+    inverse = inverse.ravel()
     u_begin, u_seen, u_bins = keys.T
     m = int(u_bins.max())
     counts = cum[np.searchsorted(cuts, u_begin + u_seen)] - cum[np.searchsorted(cuts, u_begin)]
@@ -326,14 +327,13 @@ def _chunk_features(
     )
     ll, ll_never, _ = _log_joint(levels, total, u_bins, hyp)
     post, post_never = _unnormalised_posterior(ll, ll_never)
-    row_post = post[inverse.ravel()]
+    row_post = post[inverse]
     post_late = _late_weighted(row_post, np.empty_like(row_post), chunk, book, hyp, prior)
     # sums over the bins as running sums: exact zeros past a row's bins change nothing
     changed = np.cumsum(post.sum(axis=2), axis=1)[:, -1]
     changed_late = np.cumsum(post_late.sum(axis=2), axis=1)[:, -1]
     norm = changed + post_never.sum(axis=1)
     never_late = (post_never * hyp.p_never).sum(axis=1)
-    inverse = inverse.ravel()
     p_late = (changed_late + never_late[inverse]) / norm[inverse]
     return p_late, (changed / norm)[inverse]
 
