@@ -4,9 +4,11 @@ runner of the flows."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
+from functools import partial
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -15,6 +17,7 @@ from distributed import Client, Future, LocalCluster, get_worker, worker_client
 
 from features.catalog import CATEGORICAL_FEATURES
 from models.backtest import BacktestResult, TrainingConfig, TrainingData, backtest_cuts
+from models.days_late import days_late_at_issue
 from models.evaluate import evaluate, prior_late_rate
 from pipelines.cluster import ClusterError
 from pipelines.cluster.partitions import Export, exported
@@ -181,10 +184,12 @@ def backtest(
     data_end: date,
     cuts: list[date] | None = None,
     params: dict | None = None,
+    outcomes: Callable[[np.ndarray], pd.DataFrame] | None = None,
 ) -> BacktestResult:
     """models.backtest.backtest on the cluster: for each cut, fit on the snapshots before it
     (labels known at the cut), test up to the next cut; the metrics on the gathered test rows
-    (TEST_COLUMNS and predictions only)."""
+    (TEST_COLUMNS and predictions only). `outcomes`: the due and settlement dates of given
+    invoices (features.runner.snapshot_outcomes), for the payment-date figures at issue."""
     from models.train import InsufficientData
 
     cuts = sorted(cuts or _default_cuts(client, parts, data_end))
@@ -217,6 +222,9 @@ def backtest(
         tested.append(frame.assign(share_paid_late=prior_late_rate(frame, fallback), cut=cut))
     pooled = pd.concat(tested, ignore_index=True)
     overall = evaluate(pooled, pooled, fallback_late_rate=0.0, grace_days=config.grace_days)
+    if outcomes is not None:  # as on one machine (models/days_late.py)
+        known = outcomes(pooled["invoice_id"].unique())
+        overall["days_late_at_issue"] = days_late_at_issue(pooled, known, data_end)
     keep = ["invoice_id", "customer_id", "as_of", "cut", "days_past_due", "open_amount"]
     predicted = [c for c in pooled.columns if c.startswith(("p_late", "days_to_pay_"))]
     rows = pooled[[*keep, "late", "late_30", "days_to_pay", *predicted]].assign(
@@ -239,8 +247,12 @@ def final_fit(
 
 
 @contextmanager
-def _training_run(settings: Settings) -> Iterator[tuple[Client, list[Future], list[date], date]]:
-    """(client, every training snapshot on the workers, the snapshot dates, the data end)."""
+def _training_run(
+    settings: Settings,
+) -> Iterator[tuple[Client, list[Future], list[date], date, Any]]:
+    """(client, every training snapshot on the workers, the snapshot dates, the data end, the
+    invoices' outcomes by id: features.runner.snapshot_outcomes on the warehouse)."""
+    from features.runner import snapshot_outcomes
     from pipelines.jobs.train import training_dates
     from pipelines.warehouse import connect
 
@@ -249,15 +261,15 @@ def _training_run(settings: Settings) -> Iterator[tuple[Client, list[Future], li
         with exported_book(con, settings) as export:
             parts = snapshots(client, export, settings, dates)
             client.gather(client.map(len, parts))  # built before the export is removed
-            yield client, parts, dates, end
+            yield client, parts, dates, end, partial(snapshot_outcomes, con)
 
 
 def run_backtest(settings: Settings, cuts: list[date] | None = None) -> BacktestResult:
     """`latepay backtest` on the cluster."""
     from pipelines.jobs.train import config
 
-    with _training_run(settings) as (client, parts, _, end):
-        return backtest(client, parts, config(settings), end, cuts)
+    with _training_run(settings) as (client, parts, _, end, outcomes):
+        return backtest(client, parts, config(settings), end, cuts, outcomes=outcomes)
 
 
 def train(settings: Settings, *, force_promote: bool = False, tune_trials: int = 0, step=None):
@@ -274,10 +286,10 @@ def train(settings: Settings, *, force_promote: bool = False, tune_trials: int =
     step = step or no_step
     with (
         step("Building point-in-time features on the cluster, every snapshot"),
-        _training_run(settings) as (client, parts, dates, end),
+        _training_run(settings) as (client, parts, dates, end, outcomes),
     ):
         with step("Backtest on the cluster"):
-            result = backtest(client, parts, config(settings), end)
+            result = backtest(client, parts, config(settings), end, outcomes=outcomes)
         with step("Training on all history on the cluster"):
             model, rows, example = final_fit(client, parts, config(settings), end)
         champion = tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name)

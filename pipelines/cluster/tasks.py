@@ -24,6 +24,7 @@ TEST_COLUMNS = (
     "open_amount",
     "days_since_issue",
     "share_paid_late",
+    "median_days_late",
     "late",
     "late_30",
     "days_to_pay",

@@ -165,6 +165,10 @@ def test_local_cluster_trains_scores_and_publishes_the_same_worklist(
     assert trained.backtest.cuts == trained_book.backtest.cuts
     assert trained.backtest.test_rows == trained_book.backtest.test_rows
     assert trained.backtest.flat_metrics()["backtest_late_30_model_auc"] > 0.6
+    # the payment-date forecast at issue, on the same first snapshots as on one machine
+    at_issue = trained.backtest.overall["days_late_at_issue"]
+    assert at_issue["n"] == trained_book.backtest.overall["days_late_at_issue"]["n"] > 0
+    assert at_issue["model"]["mae_days"] >= 0
     scored = score.score(on_cluster, AS_OF)
     assert (on_cluster.outputs_dir / AS_OF.isoformat() / "worklist.csv").exists()
     assert list((tmp_path / "shared").iterdir()) == []  # exports removed
