@@ -205,8 +205,9 @@ def add_code_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--champion-from",
         metavar="WORKDIR",
-        help="work folder whose MLflow champion `score` uses when this run trained no model "
-        "(default: the run with N/10 invoices, if any)",
+        help="work folder whose MLflow champion `score` and `bare_predict` use when this run "
+        "trained no model (default: the run with N/10 invoices, else the run of N invoices "
+        "with 50 per customer, if any)",
     )
     parser.add_argument("--json", metavar="FILE", help="also write the run's figures as JSON")
     parser.add_argument(

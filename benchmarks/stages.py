@@ -283,7 +283,8 @@ def champion_store(bench: Bench) -> Path | None:
 
 def borrowed_champion(bench: Bench) -> Path | None:
     """The work folder whose MLflow store `score` uses when this run trained no model:
-    `--champion-from`, else the run with a tenth of the invoices (None when neither has one)."""
+    `--champion-from`, else the run with a tenth of the invoices, else the run of as many
+    invoices with 50 per customer (None when none has one)."""
     candidates = [Path(bench.champion_from)] if bench.champion_from else []
     candidates.append(bench.root / "work" / f"{bench.invoices // 10}-{bench.seed}")
     candidates.append(bench.root / "work" / f"{bench.invoices}-{bench.seed}")
