@@ -69,6 +69,28 @@ def is_in(values: pd.Series, of: pd.Series) -> np.ndarray:
     return found.to_numpy(zero_copy_only=False).astype(bool)
 
 
+def index_in(values: pd.Series, of: pd.Series) -> np.ndarray:
+    """The position of each of `values` in `of` (the first, if several), -1 when absent: a
+    lookup of text ids by Arrow's hash table, as `is_in` (pandas' reindex on a text index
+    took a quarter of a second a lookup at 820,000 invoices)."""
+    text = pa.large_string()
+    found = pc.index_in(
+        pa.array(values, type=text, from_pandas=True),
+        value_set=pa.array(of, type=text, from_pandas=True),
+    )
+    return found.fill_null(-1).to_numpy(zero_copy_only=False).astype(np.int64)
+
+
+def sorted_order(frame: pd.DataFrame, keys: list[tuple[str, str]]) -> np.ndarray:
+    """The positions that sort `frame` by `keys` ((column, "ascending" or "descending")), as
+    `sort_values` orders them: stable, missing values (None, NaN) last in either direction.
+    (Arrow sorts text many times faster than pandas: seconds at 820,000 invoices.)"""
+    names = list(dict.fromkeys(name for name, _ in keys))
+    table = pa.table({name: pa.array(frame[name], from_pandas=True) for name in names})
+    at_end = [(name, order, "at_end") for name, order in keys]
+    return pc.sort_indices(table, sort_keys=at_end).to_numpy()
+
+
 def invoice_events(
     actions: pd.DataFrame, invoices: pd.DataFrame, as_of: pd.Timestamp
 ) -> pd.DataFrame:
@@ -88,7 +110,8 @@ def invoice_events(
     spread = spread[pd.to_datetime(spread["issue_date"]) <= spread["action_date"]]
     events = pd.concat([per_invoice[EVENT_COLUMNS], spread[EVENT_COLUMNS]], ignore_index=True)
     events = events[is_in(events["invoice_id"], invoices["invoice_id"])]
-    return events.sort_values(["invoice_id", "action_date"], kind="stable").reset_index(drop=True)
+    by_date = sorted_order(events, [("invoice_id", "ascending"), ("action_date", "ascending")])
+    return events.take(by_date).reset_index(drop=True)
 
 
 def ladder_position(
@@ -107,13 +130,7 @@ def ladder_position(
     offsets = np.array([s.offset_days for s in ladder])
     due = pd.to_datetime(invoices["due_date"])
     country = invoices.get("country", pd.Series("FR", index=invoices.index))
-    scheduled = (
-        np.column_stack(
-            [roll_forward(due + pd.Timedelta(days=int(o)), country).to_numpy() for o in offsets]
-        )
-        if len(invoices)
-        else np.empty((0, len(ladder)), dtype="datetime64[ns]")
-    )
+    scheduled = _scheduled(offsets, due, country)
     taken, last = _assumed_steps(ladder, scheduled, ledger_start)
     assumed = taken > 0
     since_start = events[events["action_date"] >= pd.Timestamp(ledger_start)]
@@ -131,6 +148,23 @@ def ladder_position(
         },
         index=invoices.index,
     )
+
+
+def _scheduled(offsets: np.ndarray, due: pd.Series, country: pd.Series) -> np.ndarray:
+    """Each step's date on the ladder, on a business day: one row per invoice, one column per
+    step (`offsets`: days after the due date). (Rolled once per distinct due date and country,
+    a few thousand, rather than for each of 820,000 invoices.)"""
+    if not len(due):
+        return np.empty((0, len(offsets)), dtype="datetime64[ns]")
+    pairs = pd.DataFrame({"due": due.to_numpy(), "country": country.reindex(due.index).to_numpy()})
+    number = pairs.groupby(["due", "country"], sort=False, dropna=False).ngroup().to_numpy()
+    _, first = np.unique(number, return_index=True)
+    distinct = pairs.iloc[first].reset_index(drop=True)
+    columns = [
+        roll_forward(distinct["due"] + pd.Timedelta(days=int(o)), distinct["country"]).to_numpy()
+        for o in offsets
+    ]
+    return np.column_stack(columns)[number]
 
 
 def _assumed_steps(
@@ -166,16 +200,14 @@ def _ledger_steps(
     taken, the last date, and whether the ledger (not an assumption) did the last step."""
     taken, last = taken.copy(), last.copy()
     by_ledger = np.zeros(len(taken), dtype=bool)
-    doing = events[
-        events["action"].isin(list(DOES_STEP)) & is_in(events["invoice_id"], invoices["invoice_id"])
-    ]
+    row = index_in(events["invoice_id"], invoices["invoice_id"])
+    steps_done = events["action"].isin(list(DOES_STEP)).to_numpy() & (row >= 0)
+    doing, rows = events[steps_done], row[steps_done]
     if doing.empty or not len(taken):
         return taken, last, by_ledger
     kinds = np.array([s.kind for s in ladder], dtype=object)
     escalations = np.isin(kinds, list(ESCALATIONS))
     first_on_due = _first_on_due(ladder)
-    position = pd.Series(np.arange(len(invoices)), index=invoices["invoice_id"].to_numpy())
-    rows = position.reindex(doing["invoice_id"]).to_numpy()
     due = pd.to_datetime(invoices["due_date"]).to_numpy().astype("datetime64[ns]")
     rank = doing.groupby("invoice_id").cumcount().to_numpy()
     kind = doing["action"].map(DOES_STEP).to_numpy()
