@@ -20,7 +20,7 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from pipelines import console
 from pipelines.console import error, plain
-from pipelines.settings import Settings
+from pipelines.settings import Settings, invalid_settings
 
 app = typer.Typer(
     help="latepay: predict late payments and tell collectors whom to contact first.",
@@ -68,6 +68,48 @@ def _run(work: Callable[[], T]) -> T:
         if not isinstance(exc, known_faults()):
             raise
         error(str(exc))
+        raise typer.Exit(code=1) from exc
+
+
+def _settings() -> Settings:
+    """The settings from the environment and .env; a value that is not valid is one line naming
+    its LATEPAY_ variable, exit code 1 (pydantic printed a traceback)."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        error(invalid_settings(exc))
+        raise typer.Exit(code=1) from exc
+
+
+def _output_file(option: str, path: Path | None) -> None:
+    """Refuse, before the work, an output path that cannot be written as a file: a folder, a
+    path under a file, a folder latepay cannot write to."""
+    if path is None:
+        return
+    # the nearest folder that exists (the command makes the ones missing below it)
+    found = next((p for p in path.parents if p.exists() or p.is_symlink()), Path("."))
+    problem = None
+    if path.is_dir():
+        problem = "is a folder"
+    elif not found.is_dir():
+        problem = f"is under {found}, which is a file"
+    elif not os.access(found, os.W_OK | os.X_OK):
+        problem = f"is under {found}, which latepay cannot write to"
+    if problem:
+        error(f"{option} {path} {problem}: give a file path in a folder latepay can write to")
+        raise typer.Exit(code=1)
+
+
+def _write(option: str, path: Path, write: Callable[[], None]) -> None:
+    """Write an output file an option names; a failure is one line naming it, exit code 1."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write()
+    except OSError as exc:
+        error(f"could not write {option} {path} ({exc.strerror or exc}): give a file path in a "
+              "folder latepay can write to")  # fmt: skip
         raise typer.Exit(code=1) from exc
 
 
@@ -143,7 +185,7 @@ def ingest(
     """Load customers, invoices, payments and promises files into the warehouse."""
     from pipelines.jobs.ingest import ingest as ingest_job
 
-    results = _run(lambda: ingest_job(Settings(), paths, mapping, _day(load_date), open_items))
+    results = _run(lambda: ingest_job(_settings(), paths, mapping, _day(load_date), open_items))
     console.loads(results)
 
 
@@ -162,7 +204,8 @@ def features(
     """Write the features of every invoice open at the as-of date."""
     from pipelines.jobs.ingest import export_features
 
-    rows = _run(lambda: export_features(Settings(), _day(as_of), out))
+    _output_file("--out", out)
+    rows = _run(lambda: export_features(_settings(), _day(as_of), out))
     plain(f"Wrote features of {rows:,} open invoices to {out}")
 
 
@@ -189,14 +232,16 @@ def backtest(
     from pipelines.publish.files import write_table
 
     cuts = [c.date() for c in cutoff or []] or None
-    result = _run(lambda: run_backtest(Settings(), cuts))
+    _output_file("--json", json_path)
+    _output_file("--predictions", predictions)
+    result = _run(lambda: run_backtest(_settings(), cuts))
     console.backtest(result)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(backtest_summary(result), indent=2))
+        summary = json.dumps(backtest_summary(result), indent=2)
+        _write("--json", json_path, lambda: json_path.write_text(summary))
         plain(f"Wrote the backtest summary to {json_path}")
     if predictions:
-        write_table(result.predictions, predictions)
+        _write("--predictions", predictions, lambda: write_table(result.predictions, predictions))
         plain(f"Wrote {len(result.predictions):,} test snapshots to {predictions}")
 
 
@@ -238,7 +283,7 @@ def train(
     """Backtest, train on all history, log to MLflow and register the model."""
     from pipelines.jobs.train import train as train_job
 
-    settings = Settings()
+    settings = _settings()
     result = _run(lambda: train_job(settings, force_promote=force_promote, tune_trials=tune))
     if result.tuning is not None:
         console.tuning(result.tuning)
@@ -252,7 +297,7 @@ def score(as_of: Day = None) -> None:
     workbooks and the report in data/outputs/<as_of>/."""
     from pipelines.jobs.score import score as score_job
 
-    console.worklist(_run(lambda: score_job(Settings(), _day(as_of))))
+    console.worklist(_run(lambda: score_job(_settings(), _day(as_of))))
 
 
 @app.command()
@@ -261,7 +306,7 @@ def nightly(as_of: Day = None) -> None:
     publish. Exits non-zero, leaving yesterday's outputs in place, when the inputs look broken."""
     from pipelines.jobs.nightly import nightly as nightly_job
 
-    settings = Settings()
+    settings = _settings()
     result = _run(lambda: nightly_job(settings, _day(as_of)))
     if result.loads:
         console.loads(result.loads)
@@ -282,7 +327,7 @@ def backfill(
     from pipelines.jobs.score import backfill as backfill_job
 
     def each() -> None:
-        for result in backfill_job(Settings(), start.date(), end.date()):
+        for result in backfill_job(_settings(), start.date(), end.date()):
             plain(
                 f"{result.as_of}: {result.invoices_scored:,} invoices scored, "
                 f"{len(result.published):,} customers listed -> {result.output_dir}"
@@ -305,11 +350,12 @@ def monitor(
     beside the aging list), and whether the book has drifted from the champion's training."""
     from pipelines.jobs.monitor import monitor as monitor_job
 
-    result = _run(lambda: monitor_job(Settings(), _day(as_of)))
+    _output_file("--json", json_path)
+    result = _run(lambda: monitor_job(_settings(), _day(as_of)))
     console.monitoring(result)
     if json_path:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(result.summary(), indent=2))
+        summary = json.dumps(result.summary(), indent=2)
+        _write("--json", json_path, lambda: json_path.write_text(summary))
         plain(f"Wrote the monitoring summary to {json_path}")
 
 
@@ -322,7 +368,7 @@ def serve() -> None:
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from pipelines import deployments  # Prefect loads only for this command
 
-    settings = Settings()
+    settings = _settings()
     try:
         deployments.require_server()
     except RuntimeError as exc:
@@ -341,7 +387,7 @@ def demo() -> None:
     register in MLflow, score, publish the worklist."""
     from pipelines.jobs.demo import demo as demo_job
 
-    settings = Settings()
+    settings = _settings()
     started = time.perf_counter()
     columns = (SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn())
     with Progress(*columns, console=console.console, transient=False) as progress:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from models.worklist import FRENCH_LATE_INTEREST_RATE
@@ -160,8 +160,32 @@ class Settings(BaseSettings):
         return str(parse_locale(value))
 
     @field_validator(
+        "warehouse_path", "outputs_dir", "sample_dir", "mlflow_artifacts_dir", "inbox_dir",
+        "inbox_mapping", "shared_dir", "templates_dir",
+    )  # fmt: skip
+    @classmethod
+    def _no_nul(cls, value: Path | None) -> Path | None:
+        # (a .env file can hold one; every file call would raise ValueError later)
+        if value is not None and "\x00" in str(value):
+            raise ValueError("a path cannot hold a NUL character")
+        return value
+
+    @field_validator(
         "inbox_mapping", "ledger_start", "templates_dir", "dask_address", mode="before"
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:
         return None if value == "" else value
+
+
+def invalid_settings(exc: ValidationError) -> str:
+    """One line naming each LATEPAY_ variable whose value is not valid, and what to do."""
+    problems = [
+        f"LATEPAY_{'_'.join(map(str, e['loc'])).upper()} = {e.get('input')!r}: "
+        f"{e['msg'].removeprefix('Value error, ')}"
+        for e in exc.errors()
+    ]
+    return (
+        f"{'; '.join(problems)}; fix it in the environment or in .env (.env.example lists "
+        "every setting)"
+    )

@@ -300,9 +300,16 @@ def train(settings: Settings, *, force_promote: bool = False, tune_trials: int =
             if same_backtest(params, metrics, data_end=end, cuts=result.cuts, test_rows=test_rows):
                 champion_score = metrics[GATE_METRIC]
             else:
-                old, _ = tracking.load_champion(settings.mlflow_tracking_uri, settings.model_name)
-                rerun = backtest(client, parts, config(settings), end, result.cuts, old.params)
-                champion_score = rerun.flat_metrics()[GATE_METRIC]
+                try:
+                    old, _ = tracking.load_champion(
+                        settings.mlflow_tracking_uri, settings.model_name
+                    )
+                except tracking.ChampionUnreadable:
+                    if not force_promote:
+                        raise  # (its message says to put the files back or to force it)
+                else:  # (forced: promoted whatever it scores, the old one cannot be loaded)
+                    rerun = backtest(client, parts, config(settings), end, result.cuts, old.params)
+                    champion_score = rerun.flat_metrics()[GATE_METRIC]
     data = TrainingData(example, example[["invoice_id"]], dates[0], end)
     return log_model(
         settings, data, result, model, example, champion_score, force_promote, training_rows=rows

@@ -36,7 +36,11 @@ class MonitorResult:
 
         def records(frame: pd.DataFrame) -> list[dict]:
             out = frame.assign(
-                **{c: frame[c].dt.strftime("%Y-%m-%d") for c in frame if c.endswith("date")}
+                **{
+                    c: pd.to_datetime(frame[c]).dt.strftime("%Y-%m-%d")
+                    for c in frame
+                    if c.endswith("date")
+                }
             ).to_dict("records")
             return [{k: _clean(v) for k, v in r.items()} for r in out]
 

@@ -164,6 +164,8 @@ def train(
     """Build the snapshots once, backtest, then fit on all labelled snapshots, log to MLflow and
     register (see `register`). With `tune_trials`, the LightGBM settings are first chosen among
     that many (models.tune)."""
+    # a store that cannot be read is said now, not after minutes of backtest
+    tracking.use_store(settings.mlflow_tracking_uri)
     if settings.dask_address:  # every snapshot, on the cluster's workers (pipelines/cluster)
         from pipelines.cluster import jobs as cluster
 
@@ -204,7 +206,12 @@ def register(
         serious_days=settings.serious_late_days,
     )
     model = fit_model(labelled, config(settings), tuning.params if tuning else None)
-    champion_score = champion_backtest(settings, data, result)
+    try:
+        champion_score = champion_backtest(settings, data, result)
+    except tracking.ChampionUnreadable:
+        if not force_promote:
+            raise  # (its message says to put the files back or to force the promotion)
+        champion_score = None  # promoted whatever it scores: the old one cannot be loaded
     return log_model(settings, data, result, model, labelled, champion_score, force_promote, tuning)
 
 

@@ -18,7 +18,9 @@ made with fpdf2 and the DejaVu font matplotlib ships (every accent, the euro sig
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from email import errors, policy
 from email.message import EmailMessage
 from email.utils import formatdate
 from pathlib import Path
@@ -312,9 +314,14 @@ def _environment(context: DraftContext, language: str, html: bool) -> jinja2.Env
     )
 
 
+# Control characters from the data (escape sequences, bells) mean nothing in a draft, and fpdf2
+# warned of each one on the terminal, raw: removed (tab, line feed and carriage return kept).
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
 def _render(context: DraftContext, customer: dict, name: str, values: dict) -> str:
     env = _environment(context, customer["language"], html=name.endswith(".html.j2"))
-    return env.get_template(name).render(**values)
+    return CONTROL.sub("", env.get_template(name).render(**values))
 
 
 def _text(path: Path, text: str, context: DraftContext) -> None:
@@ -329,7 +336,11 @@ def _email(path: Path, text: str, customer: dict, context: DraftContext) -> None
     message = EmailMessage()
     message["Subject"] = _header(subject.removeprefix("Subject:"))
     message["From"] = _header(context.company.get("email") or context.company.get("name", ""))
-    message["To"] = _header(customer.get("email") or "")
+    to, why_not = _recipients(customer.get("email"))
+    if to:
+        message["To"] = to
+    else:  # the collector fills it in; the draft says why it is empty
+        message["X-Latepay-Note"] = f"To: left empty: {why_not}"
     message["Date"] = formatdate(localtime=False)
     message["X-Unsent"] = "1"  # Outlook opens it as a draft to send
     message.set_content(body.lstrip("\n"))
@@ -342,6 +353,25 @@ def _header(value: object) -> str:
     """A header value on one line: line breaks from the data (a customer's name in a user's
     subject, say) become spaces, so they can neither add a header nor stop the publish."""
     return " ".join(str(value).split())
+
+
+def _recipients(value: object) -> tuple[str, str]:
+    """(the To: value, "") for the customer's addresses (',' or ';' between them), or ("", why)
+    when there is none or one the email package cannot read (never a half-read address: "a@b.c
+    Bcc: x@y.z" was read as a@b.c alone)."""
+    text = _header(value if isinstance(value, str) else "").replace(";", ",")
+    if not text:
+        return "", "no e-mail address in the customers' export"
+    parsed = policy.default.header_factory("To", text)
+    # (an address in Unicode, jöhn@exämple.com, is one: mail clients send it)
+    defects = [d for d in parsed.defects if not isinstance(d, errors.NonASCIILocalPartDefect)]
+    if (
+        defects
+        or not parsed.addresses
+        or any(not (a.username and a.domain) for a in parsed.addresses)
+    ):
+        return "", f"the customer's e-mail {text!r} is not an address"
+    return text, ""
 
 
 FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
