@@ -5,9 +5,11 @@ nightly report (pipelines/publish/report.py) and the analysts' notebooks alike.
 Conventions, as in the features: a figure "as of D" uses only facts dated before D (invoices
 issued, payments received, disputes opened before D). An invoice is open at D when it is not
 settled before D; its open amount is its amount less the payments dated before D. Credit notes
-are applied when issued (the warehouse settles them on their issue date): they are never open and
-are left out of receivables and sales alike. Amounts are in invoice currency units, summed
-without conversion, as everywhere in latepay. Nothing here reads the environment or the clock.
+are never open invoices (the warehouse settles them on their issue date: nothing to chase, nothing
+to score) and are left out of receivables and sales; what a customer can still use of them is
+its *unapplied credit* (`open_credit_notes`), shown beside the open amount wherever a balance is.
+Amounts are in invoice currency units, summed without conversion, as everywhere in latepay.
+Nothing here reads the environment or the clock.
 """
 
 from __future__ import annotations
@@ -72,6 +74,29 @@ def open_invoices_at(con: duckdb.DuckDBPyConnection, dates: Iterable[date]) -> p
         con.unregister("as_of_dates")
     frame["age_bucket"] = age_buckets(frame["days_past_due"])
     return frame
+
+
+def open_credit_notes(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """The credit notes a customer can still use at `as_of`: its unapplied credit.
+
+    Grain: one row per credit note (amount < 0) issued before as_of with credit left. Columns:
+    invoice_id, customer_id, currency (as loaded, null when the export had none), issue_date,
+    amount (negative), open_credit (what is left to use, > 0).
+
+    latepay has no allocation data (which invoice a credit note is applied to); what says how
+    much of a credit note is left is an open-items export, the complete list of the items open
+    on a day: the latest export dated before as_of decides for the credit notes issued before
+    its date. Listed, its `open_amount` is left (in absolute value, at most the amount; the
+    whole amount without the column); not listed (or listed with 0), it was used.
+
+    A credit note no export has seen (issued on or after the latest export's date, or no export
+    at all) counts in full when it is issued on or after the issue date of the customer's
+    oldest invoice still open at as_of, and for nothing before: by then the customer had
+    settled everything it owed, so the credit was used or refunded as far as latepay can tell
+    (counting every credit note ever issued would net years of settled history against
+    today's balance). A customer with nothing open has no balance to net it against.
+    """
+    return con.execute(receivables_sql("open_credit_notes"), {"as_of": as_of}).df()
 
 
 def age_buckets(days_past_due: pd.Series) -> pd.Series:

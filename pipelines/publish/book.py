@@ -3,7 +3,9 @@ functions over one night's planned invoices (models.worklist.plan_invoices, with
 the customer's `collector`).
 
 - `book_figures`: open, overdue, at risk, disputed, promised, at the agency;
-- `aged_by_collector`: the aged balance of each collector's customers;
+- `aged_by_collector`: the aged balance of each collector's customers, their unapplied credit
+  (credit notes not yet used, features/receivables.py `open_credit_notes`) netted in the total;
+- `with_credit`: the worklist's rows with the customer's unapplied credit and what it owes net;
 - `disputes`, `promises`, `agency`: totals and the invoices behind them;
 - `cash_in`: the cash expected per week, Σ open amount × P(paid that week), from each invoice's
   predicted payment-date quantiles (P10, P50, P90) read as a distribution (`payment_cdf`).
@@ -18,7 +20,7 @@ import pandas as pd
 
 from features.receivables import AGE_BUCKETS, age_buckets
 from models.labels import DAYS_TO_PAY_HORIZON
-from models.worklist import UNASSIGNED
+from models.worklist import DEFAULT_CURRENCY, UNASSIGNED
 from pipelines.publish.locale import currency_code
 
 # The headline figures, in the order the report shows them.
@@ -35,6 +37,9 @@ CASH_IN_WEEKS = 12
 # days, as the worklist calls for a call on a promise broken in the last 7 days.
 PROMISE_DAYS = 7
 LISTED = 5  # invoices listed under the disputes, the promises and the agency, per currency
+# The worklist's columns of a customer's unapplied credit (credit notes not yet used, positive)
+# and of its open amount net of it, placed after customer_open_amount.
+CREDIT_COLUMNS = ("customer_credit_amount", "customer_net_open_amount")
 
 
 def with_currency(invoices: pd.DataFrame) -> pd.DataFrame:
@@ -75,13 +80,16 @@ def book_figures(invoices: pd.DataFrame) -> pd.DataFrame:
     return figures.astype({c: float for c in FIGURES})
 
 
-def aged_by_collector(invoices: pd.DataFrame) -> pd.DataFrame:
-    """The aged balance per (currency, collector): one column per bucket of AGE_BUCKETS, total
-    and overdue; each currency's collectors by open amount, largest first, then its row
-    "all collectors" (`collector` None)."""
+def aged_by_collector(invoices: pd.DataFrame, credits: pd.DataFrame | None = None) -> pd.DataFrame:
+    """The aged balance per (currency, collector): one column per bucket of AGE_BUCKETS, open
+    (their sum), credit (the unapplied credit of the collector's customers, as a negative
+    amount: finance's "unapplied credit" line), total (open + credit: what they owe net) and
+    overdue (open past due); each currency's collectors by total, largest first, then its row
+    "all collectors" (`collector` None). `credits`: open_credit_notes with the customer's
+    `collector` (none: no credit)."""
     frame = with_currency(invoices).assign(
         age_bucket=lambda f: age_buckets(f["days_past_due"]),
-        collector=lambda f: f["collector"].fillna(UNASSIGNED).replace("", UNASSIGNED),
+        collector=lambda f: _collectors(f["collector"]),
     )
     table = frame.pivot_table(
         index=["currency", "collector"],
@@ -92,16 +100,58 @@ def aged_by_collector(invoices: pd.DataFrame) -> pd.DataFrame:
         fill_value=0.0,
     ).reindex(columns=list(AGE_BUCKETS), fill_value=0.0)
     table.columns = list(AGE_BUCKETS)
-    table = table.astype(float).reset_index()
+    table = table.astype(float)
+    if credits is not None and len(credits):
+        credit = with_currency(credits).assign(collector=lambda f: _collectors(f["collector"]))
+        credit = -credit.groupby(["currency", "collector"])["open_credit"].sum().astype(float)
+        table = table.join(credit.rename("credit"), how="outer").fillna(0.0)
+    else:
+        table = table.assign(credit=0.0)
+    table = table.reset_index()
     parts = []
+    amounts = [*AGE_BUCKETS, "open", "credit", "total"]
     for currency, rows in table.groupby("currency", sort=True):
-        rows = rows.assign(total=rows[list(AGE_BUCKETS)].sum(axis=1))
+        rows = rows.assign(open=rows[list(AGE_BUCKETS)].sum(axis=1))
+        rows = rows.assign(total=rows["open"] + rows["credit"])
         rows = rows.sort_values(["total", "collector"], ascending=[False, True])
-        total = rows[[*AGE_BUCKETS, "total"]].sum().to_frame().T.assign(currency=currency)
+        total = rows[amounts].sum().to_frame().T.assign(currency=currency)
         parts += [rows, total.assign(collector=None)]
-    out = pd.concat(parts, ignore_index=True) if parts else table.assign(total=0.0)
-    out["overdue"] = out["total"] - out[AGE_BUCKETS[0]]
-    return out[["currency", "collector", *AGE_BUCKETS, "total", "overdue"]]
+    out = pd.concat(parts, ignore_index=True) if parts else table.assign(open=0.0, total=0.0)
+    out["overdue"] = out["open"] - out[AGE_BUCKETS[0]]
+    return out[["currency", "collector", *amounts, "overdue"]]
+
+
+def _collectors(values: pd.Series) -> pd.Series:
+    return values.fillna(UNASSIGNED).replace("", UNASSIGNED)
+
+
+def customer_credit(credits: pd.DataFrame) -> pd.DataFrame:
+    """Unapplied credit per customer and currency (the worklist's: missing is
+    DEFAULT_CURRENCY): customer_id, currency, customer_credit_amount (> 0)."""
+    frame = credits.assign(currency=credits["currency"].fillna(DEFAULT_CURRENCY))
+    return (
+        frame.groupby(["customer_id", "currency"], as_index=False)["open_credit"]
+        .sum()
+        .rename(columns={"open_credit": CREDIT_COLUMNS[0]})
+    )
+
+
+def with_credit(worklist: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
+    """The worklist's rows with CREDIT_COLUMNS after customer_open_amount: the customer's
+    unapplied credit in the row's currency (0 when none; `credits`: open_credit_notes) and its
+    open amount net of it (negative: the customer is in credit). The row's own amounts (its
+    action's invoices) stay gross: a credit note is applied to no invoice in particular."""
+    credit, net = CREDIT_COLUMNS
+    rows = worklist.drop(columns=[c for c in CREDIT_COLUMNS if c in worklist])
+    found = customer_credit(credits)
+    # (a lookup by key, not a merge: the rows keep their order and index)
+    key = pd.MultiIndex.from_frame(rows[["customer_id", "currency"]].astype(object))
+    amounts = found.set_index(["customer_id", "currency"])[credit].reindex(key)
+    rows[credit] = amounts.fillna(0.0).to_numpy(float)
+    rows[net] = rows["customer_open_amount"] - rows[credit]
+    columns = list(rows.columns.drop(list(CREDIT_COLUMNS)))
+    at = columns.index("customer_open_amount") + 1
+    return rows[[*columns[:at], *CREDIT_COLUMNS, *columns[at:]]]
 
 
 def _summary(frame: pd.DataFrame, rows: pd.Series) -> pd.DataFrame:

@@ -214,12 +214,23 @@ def _values(row, invoices: pd.DataFrame, customer: dict, context: DraftContext) 
         "periods": _periods(invoices, context, money),
         "history": _history(context, row.customer_id),
         "disputes": _disputes(context, row.customer_id),
-        **_totals(invoices, owed, money),
+        **_totals(invoices, owed, money, _credit(row)),
     }
 
 
-def _totals(invoices: pd.DataFrame, owed: pd.DataFrame, money) -> dict:
-    """Totals per currency (never summed across currencies); the euro indemnities apart."""
+def _credit(row) -> dict[str, float]:
+    """The customer's unapplied credit (credit notes not yet used) in the row's currency, as
+    the worklist gives it (customer_credit_amount); none without the column."""
+    amount = getattr(row, "customer_credit_amount", 0.0)
+    return {row.currency: float(amount)} if amount == amount and amount > 0 else {}
+
+
+def _totals(
+    invoices: pd.DataFrame, owed: pd.DataFrame, money, credit: dict[str, float] | None = None
+) -> dict:
+    """Totals per currency (never summed across currencies); the euro indemnities apart. The
+    customer's `credit` per currency (credit notes not yet used) is deducted from what is asked,
+    never below 0: total_net (the invoices less it) and total_due; total_credit is "" without."""
     frame = invoices[["currency", "open_amount"]].assign(interest=owed["interest"].to_numpy())
     by = frame.groupby("currency", sort=True)[["open_amount", "interest"]].sum()
     indemnity = float(owed["indemnity_eur"].sum())
@@ -228,12 +239,18 @@ def _totals(invoices: pd.DataFrame, owed: pd.DataFrame, money) -> dict:
         due.loc["EUR"] += indemnity
     elif indemnity:
         due.loc["EUR"] = indemnity
+    credit = pd.Series(credit or {}, dtype=float)
+    credit = credit[credit.index.isin(by.index)]  # (a credit in another currency offsets none)
+    net = (by["open_amount"] - credit.reindex(by.index, fill_value=0.0)).clip(lower=0.0)
+    due = (due - credit.reindex(due.index, fill_value=0.0)).clip(lower=0.0)
 
     def join(values: pd.Series) -> str:
         return " + ".join(money(v, c) for c, v in values.items())
 
     return {
         "total": join(by["open_amount"]),
+        "total_credit": join(credit) if len(credit) else "",
+        "total_net": join(net),
         "total_interest": join(by["interest"]),
         "total_indemnity": money(indemnity, "EUR"),
         "total_due": join(due),

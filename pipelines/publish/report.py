@@ -5,10 +5,10 @@ currency, totals per currency.
 Sections, by id, in the order a manager reads them in a minute: `headline` (the book per
 currency, with the change since the previous published list and since a week before, and
 the open invoices of customers under French law with payment terms over the French caps),
-`aged-balance` (per collector), `disputes`, `promises`, `agency`, `cash-in` (expected per week),
-`worklist` (the top of today's list, one line per customer), `model-quality` (one plain
-sentence, then the backtest table), `realised-accuracy` (how the recent lists did, once the
-nightly monitoring has measured them).
+`aged-balance` (per collector, the customers' unapplied credit netted in the total),
+`disputes`, `promises`, `agency`, `cash-in` (expected per week), `worklist` (the top of today's
+list, one line per customer), `model-quality` (one plain sentence, then the backtest table),
+`realised-accuracy` (how the recent lists did, once the nightly monitoring has measured them).
 
 `context` gathers the figures (pipelines/publish/book.py over the night's planned invoices;
 earlier lists from scoring.invoice_scores; sales per currency for DSO; the champion's backtest;
@@ -28,7 +28,7 @@ import jinja2
 import markupsafe
 import pandas as pd
 
-from features.receivables import AGE_BUCKETS, DSO_DAYS, dso_of
+from features.receivables import AGE_BUCKETS, DSO_DAYS, dso_of, open_credit_notes
 from models.evaluate import POPULATIONS
 from pipelines.publish.book import (
     CASH_IN_WEEKS,
@@ -89,6 +89,8 @@ def context(
     name, collector (default: staging.customers); `french_law`: the countries whose customers
     French law applies to (LATEPAY_FRENCH_LAW_COUNTRIES)."""
     day = pd.Timestamp(as_of)
+    if customers is None:
+        customers = con.execute("select customer_id, name, collector from staging.customers").df()
     book = _book(con, invoices, customers)
     today = _with_dso(con, as_of, book_figures(book))
     earlier = {
@@ -109,7 +111,7 @@ def context(
         "compared": {name: when for name, (when, _) in earlier.items()},
         "headline": headline(today, {name: f for name, (_, f) in earlier.items()}),
         "terms_over_cap": terms_over_cap(con, invoices["invoice_id"], french_law),
-        "aged": _aged(book),
+        "aged": _aged(book, _credits(con, as_of, customers)),
         "disputes": _disputes(book, day),
         "promises": _promises(book, day),
         "agency": _agency(book),
@@ -125,12 +127,10 @@ def context(
 
 
 def _book(
-    con: duckdb.DuckDBPyConnection, invoices: pd.DataFrame, customers: pd.DataFrame | None
+    con: duckdb.DuckDBPyConnection, invoices: pd.DataFrame, customers: pd.DataFrame
 ) -> pd.DataFrame:
     """The invoices with their currency, customer's name and collector, and the date their
     dispute opened."""
-    if customers is None:
-        customers = con.execute("select customer_id, name, collector from staging.customers").df()
     own = [c for c in ("name", "collector") if c in customers and c not in invoices]
     book = with_currency(invoices).merge(
         customers[["customer_id", *own]], on="customer_id", how="left"
@@ -142,6 +142,15 @@ def _book(
         ).df()
         book = book.merge(opened, on="invoice_id", how="left")
     return book
+
+
+def _credits(con: duckdb.DuckDBPyConnection, as_of: date, customers: pd.DataFrame) -> pd.DataFrame:
+    """The credit notes not yet used at `as_of` (open_credit_notes), with their customer's
+    collector (unassigned when unknown)."""
+    credits = open_credit_notes(con, as_of)
+    if "collector" not in customers:
+        return credits.assign(collector=None)
+    return credits.merge(customers[["customer_id", "collector"]], on="customer_id", how="left")
 
 
 def earlier_lists(
@@ -264,21 +273,23 @@ def terms_over_cap(
     return {"invoices": invoices, "customers": customers}
 
 
-def _aged(book: pd.DataFrame) -> list[dict]:
-    """Per currency, the aged balance of each collector and of all: amounts per bucket, total,
-    and each bucket's share (the bar)."""
-    table = aged_by_collector(book)
+def _aged(book: pd.DataFrame, credits: pd.DataFrame | None = None) -> list[dict]:
+    """Per currency, the aged balance of each collector and of all: amounts per bucket, the
+    unapplied credit (≤ 0), total (net of it), and each bucket's share of the open amount (the
+    bar); `has_credit` when some collector's customers have credit (its column is shown)."""
+    table = aged_by_collector(book, credits)
     blocks = []
     for currency, rows in table.groupby("currency", sort=False):
         records = []
         for row in rows.itertuples(index=False):
             amounts = [float(v) for v in row[2 : 2 + len(AGE_BUCKETS)]]
-            shares = [100 * a / row.total if row.total > 0 else 0.0 for a in amounts]
+            shares = [100 * a / row.open if row.open > 0 else 0.0 for a in amounts]
             records.append(
-                {"collector": row.collector, "amounts": amounts, "total": row.total,
-                 "shares": [round(s, 2) for s in shares]}
+                {"collector": row.collector, "amounts": amounts, "credit": float(row.credit),
+                 "total": row.total, "shares": [round(s, 2) for s in shares]}
             )  # fmt: skip
-        blocks.append({"currency": currency, "rows": records})
+        has_credit = bool((rows["credit"] < 0).any())
+        blocks.append({"currency": currency, "rows": records, "has_credit": has_credit})
     return blocks
 
 

@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from models.worklist import WORKLIST_COLUMNS
 from pipelines.cli import app
+from pipelines.publish.book import CREDIT_COLUMNS
 from tests.conftest import set_env, settings_in
 
 AS_OF = "2026-11-01"
@@ -40,7 +41,10 @@ def test_demo_end_to_end(demo_run):
     # the drafts of today's work, by collector, and the agency packs
     drafts = {p.suffix for p in (folder / "drafts").rglob("*") if p.is_file()}
     assert {".eml", ".pdf", ".txt"} <= drafts
-    assert list(worklist.columns) == WORKLIST_COLUMNS
+    # the customer's unapplied credit and net balance follow its open amount
+    at = WORKLIST_COLUMNS.index("customer_open_amount") + 1
+    published = [*WORKLIST_COLUMNS[:at], *CREDIT_COLUMNS, *WORKLIST_COLUMNS[at:]]
+    assert list(worklist.columns) == published
     assert worklist["rank"].is_monotonic_increasing
     assert worklist["expected_amount_at_risk"].is_monotonic_decreasing
     assert worklist.groupby("collector")["collector_rank"].max().le(30).all()
