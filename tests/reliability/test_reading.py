@@ -306,6 +306,40 @@ def test_pending_payments_rejected_with_the_direct_rules(book):
     assert (read, pending) == (3, 3)
 
 
+PROMISES = (
+    "promise_id,invoice_id,promised_on,promised_date,amount\n"
+    "PR1,I1,2026-03-10,2026-03-20,\n"  # fine: the whole open amount
+    "PR2,I1,2026-03-12,2026-03-11,\n"  # promised before it was made
+    "PR3,CN1,2026-03-12,2026-03-20,50.00\n"  # on a credit note: no rule reads the invoice
+    "PR4,I1,2026-03-12,2026-03-20,-5\n"  # a negative amount
+    "PR5,I1,2026-03-13,2026-03-25,60.00\n"  # fine: part of it
+)
+
+
+def test_a_promise_matched_later_ends_as_one_loaded_after_its_invoice(tmp_path):
+    """No promise rule reads the invoice, so every rule is applied before a row waits: loaded
+    before its invoice or after, the same promises are kept and the same rows rejected."""
+    invoices = INV + "I1,C1,2026-03-01,2026-04-01,100.00\nCN1,C1,2026-03-01,2026-03-01,-40.00\n"
+    after, before = Book(tmp_path / "after"), Book(tmp_path / "before")
+    for book, files in (
+        (after, [("invoices.csv", invoices), ("promises.csv", PROMISES)]),
+        (before, [("promises.csv", PROMISES), ("invoices.csv", invoices)]),
+    ):
+        book.dir.mkdir()
+        for name, data in files:
+            book.load(name, data)
+    kept = (
+        "select promise_id, invoice_id, promised_on, promised_date, amount "
+        "from staging.promises order by 1"
+    )
+    assert before.q("select count(*) from staging.pending_promises") == [(0,)]
+    assert before.q(kept) == after.q(kept)
+    assert [p for p, *_ in after.q(kept)] == ["PR1", "PR3", "PR5"]
+    rejected = "select line, rule from rejects where file_name like '%promises.csv' order by 1"
+    expected = [(3, "promised_before_made"), (5, "non_positive_amount")]
+    assert before.q(rejected) == after.q(rejected) == expected
+
+
 # -- 4 (part). mapping files -----------------------------------------------------------------
 
 
