@@ -12,6 +12,7 @@ import re
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from pipelines.ingest.amounts import plain
 from pipelines.ingest.mapping import AMOUNT_FIELDS, DATE_FIELDS
 
 if TYPE_CHECKING:
@@ -29,6 +30,10 @@ COMMA_DECIMAL = re.compile(r",\d{1,2}$|,\d{4,}$|\.\d{3},|\d[\s\u00a0\u202f']\d{3
 DOT_DECIMAL = re.compile(r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\.")
 GROUPED = re.compile(r"\d[\s\u00a0\u202f',.]\d{3}(?!\d)")
 
+
+# What may follow an amount's last digit in a file: a closing parenthesis, a trailing minus,
+# a currency symbol (the whole-file scans' patterns end with it instead of "$").
+AMOUNT_END = r"[)\s€$£-]*$"
 
 # 1.500, 12.750, 1.234.567: a thousands dot, or a decimal one with three decimals?
 DOT_GROUPED_ONLY = re.compile(r"^[-+]?\d{1,3}(?:\.\d{3})+$")
@@ -88,7 +93,7 @@ def detect_date_format(plan: Plan, scan: Scan) -> str:
 
 def detect_decimal(plan: Plan, scan: Scan) -> tuple[str, bool]:
     """(decimal mark, whether amounts carry thousands separators)."""
-    values = [v.strip("€$£ ") for v in sample_values(plan, AMOUNT_FIELDS)]
+    values = [plain(v) for v in sample_values(plan, AMOUNT_FIELDS)]
     comma = sum(bool(COMMA_DECIMAL.search(v)) for v in values)
     dot = sum(bool(DOT_DECIMAL.search(v)) for v in values)
     grouped = any(GROUPED.search(v) for v in values)
@@ -107,7 +112,7 @@ def detect_decimal(plan: Plan, scan: Scan) -> tuple[str, bool]:
     # Only values like 1,234: a thousands comma or a decimal one? Look at the whole file.
     cols = [f for f in AMOUNT_FIELDS if f in plan.fields]
     checks = " + ".join(
-        f"count(*) filter (where regexp_matches(trim(c{plan.fields[f]}), ',\\d{{1,2}}$'))"
+        f"count(*) filter (where regexp_matches(trim(c{plan.fields[f]}), ',\\d{{1,2}}{AMOUNT_END}'))"
         for f in cols
     )
     [(evidence,)] = scan(f"select {checks} from {{src}}")
@@ -131,7 +136,7 @@ def _dot_grouped(plan: Plan, scan: Scan, values: list[str]) -> tuple[str, bool]:
             for f in cols
         )
 
-    dot_decimal, comma_decimal = count(r"[.]\d{1,2}$"), count(r",\d{1,2}$")
+    dot_decimal, comma_decimal = count(r"[.]\d{1,2}" + AMOUNT_END), count(r",\d{1,2}" + AMOUNT_END)
     [(dot, comma)] = scan(f"select {dot_decimal}, {comma_decimal} from {{src}}")
     if dot and not comma:
         return ".", True

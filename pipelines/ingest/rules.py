@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+from pipelines.ingest.amounts import DOLLARS, ZERO_DECIMAL_CURRENCIES, plain_sql, symbol_currency
 from pipelines.ingest.db import quote
 from pipelines.ingest.plan import Plan
 from pipelines.ingest.terms import ACCEPTED, due_from_terms, terms_days
@@ -78,18 +79,15 @@ class Sql:
         text = self.text(name)
         # Cents kept exactly: an amount with non-zero digits beyond them (1.505) is not read
         # (bad_amount), never rounded.
-        symbol = quote(r"^[€$£]\s*|\s*[€$£]$")
+        clean = plain_sql(text)
         if self.plan.decimal_mark == "." and not self.plan.grouped:
-            # €/$/£ around (README), stripped only when the text is not a number as it stands.
-            text = (
-                f"(case when try_cast({text} as double) is null "
-                f"then regexp_replace(trim({text}), {symbol}, '', 'g') else {text} end)"
-            )
+            # a symbol or a negative written otherwise, read only when the text is not a
+            # number as it stands
+            text = f"(case when try_cast({text} as double) is null then {clean} else {text} end)"
             cents = f"try_cast({text} as decimal(18, 2))"
             return f"(case when try_cast({text} as decimal(38, 10)) = {cents} then {cents} end)"
         group = "[ .\u00a0\u202f']" if self.plan.decimal_mark == "," else "[ ,\u00a0\u202f']"
         mark = "[,]" if self.plan.decimal_mark == "," else "[.]"
-        clean = f"regexp_replace(trim({text}), {symbol}, '', 'g')"
         shape = quote(rf"[-+]?(\d{{1,3}}({group}\d{{3}})+|\d+)({mark}\d{{0,2}}0*)?")
         number = f"replace(regexp_replace({clean}, {quote(group)}, '', 'g'), ',', '.')"
         return (
@@ -220,11 +218,18 @@ def bad_currency(currency: str) -> Rule:
     )
 
 
-# ISO 4217 currencies without minor units: an amount with cents in one of them is refused.
-ZERO_DECIMAL_CURRENCIES = (
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
-    "XAF", "XOF", "XPF",
-)  # fmt: skip
+def currency_mismatch() -> Rule:
+    """An amount written with a symbol its row's currency contradicts: € but not EUR, £ but not
+    GBP, $ but not a dollar (or no currency: which dollar?)."""
+    dollars = ", ".join(f"'{c}'" for c in DOLLARS)
+    return (
+        f"(sym = '€' and cur <> 'EUR') or (sym = '£' and cur <> 'GBP') "
+        f"or (sym = '$' and (cur is null or cur not in ({dollars})))",
+        "currency_mismatch",
+        "'amount is written with ' || sym || ' but the row''s currency is ' || "
+        "coalesce(cur, 'not given (EUR by default)') || ': they must agree (a currency column, "
+        "or currency in the mapping''s [invoices.constants])'",
+    )
 
 
 def cents_in_whole_currency() -> Rule:
@@ -471,6 +476,7 @@ def invoice_rules(plan: Plan, s: Sql, due_text: str) -> list[Rule]:
         bad_flag(_disputed(s)),
         bad_date(s, "dispute_opened", "dispute_opened_date", optional=True),
         bad_currency(s.text("currency")),
+        currency_mismatch(),
         cents_in_whole_currency(),
     ]
     if settled:
@@ -579,6 +585,10 @@ def check_invoices(plan: Plan, s: Sql) -> str:
     due, due_text, join = _due_date(plan, s)
     disputed = _disputed(s)
     currency = s.text("currency")
+    amount = s.text("amount")
+    # (the symbol an amount is written with: where it may stand is bad_amount's business)
+    symbol = " ".join(f"when contains({amount}, '{c}') then '{c}'" for c in "€£$")
+    symbol = f"(case {symbol} else '' end)"
     rules = Rules(invoice_rules(plan, s, due_text))
     return f"""
         with rows as not materialized ({plan.raw_rows}),
@@ -592,7 +602,8 @@ def check_invoices(plan: Plan, s: Sql) -> str:
                 {s.date("dispute_opened_date")} as dispute_opened,
                 {s.date("settled_date")} as settled,
                 {s.amount("paid_amount")} as paid,
-                upper(trim({currency})) as cur,
+                {symbol_currency(symbol, currency)} as cur,
+                {symbol} as sym,
                 coalesce({flag(disputed)} = 1, false) as is_disputed,
                 coalesce({flag(disputed)} = 0, false) as is_undisputed,
                 coalesce(r.line > dup.first_line, false) as repeated,

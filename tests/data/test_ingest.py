@@ -183,6 +183,7 @@ ROW_CASES = {
     "required_value": ("required_value", 3, (2, 1, 0, 1)),  # empty invoice_id
     "bad_flag": ("bad_flag", 3, (2, 1, 0, 1)),  # disputed 'maybe'
     "bad_currency": ("bad_currency", 3, (2, 1, 0, 1)),  # 'EURO'
+    "currency_mismatch": ("currency_mismatch", 3, (2, 1, 0, 1)),  # $10.00 in EUR
     "future_invoice": ("future_date", 3, (2, 1, 0, 1)),  # issued after the load date
     "future_payment": ("future_date", 3, (2, 1, 0, 1)),  # paid after the load date
     "absurd_amount": ("absurd_value", 3, (2, 1, 0, 1)),  # 5e12

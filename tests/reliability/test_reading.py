@@ -116,17 +116,35 @@ def test_jpy_with_cents_is_rejected(book):
 
 
 @pytest.mark.parametrize(
-    ("written", "value"),
-    [("€1,234.50", "1234.50"), ("1 234,50 €", "1234.50"), ("$99.90", "99.90"), ("£5.00", "5.00")],
+    ("written", "currency", "value", "stored"),
+    [
+        ("€1,234.50", "", "1234.50", None),  # EUR, the default
+        ("1 234,50 €", "", "1234.50", None),
+        ("$99.90", "USD", "99.90", "USD"),
+        ("£5.00", "", "5.00", "GBP"),  # the symbol says the currency the row does not
+        ("(1 234,50)", "", "-1234.50", None),  # accounting negative
+        ("1.234,50-", "", "-1234.50", None),  # trailing minus, as SAP writes it
+        ("−12,50 €", "", "-12.50", None),  # Unicode minus
+        ("(€70.00)", "EUR", "-70.00", "EUR"),
+    ],
 )
-def test_currency_symbols_the_readme_lists(book, written, value):
-    sep = ";" if written.endswith("€") else ","
-    header = INV.replace(",", sep)
-    book.load(
-        "invoices.csv",
-        header + sep.join(["I1", "C1", "2026-03-01", "2026-04-01", f'"{written}"']) + "\n",
-    )
+def test_currency_symbols_and_negatives_the_readme_lists(book, written, currency, value, stored):
+    sep = ";" if "," in written.split(".")[-1] or written.endswith("€") else ","
+    header = INV.replace(",", sep).replace("amount\n", f"amount{sep}currency\n")
+    row = ["I1", "C1", "2026-03-01", "2026-04-01", f'"{written}"', currency]
+    book.load("invoices.csv", header + sep.join(row) + "\n")
     assert book.amounts() == {"I1": Decimal(value)}
+    assert book.q("select currency from staging.invoices") == [(stored,)]
+
+
+@pytest.mark.parametrize(
+    ("written", "currency"), [("$10.00", ""), ("$10.00", "EUR"), ("£10.00", "USD"), ("€1", "GBP")]
+)
+def test_a_symbol_the_currency_contradicts_is_refused(book, written, currency):
+    row = ["I1", "C1", "2026-03-01", "2026-04-01", written, currency]
+    book.load("invoices.csv", INV.replace("amount\n", "amount,currency\n") + ",".join(row) + "\n")
+    assert book.amounts() == {}
+    assert book.rejects() == [(2, "currency_mismatch")]
 
 
 # -- 1. dates and time zones -----------------------------------------------------------------

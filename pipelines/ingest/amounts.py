@@ -1,0 +1,58 @@
+"""How amounts are written in exports, and how latepay reads them: the same rules in Python
+(`plain`: the sample the decimal mark is decided on, pipelines/ingest/formats.py) and in SQL
+(`plain_sql`: every row, pipelines/ingest/rules.py), and the currency a symbol says."""
+
+from __future__ import annotations
+
+import re
+
+from pipelines.ingest.db import quote
+
+
+def plain(text: str) -> str:
+    """An amount as written, in the plain form the decimal mark is decided on: a negative
+    written (1.234,56), 1.234,56- (a trailing minus, as SAP writes it) or with the Unicode
+    minus is given a leading "-"; a currency symbol before or after it is removed. (`plain_sql`
+    is the same in SQL.)"""
+    text = text.strip().replace("\u2212", "-")
+    if len(text) > 2 and text.startswith("(") and text.endswith(")"):
+        text = "-" + text[1:-1].strip()
+    elif re.fullmatch(r"[^-](.*\d)?\s?-", text):
+        text = "-" + text[:-1].strip()
+    return re.sub(SYMBOL, r"\1", text)
+
+
+def plain_sql(text: str) -> str:
+    """SQL: the amount `text` in plain form, as `plain` gives it."""
+    t = f"replace(trim({text}), '\u2212', '-')"
+    parenthesised = f"regexp_full_match({t}, '\\(.+\\)')"
+    trailing = f"regexp_full_match({t}, '[^-](.*\\d)?\\s?-')"
+    signed = (
+        f"(case when {parenthesised} then '-' || trim(substr({t}, 2, length({t}) - 2)) "
+        f"when {trailing} then '-' || trim(substr({t}, 1, length({t}) - 1)) else {t} end)"
+    )
+    return f"regexp_replace({signed}, {quote(SYMBOL)}, '\\1', 'g')"
+
+
+# A currency symbol before an amount (after its sign) or after it.
+SYMBOL = r"^([-+]?)\s*[€$£]\s*|\s*[€$£]$"
+
+
+# The currencies written with a bare "$".
+DOLLARS = (
+    "USD", "CAD", "AUD", "NZD", "SGD", "HKD", "TWD", "MXN", "ARS", "CLP", "COP", "BSD", "BBD",
+    "BMD", "BZD", "FJD", "JMD", "KYD", "LRD", "NAD", "SBD", "SRD", "TTD", "XCD",
+)  # fmt: skip
+
+
+def symbol_currency(symbol: str, currency: str) -> str:
+    """SQL: the row's currency, where the amount's symbol (`symbol`: €, £, $ or '') says it
+    and the row does not: £ is GBP (€ is the default, EUR, already; $ is several)."""
+    return f"coalesce(upper(trim({currency})), case when {symbol} = '£' then 'GBP' end)"
+
+
+# ISO 4217 currencies without minor units: an amount with cents in one of them is refused.
+ZERO_DECIMAL_CURRENCIES = (
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
+    "XAF", "XOF", "XPF",
+)  # fmt: skip
