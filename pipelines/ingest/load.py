@@ -278,7 +278,7 @@ def number_rows(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
     except duckdb.Error as exc:  # DuckDB's reader refused a row: the transaction is lost
         raise ReadRowByRow(plan) from exc  # (ingest_files resets the setting)
     con.execute("set preserve_insertion_order = false")
-    if rows + 1 != source.newlines:
+    if rows + 1 + source.skip != source.newlines:
         # Rows do not map one-to-one to lines (multi-line fields, blank lines): the line
         # numbers would be wrong. Read the file row by row instead.
         run(con, f"drop table {table}")

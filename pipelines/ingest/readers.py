@@ -34,6 +34,7 @@ DELIMITERS = (",", ";", "\t", "|")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 PARQUET_SUFFIXES = (".parquet", ".pq")
 BATCH_ROWS = 100_000
+TITLE_LINES = 20  # lines of a report's title a CSV may start with, above its header
 
 
 class ReadError(ValueError):
@@ -65,6 +66,7 @@ class Source:
     sheet: str | None = None
     file_hash: str = ""
     newlines: int = 0  # physical lines of the text DuckDB reads (CSV only)
+    skip: int = 0  # lines above the header: a report's title (CSV only)
     readable_path: Path | None = None  # UTF-8 copy when the original is not UTF-8
     table: str | None = None  # temp table holding the rows once materialized
     _temp_files: list[Path] = field(default_factory=list)
@@ -73,7 +75,8 @@ class Source:
     def describe(self) -> str:
         if self.file_type == "csv":
             sep = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}[self.delimiter]
-            return f"csv {self.encoding} sep {sep}"
+            header = f", header on line {self.skip + 1}" if self.skip else ""
+            return f"csv {self.encoding} sep {sep}{header}"
         return self.file_type
 
     @property
@@ -86,9 +89,9 @@ class Source:
             delim = self.delimiter.replace("'", "''")
             path = str(self.readable_path or self.path).replace("'", "''")
             return (
-                f"(select row_number() over () + 1 as line, * from read_csv('{path}', "
-                f"delim = '{delim}', quote = '\"', escape = '\"', header = true, "
-                f"auto_detect = false, columns = {{{cols}}}))"
+                f"(select row_number() over () + {1 + self.skip} as line, * from read_csv("
+                f"'{path}', delim = '{delim}', quote = '\"', escape = '\"', header = true, "
+                f"skip = {self.skip}, auto_detect = false, columns = {{{cols}}}))"
             )
         raise AssertionError("Excel and Parquet sources are materialized when sniffed")
 
@@ -149,7 +152,7 @@ def _sniff_csv(path: Path, head: bytes, delimiter: str | None, encoding: str | N
     encoding, text = _decode_sample(path, head, encoding)
     if len(head) == SAMPLE_BYTES and "\n" in text:
         text = text[: text.rindex("\n") + 1]  # whole lines only
-    delimiter, rows = _choose_delimiter(text, (delimiter,) if delimiter else DELIMITERS)
+    skip, delimiter, rows = _table(text, (delimiter,) if delimiter else DELIMITERS)
     if delimiter is None:
         raise ReadError(
             path,
@@ -158,8 +161,30 @@ def _sniff_csv(path: Path, head: bytes, delimiter: str | None, encoding: str | N
         )
     header = [h.strip().lstrip("\ufeff") for h in rows[0]]
     source = Source(path, "csv", header, [_pad(r, len(header)) for r in rows[1:]])
-    source.encoding, source.delimiter = encoding, delimiter
+    source.encoding, source.delimiter, source.skip = encoding, delimiter, skip
     return source
+
+
+def _table(text: str, candidates: tuple[str, ...]) -> tuple[int, str | None, list[list[str]]]:
+    """(lines above the header, separator, rows): the table `text` holds, below the title a
+    report may start with (lines of one field at most for every separator: a title, a date,
+    blank lines; at most TITLE_LINES). (0, None, []) when there is none. A header has two
+    fields at least."""
+    lines = text.split("\n")
+    for skip in range(min(TITLE_LINES, len(lines) - 1) + 1):
+        if skip and any(_filled(lines[skip - 1], d) > 1 for d in candidates):
+            break  # a line of several fields that is not a header: not a title
+        delimiter, rows = _choose_delimiter("\n".join(lines[skip:]), candidates)
+        if delimiter is not None and sum(bool(f.strip()) for f in rows[0]) > 1:
+            while not lines[skip].strip():  # (blank lines before the header are above it)
+                skip += 1
+            return skip, delimiter, rows
+    return 0, None, []
+
+
+def _filled(line: str, delimiter: str) -> int:
+    """How many fields of `line` hold something."""
+    return sum(bool(f.strip()) for f in next(csv.reader([line], delimiter=delimiter), []))
 
 
 def _choose_delimiter(text: str, candidates: tuple[str, ...]) -> tuple[str | None, list[list[str]]]:
@@ -262,13 +287,15 @@ def _materialize_csv(con: duckdb.DuckDBPyConnection, source: Source, table: str)
     schema = _rows_table(con, table, width)
     path = source.readable_path or source.path
     with path.open(encoding="utf-8-sig", newline="") as handle:
+        for _ in range(source.skip):  # the report's title, above the header
+            handle.readline()
         lines: list[str] = []  # the physical lines of the row being read
         reader = csv.reader(_recorded(handle, lines), delimiter=source.delimiter)
         next(reader, None)
-        previous_end = reader.line_num
+        previous_end = reader.line_num + source.skip
         batch: list[list] = []
         for row in reader:
-            first_line, previous_end = previous_end + 1, reader.line_num
+            first_line, previous_end = previous_end + 1, reader.line_num + source.skip
             span, lines[:] = lines[:], []
             if not row or not any(f.strip() for f in row):
                 continue  # blank line: not a row
@@ -349,6 +376,7 @@ def _sniff_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) 
         ws = book[sheet] if sheet else book.worksheets[0]
         rows = ws.iter_rows(values_only=True)
         header: list[str] | None = None
+        titles = 0  # rows of one cell at most above the header
         data: list[list] = []
         empty: dict[int, list[int]] = {}  # row -> columns without a value (formulas?)
         for number, values in enumerate(rows, start=1):
@@ -358,6 +386,9 @@ def _sniff_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) 
             if None in values:
                 empty[number] = [i for i, v in enumerate(values) if v is None]
             if header is None:
+                if sum(bool(t) for t in texts) < 2:  # a report's title, above the header
+                    titles += 1
+                    continue
                 header = [t or "" for t in texts]
                 while header and not header[-1]:
                     header.pop()
@@ -367,9 +398,9 @@ def _sniff_excel(con: duckdb.DuckDBPyConnection, path: Path, sheet: str | None) 
         book.close()
     if empty:
         _refuse_uncached_formulas(path, ws.title, empty)
-    if header is None:
+    if header is None and not titles:
         raise ReadError(path, "empty_file", "the workbook's sheet is empty")
-    if len(header) < 2:
+    if header is None or len(header) < 2:
         raise ReadError(path, "not_tabular", "the sheet has fewer than two columns")
     source = Source(
         path, "xlsx", [h.strip() for h in header], [r[1:-1] for r in data[:SAMPLE_ROWS]]

@@ -190,6 +190,61 @@ def test_formula_cells_without_a_cached_value_are_refused_with_sheet_and_cell(bo
     refused(book, "invoices.xlsx", path.read_bytes(), r"Factures.*E3")
 
 
+# -- 1. reports: a title above the header, a total below -------------------------------------
+
+TITLED = (
+    "Balance âgée clients au 30/06/2026\n"  # line 1: the report's title
+    "Société ACME SAS;;;;\n"  # line 2: one field, the separators Excel pads with
+    "\n"
+    "invoice_id;customer_id;issue_date;due_date;amount\n"  # line 4: the header
+    "F1;C1;01/03/2026;31/03/2026;1 234,56\n"
+    "F2;C1;15/03/2026;14/04/2026;{second}\n"
+    ";;;Total;1 734,56\n"  # line 7: the report's total, not an invoice
+)
+
+
+@pytest.mark.parametrize(
+    ("second", "encoding"),
+    [
+        ("500,00", "utf-8"),  # DuckDB's reader
+        ('"500,00\n"', "utf-8"),  # a field over two lines: read row by row
+        ("500,00", "cp1252"),  # transcoded first
+    ],
+)
+def test_a_report_title_above_the_header_is_skipped_and_said(book, second, encoding):
+    [result] = book.load("invoices.csv", TITLED.format(second=second).encode(encoding))
+    assert "header on line 4" in result.source_format
+    assert book.q("select line, invoice_id from raw.invoices order by line")[:2] == [
+        (5, "F1"),
+        (6, "F2"),
+    ]
+    assert book.amounts() == {"F1": Decimal("1234.56")} | (
+        {"F2": Decimal("500.00")} if "\n" not in second else {}
+    )
+    total = 8 if "\n" in second else 7  # (the total's line, after a field of two lines)
+    assert (total, "required_value") in book.rejects()
+
+
+def test_a_line_of_several_fields_above_the_header_is_not_taken_for_a_title(book):
+    text = "Client: ACME;Date: 30/06/2026\n" + TITLED.split("\n", 3)[3].format(second="5,00")
+    refused(book, "invoices.csv", text, "not a table")
+
+
+def test_a_workbook_title_above_the_header_is_skipped(book, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Balance âgée clients au 30/06/2026"])
+    ws.append([])
+    ws.append(["invoice_id", "customer_id", "issue_date", "due_date", "amount"])
+    ws.append(["I1", "C1", "2026-03-01", "2026-04-01", 100])
+    path = tmp_path / "report.xlsx"
+    wb.save(path)
+    book.load("invoices.xlsx", path.read_bytes())
+    assert book.amounts() == {"I1": Decimal("100")}
+    assert book.q("select line from raw.invoices") == [(4,)]
+
+
 # -- 2. physical rows ------------------------------------------------------------------------
 
 
