@@ -5,8 +5,12 @@
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from pipelines.ingest.db import quote
+
+if TYPE_CHECKING:
+    from pipelines.ingest.rules import Sql
 
 
 def plain(text: str) -> str:
@@ -56,3 +60,19 @@ ZERO_DECIMAL_CURRENCIES = (
     "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "VND", "VUV",
     "XAF", "XOF", "XPF",
 )  # fmt: skip
+
+
+def invoice_amount(s: Sql) -> str:
+    """SQL: the invoice's amount: `amount`, less `credit_amount` when the export has a credit
+    column (either may be empty; both empty, or one not a number, is none: bad_amount)."""
+    if not s.has("credit_amount"):
+        return s.amount("amount")
+    debit, credit = s.text("amount"), s.text("credit_amount")
+    filled = [f"nullif(trim({t}), '') is not null" for t in (debit, credit)]
+    parsed = [f"coalesce({s.amount(n)}, 0)" for n in ("amount", "credit_amount")]
+    return (
+        f"(case when ({filled[0]} and {s.amount('amount')} is null) "
+        f"or ({filled[1]} and {s.amount('credit_amount')} is null) "
+        f"or not ({filled[0]} or {filled[1]}) then null "
+        f"else {parsed[0]} - {parsed[1]} end)"
+    )

@@ -84,6 +84,9 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "payment_terms_days",
         # read only from an open-items export (pipelines/ingest/open_items.py)
         "open_amount",
+        # exports with a debit and a credit column: the invoice's amount is amount (the debit)
+        # less credit_amount, so a credit note is a row with a credit
+        "credit_amount",
     ),
     "payments": ("payment_id", "invoice_id", "payment_date", "amount"),
     # A promise to pay: on `promised_on` the customer committed to pay `amount` (empty: the open
@@ -103,7 +106,7 @@ DATE_FIELDS = (
     "promised_date",
     "action_date",
 )
-AMOUNT_FIELDS = ("amount", "paid_amount", "promised_amount", "open_amount")
+AMOUNT_FIELDS = ("amount", "paid_amount", "promised_amount", "open_amount", "credit_amount")
 FORMAT_KEYS = ("delimiter", "encoding", "date_format", "decimal_mark", "timezone", "sheet")
 # The zone whose calendar gives the date of a timestamp with an offset (Z, +01:00), unless a
 # mapping says otherwise (`timezone`).

@@ -24,7 +24,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
-from pipelines.ingest.amounts import DOLLARS, ZERO_DECIMAL_CURRENCIES, plain_sql, symbol_currency
+from pipelines.ingest import amounts
 from pipelines.ingest.db import quote
 from pipelines.ingest.plan import Plan
 from pipelines.ingest.terms import ACCEPTED, due_from_terms, terms_days
@@ -79,7 +79,7 @@ class Sql:
         text = self.text(name)
         # Cents kept exactly: an amount with non-zero digits beyond them (1.505) is not read
         # (bad_amount), never rounded.
-        clean = plain_sql(text)
+        clean = amounts.plain_sql(text)
         if self.plan.decimal_mark == "." and not self.plan.grouped:
             # a symbol or a negative written otherwise, read only when the text is not a
             # number as it stands
@@ -221,7 +221,7 @@ def bad_currency(currency: str) -> Rule:
 def currency_mismatch() -> Rule:
     """An amount written with a symbol its row's currency contradicts: € but not EUR, £ but not
     GBP, $ but not a dollar (or no currency: which dollar?)."""
-    dollars = ", ".join(f"'{c}'" for c in DOLLARS)
+    dollars = ", ".join(f"'{c}'" for c in amounts.DOLLARS)
     return (
         f"(sym = '€' and cur <> 'EUR') or (sym = '£' and cur <> 'GBP') "
         f"or (sym = '$' and (cur is null or cur not in ({dollars})))",
@@ -234,7 +234,7 @@ def currency_mismatch() -> Rule:
 
 def cents_in_whole_currency() -> Rule:
     """bad_amount: an amount (or paid_amount) with cents in a currency without minor units."""
-    codes = ", ".join(f"'{c}'" for c in ZERO_DECIMAL_CURRENCIES)
+    codes = ", ".join(f"'{c}'" for c in amounts.ZERO_DECIMAL_CURRENCIES)
     return (
         f"cur in ({codes}) and (amt <> trunc(amt) or coalesce(paid <> trunc(paid), false))",
         "bad_amount",
@@ -472,6 +472,7 @@ def invoice_rules(plan: Plan, s: Sql, due_text: str) -> list[Rule]:
         bad_date(s, "issue", "issue_date"),
         *([bad_number(s.text("payment_terms_days"), forms=ACCEPTED)] if _row_terms(plan) else []),
         bad_date(s, "due", "due_date", text=due_text),
+        bad_amount(s, "credit", "credit_amount", optional=True),  # (no credit column: never)
         bad_amount(s, "amt", "amount"),
         bad_flag(_disputed(s)),
         bad_date(s, "dispute_opened", "dispute_opened_date", optional=True),
@@ -585,7 +586,7 @@ def check_invoices(plan: Plan, s: Sql) -> str:
     due, due_text, join = _due_date(plan, s)
     disputed = _disputed(s)
     currency = s.text("currency")
-    amount = s.text("amount")
+    amount = f"concat({s.text('amount')}, {s.text('credit_amount')})"
     # (the symbol an amount is written with: where it may stand is bad_amount's business)
     symbol = " ".join(f"when contains({amount}, '{c}') then '{c}'" for c in "€£$")
     symbol = f"(case {symbol} else '' end)"
@@ -598,11 +599,12 @@ def check_invoices(plan: Plan, s: Sql) -> str:
                 {s.date("issue_date")} as issue,
                 {due} as due,
                 {terms_days(s.text("payment_terms_days"))} as terms,
-                {s.amount("amount")} as amt,
+                {amounts.invoice_amount(s)} as amt,
+                {s.amount("credit_amount")} as credit,
                 {s.date("dispute_opened_date")} as dispute_opened,
                 {s.date("settled_date")} as settled,
                 {s.amount("paid_amount")} as paid,
-                {symbol_currency(symbol, currency)} as cur,
+                {amounts.symbol_currency(symbol, currency)} as cur,
                 {symbol} as sym,
                 coalesce({flag(disputed)} = 1, false) as is_disputed,
                 coalesce({flag(disputed)} = 0, false) as is_undisputed,

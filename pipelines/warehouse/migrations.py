@@ -139,6 +139,11 @@ def _terms_over_cap(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("alter table loads add column if not exists terms_over_cap bigint")
 
 
+def _credit_column(con: duckdb.DuckDBPyConnection) -> None:
+    """Exports with a debit and a credit column: raw.invoices gained credit_amount."""
+    con.execute("alter table raw.invoices add column if not exists credit_amount varchar")
+
+
 MIGRATIONS = (
     Migration(
         1, "columns added to loads, raw.* and scoring.runs", _columns_added_before_versioning
@@ -150,6 +155,7 @@ MIGRATIONS = (
     Migration(4, "the collections ledger; disputes resolved", _collections_ledger),
     Migration(5, "open-items exports", _open_items),
     Migration(6, "French payment-term caps", _terms_over_cap),
+    Migration(7, "invoices with a credit column", _credit_column),
 )
 
 

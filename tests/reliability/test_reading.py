@@ -147,6 +147,33 @@ def test_a_symbol_the_currency_contradicts_is_refused(book, written, currency):
     assert book.rejects() == [(2, "currency_mismatch")]
 
 
+DEBIT_CREDIT = """\
+[invoices.columns]
+"Débit" = "amount"
+"Crédit" = "credit_amount"
+"""
+
+
+def test_a_debit_and_a_credit_column_make_the_amount(book):
+    text = (
+        "invoice_id;customer_id;issue_date;due_date;Débit;Crédit\n"
+        "F1;C1;01/03/2026;31/03/2026;1 234,56;\n"  # an invoice: a debit
+        "AV1;C1;05/03/2026;05/03/2026;;200,00\n"  # a credit note: a credit
+        "F2;C1;06/03/2026;05/04/2026;300,00;0,00\n"  # both written, one of them 0
+        "F3;C1;06/03/2026;05/04/2026;;\n"  # neither
+        "F4;C1;06/03/2026;05/04/2026;10,00;x\n"  # a credit that is not a number
+    )
+    book.load("invoices.csv", text, mapping=DEBIT_CREDIT)
+    assert book.amounts() == {
+        "F1": Decimal("1234.56"),
+        "AV1": Decimal("-200.00"),
+        "F2": Decimal("300.00"),
+    }
+    assert book.rejects() == [(5, "bad_amount"), (6, "bad_amount")]
+    [(message,)] = book.q("select message from rejects where line = 6")
+    assert message.startswith("credit_amount is not a number")
+
+
 # -- 1. dates and time zones -----------------------------------------------------------------
 
 

@@ -73,7 +73,7 @@ create table if not exists raw.invoices (
     invoice_id varchar, customer_id varchar, issue_date varchar, due_date varchar,
     amount varchar, currency varchar, disputed varchar, dispute_opened_date varchar,
     settled_date varchar, paid_amount varchar, customer_name varchar,
-    payment_terms_days varchar, n_fields integer, open_amount varchar
+    payment_terms_days varchar, n_fields integer, open_amount varchar, credit_amount varchar
 );
 create table if not exists raw.payments (
     load_id integer, source_file varchar, line bigint,
