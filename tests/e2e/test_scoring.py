@@ -59,6 +59,7 @@ def test_a_second_run_at_once_is_refused_clearly(scored):
     assert "another latepay run holds" in result.output
 
 
+@pytest.mark.slow  # (eight seconds: scores and publishes several dates)
 def test_backfill_publishes_every_date_of_the_range(book_copy, monkeypatch):
     set_env(book_copy, monkeypatch)
     result = CliRunner().invoke(app, ["backfill", "2026-10-30", "2026-11-01"], terminal_width=200)
