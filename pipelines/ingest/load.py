@@ -14,12 +14,13 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.ingest.checks import CHECKS
 from pipelines.ingest.db import quote, run
 from pipelines.ingest.mapping import FIELDS
 from pipelines.ingest.open_items import COUNTS as OPEN_ITEMS_COUNTS
 from pipelines.ingest.open_items import upsert_open_items
 from pipelines.ingest.plan import Plan, ReadRowByRow, read_row_by_row
-from pipelines.ingest.rules import CHECKS, Sql
+from pipelines.ingest.rules import Sql
 from pipelines.ingest.rules_actions import check_actions
 from pipelines.ingest.upsert import UPSERT
 
