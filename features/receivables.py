@@ -7,7 +7,7 @@ issued, payments received, disputes opened before D). An invoice is open at D wh
 settled before D; its open amount is its amount less the payments dated before D. Credit notes
 are never open invoices (the warehouse settles them on their issue date: nothing to chase, nothing
 to score) and are left out of receivables and sales; what a customer can still use of them is
-its *unapplied credit* (`open_credit_notes`), shown beside the open amount wherever a balance is.
+its *unapplied credit* (`unapplied_credit`), shown beside the open amount wherever a balance is.
 Amounts are in invoice currency units, summed without conversion, as everywhere in latepay.
 Nothing here reads the environment or the clock.
 """
@@ -76,27 +76,31 @@ def open_invoices_at(con: duckdb.DuckDBPyConnection, dates: Iterable[date]) -> p
     return frame
 
 
-def open_credit_notes(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
-    """The credit notes a customer can still use at `as_of`: its unapplied credit.
+def unapplied_credit(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFrame:
+    """What customers can still use at `as_of` of their credit notes and payments on account:
+    their unapplied credit.
 
-    Grain: one row per credit note (amount < 0) issued before as_of with credit left. Columns:
-    invoice_id, customer_id, currency (as loaded, null when the export had none), issue_date,
-    amount (negative), open_credit (what is left to use, > 0).
+    Grain: one row per credit note (amount < 0) issued, or payment on account
+    (staging.payments_on_account) paid, before as_of with credit left. Columns: invoice_id (the
+    credit note's, or the payment's id), customer_id, currency (as loaded, null when the export
+    had none; a payment's is null), issue_date (a payment's date), amount (negative),
+    open_credit (what is left to use, > 0), kind ('credit note', 'payment on account').
 
-    latepay has no allocation data (which invoice a credit note is applied to); what says how
-    much of a credit note is left is an open-items export, the complete list of the items open
-    on a day: the latest export dated before as_of decides for the credit notes issued before
-    its date. Listed, its `open_amount` is left (in absolute value, at most the amount; the
-    whole amount without the column); not listed (or listed with 0), it was used.
+    latepay has no allocation data (which invoice a credit is applied to); what says how much of
+    a credit note is left is an open-items export, the complete list of the items open on a
+    day: the latest export dated before as_of decides for the credit notes issued before its
+    date. Listed, its `open_amount` is left (in absolute value, at most the amount; the whole
+    amount without the column); not listed (or listed with 0), it was used. A payment on account
+    is unapplied until a payments file applies its payment_id to an invoice.
 
     A credit note no export has seen (issued on or after the latest export's date, or no export
-    at all) counts in full when it is issued on or after the issue date of the customer's
-    oldest invoice still open at as_of, and for nothing before: by then the customer had
-    settled everything it owed, so the credit was used or refunded as far as latepay can tell
-    (counting every credit note ever issued would net years of settled history against
-    today's balance). A customer with nothing open has no balance to net it against.
+    at all), and a payment on account, count in full when dated on or after the issue date of
+    the customer's oldest invoice still open at as_of, and for nothing before: by then the
+    customer had settled everything it owed, so the credit was used or refunded as far as
+    latepay can tell (counting every credit ever issued would net years of settled history
+    against today's balance). A customer with nothing open has no balance to net it against.
     """
-    return con.execute(receivables_sql("open_credit_notes"), {"as_of": as_of}).df()
+    return con.execute(receivables_sql("unapplied_credit"), {"as_of": as_of}).df()
 
 
 def age_buckets(days_past_due: pd.Series) -> pd.Series:

@@ -97,6 +97,8 @@ def _load_notes(r: LoadResult) -> list[str]:
         notes.append(f"{r.payments_derived:,} payments from settlement dates")
     if r.payments_matched:
         notes.append(f"{r.payments_matched:,} pending payments matched")
+    if r.payments_on_account:
+        notes.append(f"{r.payments_on_account:,} payments on account (no invoice)")
     if r.actions_matched:
         notes.append(f"{r.actions_matched:,} pending actions matched")
     if r.open_items_date:

@@ -106,11 +106,13 @@ def check_invoices(plan: Plan, s: Sql) -> str:
 
 
 def check_payments(plan: Plan, s: Sql) -> str:
+    # (what a payment is for, in the id made for it: its invoice, else its customer's account)
+    paid_to = "coalesce(r.invoice_id, 'account ' || r.customer_id)"
     pid = (
         "r.payment_id"
         if "payment_id" in plan.fields
-        else "r.invoice_id || '/' || r.payment_date || '/' || r.amount || '/' || "
-        "row_number() over (partition by r.invoice_id, r.payment_date, r.amount order by r.line)"
+        else f"{paid_to} || '/' || r.payment_date || '/' || r.amount || '/' || "
+        f"row_number() over (partition by {paid_to}, r.payment_date, r.amount order by r.line)"
     )
     rules = Rules(payment_rules(plan, s))
     # Read twice (duplicates, checks): not copied first unless the id is numbered.
@@ -137,11 +139,13 @@ def check_payments(plan: Plan, s: Sql) -> str:
             left join dup on dup.k = r.pid
         ),
         checked as (
-            select line, pid, invoice_id, paid_on, amt, invoice_known, invoice_amount, {rules}
+            select line, pid, invoice_id, customer_id, paid_on, amt, invoice_known, invoice_amount,
+                {rules}
             from {rules.source}
         )
         select *,
-            case when rule is null then if(invoice_known, 'loaded', 'pending') end as status
+            case when rule is not null then null when invoice_id is null then 'on_account'
+                when invoice_known then 'loaded' else 'pending' end as status
         from checked
     """
 

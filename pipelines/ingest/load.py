@@ -45,6 +45,7 @@ EXTRA_COUNTS = (
     ("actions_matched", "actions_matched"),
     ("pending_rejected", "pending_rejected"),
     ("terms_over_cap", "terms_over_cap"),
+    ("on_account", "payments_on_account"),
     *((count, count) for count in OPEN_ITEMS_COUNTS),  # an open-items export's (open_items.py)
 )
 
@@ -70,6 +71,7 @@ class LoadResult:
     # or rejected then (the reject is kept under the load that read the row)
     actions_matched: int = 0
     pending_rejected: int = 0
+    payments_on_account: int = 0  # a payments file's rows without an invoice (loaded)
     rows_left_empty: int = 0  # worklist workbook rows without an outcome (not read)
     # an open-items export (open_items.py): its date, and what its list of open invoices changed
     open_items_date: date | None = None
@@ -123,6 +125,7 @@ def load_file(con: duckdb.DuckDBPyConnection, plan: Plan, load_date: date | None
         promises_matched=counts.get("promises_matched", 0),
         actions_matched=counts.get("actions_matched", 0),
         pending_rejected=counts.get("pending_rejected", 0),
+        payments_on_account=counts.get("on_account", 0),
         terms_over_cap=counts.get("terms_over_cap", 0),
         rows_left_empty=plan.rows_left_empty,
         open_items_date=plan.open_items_date,

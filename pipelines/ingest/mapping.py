@@ -88,7 +88,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
         # less credit_amount, so a credit note is a row with a credit
         "credit_amount",
     ),
-    "payments": ("payment_id", "invoice_id", "payment_date", "amount"),
+    # A payment without an invoice and with its customer is a payment on account.
+    "payments": ("payment_id", "invoice_id", "payment_date", "amount", "customer_id"),
     # A promise to pay: on `promised_on` the customer committed to pay `amount` (empty: the open
     # amount) of the invoice by `promised_date`.
     "promises": ("promise_id", "invoice_id", "promised_on", "promised_date", "amount"),

@@ -95,7 +95,11 @@ class Plan:
         """`raw_rows`, with `extra` columns after n_fields (the checks' own, never landed)."""
         # Ids are trimmed here, once for every path (direct, pending, workbook): " C1 " is C1.
         fields = ", ".join(
-            (f"trim(c{self.fields[c]}) as {c}" if c in ID_FIELDS else f"c{self.fields[c]} as {c}")
+            (
+                f"nullif(trim(c{self.fields[c]}), '') as {c}"
+                if c in ID_FIELDS
+                else f"c{self.fields[c]} as {c}"
+            )
             if c in self.fields
             else f"null::varchar as {c}"
             for c in FIELDS[self.kind]

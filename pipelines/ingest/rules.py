@@ -495,7 +495,8 @@ def payment_rules(plan: Plan, s: Sql) -> list[Rule]:
     return [
         wrong_field_count(plan),
         required_value(
-            "pid is null or invoice_id is null", "payment_id and invoice_id are required"
+            "pid is null or coalesce(invoice_id, customer_id) is null",
+            "payment_id and invoice_id (or, for a payment on account, customer_id) are required",
         ),
         bad_date(s, "paid_on", "payment_date"),
         bad_amount(s, "amt", "amount"),

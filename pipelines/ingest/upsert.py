@@ -375,7 +375,32 @@ def upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) ->
             "(select payment_id from existing where not same)",
         )
     _write(con, plan, load_id, "payments", "pid, invoice_id, paid_on, amt", counts)
+    counts["on_account"] = _on_account(con, load_id)
     return counts
+
+
+def _on_account(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
+    """The file's payments on account (no invoice, a customer) to staging.payments_on_account;
+    a payment_id the file applies to an invoice leaves it, one it leaves unapplied leaves
+    staging.payments and pending_payments. Returns how many the file holds."""
+    for table, statuses in (
+        ("payments_on_account", "'loaded', 'pending', 'on_account'"),
+        ("payments", "'on_account'"),
+        ("pending_payments", "'on_account'"),
+    ):
+        run(
+            con,
+            f"delete from staging.{table} where payment_id in "
+            f"(select pid from checked where status in ({statuses}))",
+        )
+    run(
+        con,
+        "insert into staging.payments_on_account "
+        "select pid, customer_id, paid_on, amt, $id from checked where status = 'on_account'",
+        id=load_id,
+    )
+    [(count,)] = run(con, "select count(*) from checked where status = 'on_account'")
+    return count
 
 
 def upsert_promises(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:

@@ -20,7 +20,7 @@ import duckdb
 import pandas as pd
 
 from features.catalog import CATEGORICAL_FEATURES
-from features.receivables import open_credit_notes
+from features.receivables import unapplied_credit
 from features.runner import build_features
 from models.explain import group_reasons
 from models.train import RiskModel
@@ -216,8 +216,8 @@ def rank_with_reasons(
         # (a lookup per listed customer: a loop over 400,000 customers took a third of a second)
         reason = {c: r[i] for c, r in by_customer.items() if len(r) > i}
         worklist[column] = worklist["customer_id"].map(reason).fillna("").tolist()
-    # the customer's credit notes not yet used, netted in its balance (not in the ranking)
-    return invoices, with_credit(worklist, open_credit_notes(con, as_of))
+    # the customer's credit notes and payments on account not yet applied, netted in its balance (not in the ranking)
+    return invoices, with_credit(worklist, unapplied_credit(con, as_of))
 
 
 def _reasons(

@@ -4,7 +4,8 @@ the customer's `collector`).
 
 - `book_figures`: open, overdue, at risk, disputed, promised, at the agency;
 - `aged_by_collector`: the aged balance of each collector's customers, their unapplied credit
-  (credit notes not yet used, features/receivables.py `open_credit_notes`) netted in the total;
+  (credit notes and payments on account not yet applied, features/receivables.py
+  `unapplied_credit`) netted in the total;
 - `with_credit`: the worklist's rows with the customer's unapplied credit and what it owes net;
 - `disputes`, `promises`, `agency`: totals and the invoices behind them;
 - `cash_in`: the cash expected per week, Σ open amount × P(paid that week), from each invoice's
@@ -37,7 +38,8 @@ CASH_IN_WEEKS = 12
 # days, as the worklist calls for a call on a promise broken in the last 7 days.
 PROMISE_DAYS = 7
 LISTED = 5  # invoices listed under the disputes, the promises and the agency, per currency
-# The worklist's columns of a customer's unapplied credit (credit notes not yet used, positive)
+# The worklist's columns of a customer's unapplied credit (credit notes and payments on account not yet applied,
+# positive)
 # and of its open amount net of it, placed after customer_open_amount.
 CREDIT_COLUMNS = ("customer_credit_amount", "customer_net_open_amount")
 
@@ -85,7 +87,7 @@ def aged_by_collector(invoices: pd.DataFrame, credits: pd.DataFrame | None = Non
     (their sum), credit (the unapplied credit of the collector's customers, as a negative
     amount: finance's "unapplied credit" line), total (open + credit: what they owe net) and
     overdue (open past due); each currency's collectors by total, largest first, then its row
-    "all collectors" (`collector` None). `credits`: open_credit_notes with the customer's
+    "all collectors" (`collector` None). `credits`: unapplied_credit with the customer's
     `collector` (none: no credit)."""
     frame = with_currency(invoices).assign(
         age_bucket=lambda f: age_buckets(f["days_past_due"]),
@@ -138,7 +140,7 @@ def customer_credit(credits: pd.DataFrame) -> pd.DataFrame:
 
 def with_credit(worklist: pd.DataFrame, credits: pd.DataFrame) -> pd.DataFrame:
     """The worklist's rows with CREDIT_COLUMNS after customer_open_amount: the customer's
-    unapplied credit in the row's currency (0 when none; `credits`: open_credit_notes) and its
+    unapplied credit in the row's currency (0 when none; `credits`: unapplied_credit) and its
     open amount net of it (negative: the customer is in credit). The row's own amounts (its
     action's invoices) stay gross: a credit note is applied to no invoice in particular."""
     credit, net = CREDIT_COLUMNS

@@ -28,7 +28,7 @@ import jinja2
 import markupsafe
 import pandas as pd
 
-from features.receivables import AGE_BUCKETS, DSO_DAYS, dso_of, open_credit_notes
+from features.receivables import AGE_BUCKETS, DSO_DAYS, dso_of, unapplied_credit
 from models.evaluate import POPULATIONS
 from pipelines.publish.book import (
     CASH_IN_WEEKS,
@@ -145,9 +145,9 @@ def _book(
 
 
 def _credits(con: duckdb.DuckDBPyConnection, as_of: date, customers: pd.DataFrame) -> pd.DataFrame:
-    """The credit notes not yet used at `as_of` (open_credit_notes), with their customer's
+    """The credit notes and payments on account not yet applied at `as_of` (unapplied_credit), with their customer's
     collector (unassigned when unknown)."""
-    credits = open_credit_notes(con, as_of)
+    credits = unapplied_credit(con, as_of)
     if "collector" not in customers:
         return credits.assign(collector=None)
     return credits.merge(customers[["customer_id", "collector"]], on="customer_id", how="left")

@@ -76,13 +76,13 @@ STRINGS: dict[str, dict[str, str]] = {
     "aged": {"en": "Aged balance by collector", "fr": "Balance âgée par chargé de recouvrement"},
     "aged_intro": {
         "en": "Open amount of each collector's customers by days past due; the bar shows the "
-        "shares, from not due (green) to more than 90 days (dark red). Their credit notes not "
-        "yet used, if any, are netted in the total (unapplied credit).",
+        "shares, from not due (green) to more than 90 days (dark red). Their credit notes and "
+        "payments not yet applied, if any, are netted in the total (unapplied credit).",
         "fr": "Encours des clients de chaque chargé de recouvrement par jours de retard ; la "
         "barre montre les parts, du non échu (vert) à plus de 90 jours (rouge foncé). Leurs "
-        "avoirs non encore imputés, s'il y en a, sont déduits du total (avoirs non imputés).",
+        "avoirs et règlements non encore imputés, s'il y en a, sont déduits du total.",
     },
-    "col_unapplied_credit": {"en": "Unapplied credit", "fr": "Avoirs non imputés"},
+    "col_unapplied_credit": {"en": "Unapplied credit", "fr": "Crédits non imputés"},
     "col_collector": {"en": "Collector", "fr": "Chargé de recouvrement"},
     "all_collectors": {"en": "All collectors", "fr": "Ensemble"},
     "unassigned": {"en": "unassigned", "fr": "non attribué"},

@@ -61,7 +61,7 @@ HEADERS = {
     "recovery_fees": "Recovery fees owed",
     "preferred_channel": "Preferred channel",
     "customer_open_amount": "Customer: open",
-    "customer_credit_amount": "Customer: credit available (credit notes not yet used)",
+    "customer_credit_amount": "Customer: credit available (credit notes, payments not applied)",
     "customer_net_open_amount": "Customer: owed net of its credit",
     "customer_overdue_amount": "Customer: overdue",
     "customer_at_risk": "Customer: at risk",
@@ -338,10 +338,10 @@ def _about(workbook, collector: object, as_of: date, rows: int) -> None:
         ("Amounts", "In each row's currency (column Currency); never added across currencies."),
         (
             "Credit",
-            "'Customer: credit available': the customer's credit notes not yet used (avoirs "
-            "disponibles), in the row's currency; 'Customer: owed net of its credit' is its open "
-            "amount less that credit. Offset the credit before chasing: the customer already holds "
-            "it.",
+            "'Customer: credit available': the customer's credit notes and payments on account "
+            "not yet applied (avoirs, acomptes), in the row's currency; 'Customer: owed net of "
+            "its credit' is its open amount less that credit. Offset the credit before chasing: "
+            "the customer already holds it.",
         ),
         ("Coming up", "Your customers whose next action is after today."),
         ("Invoices", "The open invoices behind each of today's customers."),

@@ -140,8 +140,12 @@ def _terms_over_cap(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _credit_column(con: duckdb.DuckDBPyConnection) -> None:
-    """Exports with a debit and a credit column: raw.invoices gained credit_amount."""
+    """Exports with a debit and a credit column: raw.invoices gained credit_amount. Payments on
+    account: raw.payments gained customer_id, loads their count (staging.payments_on_account
+    is a new table, made by schema.sql)."""
     con.execute("alter table raw.invoices add column if not exists credit_amount varchar")
+    con.execute("alter table raw.payments add column if not exists customer_id varchar")
+    con.execute("alter table loads add column if not exists payments_on_account bigint")
 
 
 MIGRATIONS = (
@@ -155,7 +159,7 @@ MIGRATIONS = (
     Migration(4, "the collections ledger; disputes resolved", _collections_ledger),
     Migration(5, "open-items exports", _open_items),
     Migration(6, "French payment-term caps", _terms_over_cap),
-    Migration(7, "invoices with a credit column", _credit_column),
+    Migration(7, "invoices with a credit column; payments on account", _credit_column),
 )
 
 

@@ -1,5 +1,5 @@
 """Credit notes count in balances wherever amounts are shown (issue #19 item 3): a customer's
-credit notes not yet used (its unapplied credit, features/receivables.py `open_credit_notes`)
+credit notes not yet used (its unapplied credit, features/receivables.py `unapplied_credit`)
 are netted in its balance in the worklist (CSV and workbook), in the aged balance of the report
 and in what the drafts ask for. They are never open invoices: nothing to chase, nothing to score.
 
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from openpyxl import load_workbook
 
-from features.receivables import open_credit_notes
+from features.receivables import unapplied_credit
 from models.worklist import WorklistPolicy, plan_invoices, rank_customers, todays_list
 from pipelines.publish import report
 from pipelines.publish.book import CREDIT_COLUMNS, aged_by_collector, with_credit
@@ -66,7 +66,7 @@ def _book(con: duckdb.DuckDBPyConnection) -> None:
 def credits() -> pd.DataFrame:
     with connect(":memory:") as con:
         _book(con)
-        return open_credit_notes(con, AS_OF)
+        return unapplied_credit(con, AS_OF)
 
 
 def test_the_credit_left_on_each_credit_note(credits):
@@ -92,10 +92,10 @@ def test_without_any_open_items_export_the_credit_notes_since_the_oldest_open_in
             """
         )
         rebuild_settlements(con)
-        found = open_credit_notes(con, AS_OF)
+        found = unapplied_credit(con, AS_OF)
         # an export dated on the as-of date is not known at it (it lists the start of the day)
         con.execute("insert into staging.open_item_exports values ('2026-11-01', 'K1', null, 2)")
-        same = open_credit_notes(con, AS_OF)
+        same = unapplied_credit(con, AS_OF)
         # K1 paid before the as-of date: K2 (of 10-01) is the oldest open, KC3 (09-15) was used
         con.execute(
             """
@@ -104,7 +104,7 @@ def test_without_any_open_items_export_the_credit_notes_since_the_oldest_open_in
             """
         )
         rebuild_settlements(con)
-        after_k1_paid = open_credit_notes(con, AS_OF)
+        after_k1_paid = unapplied_credit(con, AS_OF)
     expected = {"KC3": 150.0, "KC2": 80.0, "KC1": 300.0, "LC1": 200.0}
     assert dict(zip(found["invoice_id"], found["open_credit"], strict=True)) == expected
     assert same["open_credit"].tolist() == found["open_credit"].tolist()
@@ -209,7 +209,7 @@ def test_the_collectors_workbook_shows_the_credit(planned, tmp_path):
     sheet = load_workbook(written["Laura"])["Worklist"]
     header = [c.value for c in sheet[1]]
     rows = {r[header.index("Customer id")]: r for r in sheet.iter_rows(min_row=2, values_only=True)}
-    credit = header.index("Customer: credit available (credit notes not yet used)")
+    credit = header.index("Customer: credit available (credit notes, payments not applied)")
     net = header.index("Customer: owed net of its credit")
     assert (rows["K"][credit], rows["K"][net]) == (320.0, 1180.0)
 
@@ -273,7 +273,9 @@ def test_a_reminder_mentions_the_credit_and_asks_for_the_net(planned, tmp_path):
     gross = float(invoices[invoices["invoice_id"].isin(ids)]["open_amount"].sum())
     net = max(gross - 320.0, 0.0)
     assert f"Total outstanding: €{gross:,.2f}." in body
-    assert f"credit notes not yet used): €320.00; amount to pay: €{net:,.2f}." in body
+    assert (
+        f"credit notes and payments not yet applied): €320.00; amount to pay: €{net:,.2f}." in body
+    )
 
 
 @pytest.mark.slow

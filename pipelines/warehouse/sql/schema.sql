@@ -48,7 +48,9 @@ create table if not exists loads (
     partially_paid bigint,
     payments_reversed bigint,
     -- the file's invoices (loaded) whose payment terms exceed the French caps (terms_over_cap)
-    terms_over_cap bigint
+    terms_over_cap bigint,
+    -- a payments file's rows without an invoice: payments on account (loaded)
+    payments_on_account bigint
 );
 
 create table if not exists rejects (
@@ -78,7 +80,7 @@ create table if not exists raw.invoices (
 create table if not exists raw.payments (
     load_id integer, source_file varchar, line bigint,
     payment_id varchar, invoice_id varchar, payment_date varchar, amount varchar,
-    n_fields integer
+    n_fields integer, customer_id varchar
 );
 create table if not exists raw.promises (
     load_id integer, source_file varchar, line bigint,
@@ -156,6 +158,18 @@ create table if not exists staging.invoice_versions (
 );
 -- Grain: one row per payment_id whose invoice is not in staging.invoices yet. Moved to
 -- staging.payments by the load that brings the invoice.
+-- Grain: one row per payment_id. A payment on account: a payments file's row naming its customer
+-- and no invoice (cash the customer paid that is not applied to an invoice yet). The same
+-- payment_id loaded later with an invoice moves to staging.payments (applied); one with an
+-- invoice loaded again without moves back. Counted in the customer's credit
+-- (features/receivables.py open_credit).
+create table if not exists staging.payments_on_account (
+    payment_id varchar primary key,
+    customer_id varchar not null,
+    payment_date date not null,
+    amount decimal(18, 2) not null,
+    load_id integer
+);
 create table if not exists staging.pending_payments (
     payment_id varchar primary key,
     invoice_id varchar not null,

@@ -1,8 +1,9 @@
--- Grain: one row per credit note (amount < 0) issued before $as_of with credit left: what its
--- customer can still use of it (open_credit > 0). The rule is in features/receivables.py
--- (open_credit_notes): the latest open-items export before $as_of decides for the credit notes
--- issued before its date; one no export has seen counts in full from the customer's oldest
--- invoice open at $as_of, and for nothing before.
+-- Grain: one row per credit note (amount < 0, kind 'credit note') issued, or payment on account
+-- (kind 'payment on account') paid, before $as_of with credit left: what its customer can still
+-- use of it (open_credit > 0). The rule is in features/receivables.py (unapplied_credit): the
+-- latest open-items export before $as_of decides for the credit notes issued before its date;
+-- a credit note no export has seen, and a payment on account, count in full from the customer's
+-- oldest invoice open at $as_of, and for nothing before.
 with latest as (
     select max(export_date) as export_date from staging.open_item_exports
     where export_date < $as_of
@@ -34,8 +35,21 @@ final as (
             when unseen then 0
             when listed then least(abs(coalesce(open_amount, amount)), -amount)
             else 0
-        end::double as open_credit
+        end::double as open_credit,
+        'credit note' as kind
     from credit_notes
+),
+on_account as (
+    -- a payment the customer made to no invoice (staging.payments_on_account), as a credit
+    select a.payment_id as invoice_id, a.customer_id, null::varchar as currency,
+        a.payment_date as issue_date, -a.amount::double as amount,
+        case when a.payment_date >= o.issue_date then a.amount end::double as open_credit,
+        'payment on account' as kind
+    from staging.payments_on_account as a
+    left join oldest_open as o on o.customer_id = a.customer_id
+    where a.payment_date < $as_of
 )
 select * from final where open_credit > 0
+union all
+select * from on_account where open_credit > 0
 order by customer_id, issue_date, invoice_id
