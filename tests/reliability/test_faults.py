@@ -8,7 +8,6 @@ from __future__ import annotations
 import csv
 import email
 import os
-import sqlite3
 import subprocess
 import sys
 from email import policy
@@ -21,6 +20,7 @@ from typer.testing import CliRunner
 from pipelines.cli import app
 from pipelines.publish.drafts import DraftContext, write_drafts
 from tests.conftest import set_env, settings_in
+from tests.reliability.test_tracking_faults import champion_files_gone
 
 INVOICES = "invoice_id,customer_id,issue_date,due_date,amount\nI1,C1,2026-03-01,2026-03-31,10\n"
 
@@ -131,12 +131,7 @@ def test_train_force_promote_replaces_a_champion_whose_files_are_gone(
     """The champion's files were deleted; its backtest differs (another snapshot spacing), so
     the gate would load it: `latepay train` says so in one line and to force the promotion, and
     `latepay train --force-promote` (which said the same, for ever) makes the new model champion."""
-    gone = (tmp_path / "deleted").as_posix()
-    with sqlite3.connect(book_copy.mlflow_tracking_uri.removeprefix("sqlite:///")) as db:
-        old = book_copy.mlflow_artifacts_dir.resolve().as_posix()
-        for table, column in (("model_versions", "storage_location"), ("runs", "artifact_uri"),
-                              ("experiments", "artifact_location"), ("logged_models", "artifact_location")):  # fmt: skip
-            db.execute(f"update {table} set {column} = replace({column}, ?, ?)", (old, gone))
+    champion_files_gone(book_copy, tmp_path)
     settings = book_copy.model_copy(
         update={"snapshot_every_days": 14, "mlflow_artifacts_dir": tmp_path / "deleted"}
     )

@@ -4,6 +4,7 @@ and what to do, exit code 1, never a traceback, nothing published."""
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -41,12 +42,7 @@ def test_a_champion_whose_files_are_gone_is_one_line_and_nothing_is_published(
     book_copy, monkeypatch, tmp_path
 ):
     # the store still registers the champion, but its files were under a folder since deleted
-    gone = (tmp_path / "deleted").as_posix()
-    with sqlite3.connect(book_copy.mlflow_tracking_uri.removeprefix("sqlite:///")) as db:
-        old = book_copy.mlflow_artifacts_dir.resolve().as_posix()
-        for table, column in (("model_versions", "storage_location"), ("runs", "artifact_uri"),
-                              ("experiments", "artifact_location"), ("logged_models", "artifact_location")):  # fmt: skip
-            db.execute(f"update {table} set {column} = replace({column}, ?, ?)", (old, gone))
+    champion_files_gone(book_copy, tmp_path)
     set_env(book_copy, monkeypatch)
     result, line = _latepay("nightly", "--as-of", "2026-11-01")
     assert result.exit_code == 1 and "Traceback" not in result.output, result.output
@@ -56,3 +52,14 @@ def test_a_champion_whose_files_are_gone_is_one_line_and_nothing_is_published(
         "run `latepay train --force-promote`"
     )
     assert not (book_copy.outputs_dir / "2026-11-01").exists()
+
+
+def champion_files_gone(settings, tmp_path: Path) -> None:
+    """The store still registers the champion, but its files are said to be under a folder
+    since deleted (tmp_path/deleted): every artifact location of the store moved there."""
+    gone = (tmp_path / "deleted").as_posix()
+    with sqlite3.connect(settings.mlflow_tracking_uri.removeprefix("sqlite:///")) as db:
+        old = settings.mlflow_artifacts_dir.resolve().as_posix()
+        for table, column in (("model_versions", "storage_location"), ("runs", "artifact_uri"),
+                              ("experiments", "artifact_location"), ("logged_models", "artifact_location")):  # fmt: skip
+            db.execute(f"update {table} set {column} = replace({column}, ?, ?)", (old, gone))
