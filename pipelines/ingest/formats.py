@@ -25,6 +25,8 @@ DMY = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})$")
 DMY_SQL = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$"  # RE2: no back-references
 ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T][\d:.]+)?$")
 YMD_SLASH = re.compile(r"^\d{4}/\d{1,2}/\d{1,2}$")
+# 20260131: year, month, day without separators (SAP, AS/400); a year first, 19xx or 20xx
+COMPACT = re.compile(r"^(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
 
 COMMA_DECIMAL = re.compile(r",\d{1,2}$|,\d{4,}$|\.\d{3},|\d[\s\u00a0\u202f']\d{3},")
 DOT_DECIMAL = re.compile(r"\.\d{1,2}$|\.\d{4,}$|,\d{3}\.")
@@ -56,6 +58,9 @@ def detect_date_format(plan: Plan, scan: Scan) -> str:
     iso = sum(bool(ISO.match(v)) for v in values)
     ymd = sum(bool(YMD_SLASH.match(v)) for v in values)
     dmy = [m for v in values if (m := DMY.match(v))]
+    compact = sum(bool(COMPACT.match(v)) for v in values)
+    if compact > max(iso, ymd, len(dmy)):
+        return "%Y%m%d"
     if not dmy or len(dmy) < max(iso, ymd):
         return "%Y/%m/%d" if ymd > iso else "iso"
     sep = max("/.-", key=lambda s: sum(m.group(2) == s for m in dmy))

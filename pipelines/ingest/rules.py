@@ -61,7 +61,17 @@ class Sql:
         return f"(case trim({name}) {cases} else {name} end)"
 
     def date(self, name: str) -> str:
+        """SQL: the field as a date in the file's format; else, 5 digits from 30000 to 79999,
+        an Excel serial number (days since 1899-12-30: 1982 to 2118) where a sheet's date cell
+        was not formatted as a date."""
         text = self.text(name)
+        serial = (
+            f"case when regexp_full_match(trim({text}), '[3-7][0-9]{{4}}') "
+            f"then date '1899-12-30' + cast(trim({text}) as integer) end"
+        )
+        return f"coalesce({self._date(text)}, {serial})"
+
+    def _date(self, text: str) -> str:
         if self.plan.date_format == "iso":
             # A timestamp with an offset (Z, +01:00) is the business date in the plan's time
             # zone (Europe/Paris unless the mapping says), not its first ten characters (local midnight must not become the previous day).

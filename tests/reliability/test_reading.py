@@ -201,6 +201,36 @@ def test_a_mapping_names_the_time_zone_of_the_business_date(book, zone, day):
     assert book.q("select issue_date from staging.invoices") == [(day,)]
 
 
+@pytest.mark.parametrize(
+    ("issued", "due", "expected"),
+    [
+        ("20260301", "20260331", date(2026, 3, 1)),  # SAP's yyyymmdd, decided from the data
+        ("46082", "46112", date(2026, 3, 1)),  # Excel serial numbers (days since 1899-12-30)
+        ("2026-03-01", "46112", date(2026, 3, 1)),  # one of them only
+        ("12345", "46112", None),  # 1933: not a serial latepay reads (bad_date)
+    ],
+)
+def test_compact_dates_and_excel_serial_numbers(book, issued, due, expected):
+    book.load("invoices.csv", INV + f"I1,C1,{issued},{due},10.00\n")
+    found = book.q("select issue_date, due_date from staging.invoices")
+    if expected is None:
+        assert found == [] and book.rejects() == [(2, "bad_date")]
+    else:
+        assert found == [(expected, date(2026, 3, 31))]
+
+
+def test_a_workbook_date_cell_not_formatted_as_a_date_is_its_serial_number(book, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["invoice_id", "customer_id", "issue_date", "due_date", "amount"])
+    ws.append(["I1", "C1", 46082, 46112, 10])  # numbers, as a script writes them
+    path = tmp_path / "serials.xlsx"
+    wb.save(path)
+    book.load("invoices.xlsx", path.read_bytes())
+    assert book.q("select issue_date from staging.invoices") == [(date(2026, 3, 1),)]
+
+
 # -- 1. Excel --------------------------------------------------------------------------------
 
 
