@@ -8,7 +8,6 @@ dates) raises `IngestError` here, naming the file and the rule, before anything 
 from __future__ import annotations
 
 import hashlib
-import re
 from dataclasses import dataclass, field
 from datetime import date
 from functools import partial
@@ -16,6 +15,7 @@ from pathlib import Path
 
 import duckdb
 
+from pipelines.ingest import headers
 from pipelines.ingest.formats import AmbiguousFormat, detect_date_format, detect_decimal
 from pipelines.ingest.mapping import BUSINESS_TIMEZONE, FIELDS, Mapping, Section
 from pipelines.ingest.readers import ReadError, Source, hash_and_prepare, materialize_csv, sniff
@@ -28,17 +28,6 @@ REQUIRED: dict[str, tuple[str, ...]] = {
     "promises": ("invoice_id", "promised_on", "promised_date"),
     # Without action_id, an action is keyed by customer, invoice, date, action and rank.
     "actions": ("customer_id", "action_date", "action"),
-}
-# Header names understood without a mapping file (compared lower-case, spaces as underscores).
-ALIASES = {
-    "invoice_number": "invoice_id",
-    "invoice_no": "invoice_id",
-    "customer_number": "customer_id",
-    "customer_no": "customer_id",
-    "invoice_date": "issue_date",
-    "settlement_date": "settled_date",
-    "paid_date": "settled_date",
-    "amount_paid": "paid_amount",
 }
 
 
@@ -122,10 +111,14 @@ def plan_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping | Non
     section, source = _read_head(con, path, mapping)
     fields = map_columns(path, source.columns, section)
     kind = section.kind if section else detect_kind(path, source.columns, fields)
+    if kind == "customers" and "customer_name" in fields and "name" not in fields:
+        fields["name"] = fields.pop("customer_name")  # (Raison sociale: the customer's name)
     fields = {f: i for f, i in fields.items() if f in FIELDS[kind]}
     check_required(path, kind, source.columns, fields, section)
 
     plan = Plan(source, kind, section, fields)
+    if said := read_as(source.columns, fields, section):
+        plan.notes.append(said)
     if section and section.timezone:
         plan.timezone = section.timezone
     if section:
@@ -173,28 +166,43 @@ def _section_by_header(columns: list[str], sections: dict[str, Section]) -> Sect
     return scored[0][1] if scored and scored[0][0] > 0 else None
 
 
-def _normal(name: str) -> str:
-    return re.sub(r"[\s\-]+", "_", name.strip().lower())
-
-
 def map_columns(path: Path, columns: list[str], section: Section | None) -> dict[str, int]:
-    """field -> column index: the mapping's columns, then latepay's names and their aliases."""
+    """field -> column index: the mapping's columns, then the names latepay understands
+    (headers.py: its own, specific names, names read in context, then generic words for a
+    field no other column holds)."""
     mapped: dict[str, int] = {}
     by_mapping = section.columns if section else {}
     for i, name in enumerate(columns):
         if name in by_mapping:
             mapped[by_mapping[name]] = i
+    taken = set(by_mapping.values())
+    every = {f for names in FIELDS.values() for f in names}
     for i, name in enumerate(columns):
-        normal = _normal(name)
-        target = normal if any(normal in f for f in FIELDS.values()) else ALIASES.get(normal)
-        if target and name not in by_mapping and target not in set(by_mapping.values()):
+        target = headers.field_of(name, columns, every)
+        if target and name not in by_mapping and target not in taken:
             if target in mapped:
                 raise IngestError(
                     f"{path}: rule duplicate_column: two columns hold {target} "
                     f"({columns[mapped[target]]!r} and {name!r})"
                 )
             mapped[target] = i
+    for i, name in enumerate(columns):
+        target = headers.GENERIC.get(headers.normal(name))
+        if target and name not in by_mapping and target not in taken | set(mapped):
+            mapped[target] = i
     return mapped
+
+
+def read_as(columns: list[str], fields: dict[str, int], section: Section | None) -> str | None:
+    """The columns read under another name than latepay's (not by the mapping), said: "columns
+    read as: 'N° facture' invoice_id, ..."; None when there is none."""
+    by_mapping = section.columns if section else {}
+    named = [
+        f"{columns[i]!r} {field}"
+        for field, i in sorted(fields.items(), key=lambda item: item[1])
+        if columns[i] not in by_mapping and headers.normal(columns[i]) != field
+    ]
+    return f"columns read as: {', '.join(named)}" if named else None
 
 
 def detect_kind(path: Path, columns: list[str], fields: dict[str, int]) -> str:
