@@ -25,6 +25,10 @@ DMY = re.compile(r"^(\d{1,2})([/.\-])(\d{1,2})\2(\d{4}|\d{2})$")
 DMY_SQL = r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2}|\d{4})$"  # RE2: no back-references
 ISO = re.compile(r"^\d{4}-\d{1,2}-\d{1,2}(?:[ T][\d:.]+)?$")
 YMD_SLASH = re.compile(r"^\d{4}/\d{1,2}/\d{1,2}$")
+# 31-Jan-2026, 31 Jan 26: a day, an English month's abbreviation, a year (Oracle, SAP reports)
+MONTH_NAME = re.compile(
+    r"^\d{1,2}([-/ ])(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)\1(\d{4}|\d{2})$", re.I
+)
 # 20260131: year, month, day without separators (SAP, AS/400); a year first, 19xx or 20xx
 COMPACT = re.compile(r"^(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])$")
 
@@ -61,6 +65,10 @@ def detect_date_format(plan: Plan, scan: Scan) -> str:
     compact = sum(bool(COMPACT.match(v)) for v in values)
     if compact > max(iso, ymd, len(dmy)):
         return "%Y%m%d"
+    named = [m for v in values if (m := MONTH_NAME.match(v))]
+    if len(named) > max(iso, ymd, len(dmy)):
+        sep = named[0].group(1)
+        return f"%d{sep}%b{sep}{'%Y' if len(named[0].group(3)) == 4 else '%y'}"
     if not dmy or len(dmy) < max(iso, ymd):
         return "%Y/%m/%d" if ymd > iso else "iso"
     sep = max("/.-", key=lambda s: sum(m.group(2) == s for m in dmy))

@@ -198,7 +198,7 @@ def _choose_delimiter(text: str, candidates: tuple[str, ...]) -> tuple[str | Non
         if not rows or len(rows[0]) < 2:
             continue
         width = len(rows[0])
-        consistent = sum(len(r) == width for r in rows[1:])
+        consistent = sum(fields_of(r, width) == width for r in rows[1:])
         # A separator that splits the header and most rows alike wins; ties go to more columns.
         if rows[1:] and consistent < 0.5 * len(rows[1:]):
             continue
@@ -206,6 +206,14 @@ def _choose_delimiter(text: str, candidates: tuple[str, ...]) -> tuple[str | Non
         if score > best[0]:
             best = (score, delimiter, rows)
     return best[1], best[2]
+
+
+def fields_of(row: list[str], width: int) -> int:
+    """How many fields `row` has, for a header of `width`: empty fields after the header's last
+    column do not count (exports that end every row with a separator)."""
+    if len(row) > width and not any(f.strip() for f in row[width:]):
+        return width
+    return len(row)
 
 
 def _pad(row: list[str], width: int) -> list[str | None]:
@@ -299,11 +307,11 @@ def _materialize_csv(con: duckdb.DuckDBPyConnection, source: Source, table: str)
             span, lines[:] = lines[:], []
             if not row or not any(f.strip() for f in row):
                 continue  # blank line: not a row
-            if len(span) > 1 and len(row) != width:
+            if len(span) > 1 and fields_of(row, width) != width:
                 # a quote never closed swallowed the lines after it: each line on its own
                 batch.extend(_line_by_line(span, first_line, width, source.delimiter))
             else:
-                batch.append([first_line, *_pad(row, width), len(row)])
+                batch.append([first_line, *_pad(row, width), fields_of(row, width)])
             if len(batch) >= BATCH_ROWS:
                 _append(con, table, schema, batch)
                 batch = []
@@ -327,7 +335,7 @@ def _line_by_line(span: list[str], first_line: int, width: int, delimiter: str) 
         if not line.strip():
             continue
         fields = next(csv.reader([line.rstrip("\r\n")], delimiter=delimiter), [])
-        n_fields = -1 if line.count('"') % 2 else len(fields)
+        n_fields = -1 if line.count('"') % 2 else fields_of(fields, width)
         rows.append([first_line + offset, *_pad(fields, width), n_fields])
     return rows
 

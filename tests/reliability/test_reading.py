@@ -205,6 +205,7 @@ def test_a_mapping_names_the_time_zone_of_the_business_date(book, zone, day):
     ("issued", "due", "expected"),
     [
         ("20260301", "20260331", date(2026, 3, 1)),  # SAP's yyyymmdd, decided from the data
+        ("01-Mar-2026", "31-Mar-2026", date(2026, 3, 1)),  # an English month's abbreviation
         ("46082", "46112", date(2026, 3, 1)),  # Excel serial numbers (days since 1899-12-30)
         ("2026-03-01", "46112", date(2026, 3, 1)),  # one of them only
         ("12345", "46112", None),  # 1933: not a serial latepay reads (bad_date)
@@ -376,6 +377,21 @@ def test_blank_lines_and_quoted_newlines_keep_line_numbers(book):
 def test_a_header_only_file_loads_nothing(book):
     [result] = book.load("invoices.csv", INV)
     assert book.amounts() == {} and result.rows_read == 0
+
+
+@pytest.mark.parametrize(
+    "last", ["F3;C1;02/03/2026;01/04/2026;12,00;\n", "F3;C1;02/03/2026;01/04/2026;12,00;X\n"]
+)
+def test_a_separator_ending_every_row_is_no_field(book, last):
+    header = "invoice_id;customer_id;issue_date;due_date;amount\n"  # (none after amount)
+    rows = "F1;C1;01/03/2026;31/03/2026;10,00;\nF2;C1;02/03/2026;01/04/2026;12,00;\n"
+    book.load("invoices.csv", header + rows + last)
+    expected = {"F1": Decimal("10.00"), "F2": Decimal("12.00")}
+    if last.endswith(";\n"):  # every row ends with a separator: nothing after it
+        assert book.amounts() == expected | {"F3": Decimal("12.00")}
+    else:  # a value after the header's last column is still a field too many
+        assert book.amounts() == expected
+        assert book.rejects() == [(4, "wrong_field_count")]
 
 
 # -- 3. one set of rules ---------------------------------------------------------------------
