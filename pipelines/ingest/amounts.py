@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 def plain(text: str) -> str:
     """An amount as written, in the plain form the decimal mark is decided on: a negative
     written (1.234,56), 1.234,56- (a trailing minus, as SAP writes it) or with the Unicode
-    minus is given a leading "-"; a currency symbol before or after it is removed. (`plain_sql`
+    minus is given a leading "-"; a currency symbol or code before or after it is removed. (`plain_sql`
     is the same in SQL.)"""
     text = text.strip().replace("\u2212", "-")
     if len(text) > 2 and text.startswith("(") and text.endswith(")"):
@@ -38,8 +38,8 @@ def plain_sql(text: str) -> str:
     return f"regexp_replace({signed}, {quote(SYMBOL)}, '\\1', 'g')"
 
 
-# A currency symbol before an amount (after its sign) or after it.
-SYMBOL = r"^([-+]?)\s*[€$£]\s*|\s*[€$£]$"
+# A currency symbol or ISO code (EUR) before an amount (after its sign) or after it.
+SYMBOL = r"^([-+]?)\s*([€$£]|[A-Z]{3})\s*|\s*([€$£]|[A-Z]{3})$"
 
 
 # The currencies written with a bare "$".
@@ -49,10 +49,20 @@ DOLLARS = (
 )  # fmt: skip
 
 
+def symbol_of(amount: str) -> str:
+    """SQL: the currency symbol (€, £, $) or ISO code (EUR) an amount is written with, or ''.
+    (Where it may stand is bad_amount's business.)"""
+    symbols = " ".join(f"when contains({amount}, '{c}') then '{c}'" for c in "€£$")
+    code = f"regexp_extract({amount}, '(^|[^A-Z])([A-Z]{{3}})([^A-Z]|$)', 2)"
+    return f"(case {symbols} when regexp_matches({amount}, '[A-Z]') then {code} else '' end)"
+
+
 def symbol_currency(symbol: str, currency: str) -> str:
-    """SQL: the row's currency, where the amount's symbol (`symbol`: €, £, $ or '') says it
-    and the row does not: £ is GBP (€ is the default, EUR, already; $ is several)."""
-    return f"coalesce(upper(trim({currency})), case when {symbol} = '£' then 'GBP' end)"
+    """SQL: the row's currency, where the amount's symbol or code (`symbol`: €, £, $, a code or
+    '') says it and the row does not: £ is GBP, a code itself (€ is the default, EUR, already;
+    $ is several)."""
+    said = f"case when {symbol} = '£' then 'GBP' when length({symbol}) = 3 then {symbol} end"
+    return f"coalesce(upper(trim({currency})), {said})"
 
 
 # ISO 4217 currencies without minor units: an amount with cents in one of them is refused.

@@ -73,9 +73,7 @@ def check_invoices(plan: Plan, s: Sql) -> str:
     disputed_text = disputed(s)
     currency = s.text("currency")
     amount = f"concat({s.text('amount')}, {s.text('credit_amount')})"
-    # (the symbol an amount is written with: where it may stand is bad_amount's business)
-    symbol = " ".join(f"when contains({amount}, '{c}') then '{c}'" for c in "€£$")
-    symbol = f"(case {symbol} else '' end)"
+    symbol = amounts.symbol_of(amount)
     rules = Rules(invoice_rules(plan, s, due_text))
     return f"""
         with rows as not materialized ({plan.raw_rows}),

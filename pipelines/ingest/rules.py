@@ -227,12 +227,13 @@ def bad_currency(currency: str) -> Rule:
 
 
 def currency_mismatch() -> Rule:
-    """An amount written with a symbol its row's currency contradicts: € but not EUR, £ but not
-    GBP, $ but not a dollar (or no currency: which dollar?)."""
+    """An amount written with a symbol or code its row's currency contradicts: € but not EUR,
+    £ but not GBP, $ but not a dollar (or no currency: which dollar?), USD but not USD."""
     dollars = ", ".join(f"'{c}'" for c in amounts.DOLLARS)
     return (
         f"(sym = '€' and cur <> 'EUR') or (sym = '£' and cur <> 'GBP') "
-        f"or (sym = '$' and (cur is null or cur not in ({dollars})))",
+        f"or (sym = '$' and (cur is null or cur not in ({dollars}))) "
+        f"or (length(sym) = 3 and cur <> sym)",
         "currency_mismatch",
         "'amount is written with ' || sym || ' but the row''s currency is ' || "
         "coalesce(cur, 'not given (EUR by default)') || ': they must agree (a currency column, "

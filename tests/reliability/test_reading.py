@@ -126,6 +126,8 @@ def test_jpy_with_cents_is_rejected(book):
         ("1.234,50-", "", "-1234.50", None),  # trailing minus, as SAP writes it
         ("−12,50 €", "", "-12.50", None),  # Unicode minus
         ("(€70.00)", "EUR", "-70.00", "EUR"),
+        ("1 234,50 EUR", "", "1234.50", "EUR"),  # an ISO code: the row's currency
+        ("USD 99.90", "usd", "99.90", "USD"),
     ],
 )
 def test_currency_symbols_and_negatives_the_readme_lists(book, written, currency, value, stored):
@@ -138,7 +140,8 @@ def test_currency_symbols_and_negatives_the_readme_lists(book, written, currency
 
 
 @pytest.mark.parametrize(
-    ("written", "currency"), [("$10.00", ""), ("$10.00", "EUR"), ("£10.00", "USD"), ("€1", "GBP")]
+    ("written", "currency"),
+    [("$10.00", ""), ("$10.00", "EUR"), ("£10.00", "USD"), ("€1", "GBP"), ("10.00 GBP", "EUR")],
 )
 def test_a_symbol_the_currency_contradicts_is_refused(book, written, currency):
     row = ["I1", "C1", "2026-03-01", "2026-04-01", written, currency]
