@@ -150,11 +150,39 @@ def _read_head(
         source = sniff(con, path, sheet=section.sheet if section else None)
         if section is None and sections:
             section = _section_by_header(source.columns, sections)
+        if section is None and source.file_type == "xlsx" and not _kind_of(path, source):
+            source = _sheet_with_a_table(con, path, source)
         if section and (section.delimiter or section.encoding) and source.file_type == "csv":
             source = sniff(con, path, delimiter=section.delimiter, encoding=section.encoding)
     except ReadError as exc:
         raise IngestError(str(exc)) from exc
     return section, source
+
+
+def _kind_of(path: Path, source: Source) -> str | None:
+    """The kind of file `source`'s header says, or None."""
+    try:
+        return detect_kind(path, source.columns, map_columns(path, source.columns, None))
+    except IngestError:
+        return None
+
+
+def _sheet_with_a_table(con: duckdb.DuckDBPyConnection, path: Path, first: Source) -> Source:
+    """A workbook whose first sheet holds no table latepay reads (a summary, a cover): its
+    first sheet that does, or the first one (its error then says what it found)."""
+    from openpyxl import load_workbook
+
+    book = load_workbook(path, read_only=True)
+    names = book.sheetnames
+    book.close()
+    for name in names[1:]:
+        try:
+            source = sniff(con, path, sheet=name)
+        except ReadError:
+            continue
+        if _kind_of(path, source):
+            return source
+    return sniff(con, path, sheet=names[0]) if len(names) > 1 else first
 
 
 def _section_by_header(columns: list[str], sections: dict[str, Section]) -> Section | None:

@@ -77,7 +77,7 @@ class Source:
             sep = {"\t": "tab", ",": "','", ";": "';'", "|": "'|'"}[self.delimiter]
             header = f", header on line {self.skip + 1}" if self.skip else ""
             return f"csv {self.encoding} sep {sep}{header}"
-        return self.file_type
+        return f"xlsx sheet {self.sheet!r}" if self.file_type == "xlsx" else self.file_type
 
     @property
     def relation(self) -> str:

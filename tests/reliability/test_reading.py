@@ -306,6 +306,22 @@ def test_a_workbook_title_above_the_header_is_skipped(book, tmp_path):
     assert book.q("select line from raw.invoices") == [(4,)]
 
 
+def test_a_workbook_whose_first_sheet_is_a_summary_is_read_from_its_table(book, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    wb = openpyxl.Workbook()
+    wb.active.title = "Synthèse"
+    wb.active.append(["Encours total", "Clients"])
+    wb.active.append([100, 1])
+    ws = wb.create_sheet("Factures")
+    ws.append(["N° de facture", "Code client", "Date de facture", "Échéance", "Montant TTC"])
+    ws.append(["I1", "C1", "2026-03-01", "2026-04-01", 100])
+    path = tmp_path / "export.xlsx"
+    wb.save(path)
+    [result] = book.load("export.xlsx", path.read_bytes())
+    assert book.amounts() == {"I1": Decimal("100")}
+    assert result.source_format.startswith("xlsx sheet 'Factures'")
+
+
 # -- 2. physical rows ------------------------------------------------------------------------
 
 
