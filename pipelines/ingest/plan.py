@@ -119,6 +119,8 @@ def plan_file(con: duckdb.DuckDBPyConnection, path: Path, mapping: Mapping | Non
     plan = Plan(source, kind, section, fields)
     if said := read_as(source.columns, fields, section):
         plan.notes.append(said)
+    if kind == "invoices" and "due_date" not in fields and "payment_terms_days" in fields:
+        plan.notes.append("due dates from the payment terms (no due date column)")
     if section and section.timezone:
         plan.timezone = section.timezone
     if section:
@@ -265,6 +267,8 @@ def check_required(
     present = set(fields) | set(section.constants if section else ())
     if section and (section.due_days is not None or section.due_from_terms):
         present.add("due_date")
+    if kind == "invoices" and "payment_terms_days" in fields:
+        present.add("due_date")  # (without its column, derived from the row's terms)
     missing = [f for f in REQUIRED[kind] if f not in present]
     if missing:
         hint = (

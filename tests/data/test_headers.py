@@ -110,3 +110,18 @@ def test_a_customers_file_in_french_loads_without_a_mapping(tmp_path):
         assert con.execute(
             "select customer_id, name, country, collector from staging.customers"
         ).fetchall() == [("C1", "SARL Dupont", "FR", "Laura")]
+
+
+def test_without_a_due_date_column_the_due_date_comes_from_the_terms_and_is_said(tmp_path):
+    invoices = tmp_path / "factures.csv"
+    invoices.write_text(
+        "N° facture;Code client;Date facture;Conditions de paiement;Montant TTC\n"
+        "F1;C1;15/01/2026;45 jours fin de mois;100,00\nF2;C1;15/01/2026;30;100,00\n",
+        encoding="utf-8",
+    )
+    with connect(":memory:") as con:
+        [result] = ingest_files(con, [invoices], load_date=LOAD_DATE)
+        assert con.execute(
+            "select invoice_id, due_date::varchar from staging.invoices order by 1"
+        ).fetchall() == [("F1", "2026-03-17"), ("F2", "2026-02-14")]
+    assert "due dates from the payment terms (no due date column)" in result.source_format
