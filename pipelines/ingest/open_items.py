@@ -55,7 +55,8 @@ DERIVED = (
 def mark_open_items(plans: list[Plan], load_date: date | None, every: bool) -> None:
     """The planned file that is an open-items export gets its date (`plan.open_items_date`): an
     invoices file when `every` (--open-items) or when its mapping section says open_items. One
-    per ingest, and it needs the load date, which is its date."""
+    per ingest, and it needs the load date, which is its date. Another invoices file's
+    open_amount is not read, and its format says so."""
     chosen = [
         p
         for p in plans
@@ -81,6 +82,17 @@ def mark_open_items(plans: list[Plan], load_date: date | None, every: bool) -> N
         )
     for plan in chosen:
         plan.open_items_date = load_date
+    for plan in plans:  # an open amount elsewhere is not read: said, never silently dropped
+        if (
+            plan.kind == "invoices"
+            and plan.open_items_date is None
+            and "open_amount" in plan.fields
+        ):
+            column = plan.source.columns[plan.fields["open_amount"]]
+            plan.notes.append(
+                f"{column!r} (open_amount) not read: only an open-items export's is "
+                "(--open-items, or open_items = true in the mapping)"
+            )
 
 
 def upsert_open_items(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:

@@ -125,3 +125,15 @@ def test_without_a_due_date_column_the_due_date_comes_from_the_terms_and_is_said
             "select invoice_id, due_date::varchar from staging.invoices order by 1"
         ).fetchall() == [("F1", "2026-03-17"), ("F2", "2026-02-14")]
     assert "due dates from the payment terms (no due date column)" in result.source_format
+
+
+def test_an_open_amount_outside_an_open_items_export_is_said_not_read(tmp_path):
+    invoices = tmp_path / "factures.csv"
+    invoices.write_text(
+        "N° facture;Code client;Date facture;Échéance;Montant TTC;Solde\n"
+        "F1;C1;15/01/2026;15/02/2026;100,00;40,00\n",
+        encoding="utf-8",
+    )
+    with connect(":memory:") as con:
+        [result] = ingest_files(con, [invoices], load_date=LOAD_DATE)
+    assert "'Solde' (open_amount) not read: only an open-items export's is" in result.source_format
