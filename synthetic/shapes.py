@@ -15,6 +15,11 @@ change only:
   ``<customer_id>-<k>``: customers with a single invoice and no history, beside regular ones.
   Actions follow their invoice's new customer; those about a whole converted customer are
   dropped.
+* ``fr_ledger``: invoices and payments as a French accounting package exports them, read with
+  no mapping file: a title line above French headers (N° de facture, Code client, Date
+  d'échéance...), ``;``, decimal comma with space thousands, ``dd/mm/yyyy``, the amount in a
+  ``Débit`` column and credit notes in a ``Crédit`` one, ``Litige`` oui/non, cp1252; no
+  customers file (its text is made by ``synthetic.write``).
 
 Pure: frames in, frames out; ``oracle`` is kept in every shape (the pipeline never reads it).
 """
@@ -34,6 +39,7 @@ SHAPES: dict[str, str] = {
     "no_currency": "invoices without the currency column",
     "one_segment": "every customer in one segment",
     "one_off_customers": "every second customer split into one customer per invoice",
+    "fr_ledger": "invoices and payments as a French ledger exports them (no mapping file)",
 }
 TABLES = ("customers", "invoices", "payments", "promises", "actions", "oracle")
 ONE_SEGMENT = "SME"
@@ -57,6 +63,12 @@ def shape_tables(book: Book, shape: str = "full") -> dict[str, pd.DataFrame]:
         tables["customers"] = book.customers.assign(segment=ONE_SEGMENT)
     elif shape == "one_off_customers":
         tables.update(one_off_customers(book))
+    elif shape == "fr_ledger":
+        tables = {
+            "invoices": fr_invoices(book.invoices),
+            "payments": fr_payments(book.payments),
+            "oracle": book.oracle,
+        }
     return {k: v for k, v in tables.items() if not (k == "actions" and v.empty)}
 
 
@@ -102,3 +114,43 @@ def one_off_customers(book: Book) -> dict[str, pd.DataFrame]:
             customer_id=actions["invoice_id"].map(new_owner).fillna(actions["customer_id"])
         )
     return {"customers": customers, "invoices": invoices, "actions": actions}
+
+
+def _fr_date(values: pd.Series) -> pd.Series:
+    return pd.to_datetime(values).dt.strftime("%d/%m/%Y").fillna("")
+
+
+def _fr_amount(values: pd.Series) -> pd.Series:
+    """1 234,56: a space between thousands, a decimal comma; empty for NaN."""
+    text = values.map(lambda v: "" if pd.isna(v) else f"{v:,.2f}")
+    return text.str.replace(",", " ").str.replace(".", ",")
+
+
+def fr_invoices(invoices: pd.DataFrame) -> pd.DataFrame:
+    """The invoices as a French ledger lists them: text columns with its names."""
+    amount = invoices["amount"]
+    return pd.DataFrame(
+        {
+            "N° de facture": invoices["invoice_id"],
+            "Code client": invoices["customer_id"],
+            "Date de facture": _fr_date(invoices["issue_date"]),
+            "Date d'échéance": _fr_date(invoices["due_date"]),
+            "Débit": _fr_amount(amount.where(amount > 0)),
+            "Crédit": _fr_amount(-amount.where(amount < 0)),
+            "Devise": invoices["currency"],
+            "Litige": np.where(invoices["disputed"].astype(bool), "oui", "non"),
+            "Date litige": _fr_date(invoices["dispute_opened_date"]),
+        }
+    )
+
+
+def fr_payments(payments: pd.DataFrame) -> pd.DataFrame:
+    """The payments as a French ledger lists them (règlements)."""
+    return pd.DataFrame(
+        {
+            "N° règlement": payments["payment_id"],
+            "Facture": payments["invoice_id"],
+            "Date de règlement": _fr_date(payments["payment_date"]),
+            "Montant": _fr_amount(payments["amount"]),
+        }
+    )

@@ -35,7 +35,10 @@ def write_book(book: Book, out_dir: Path, shape: str = "full") -> dict[str, Path
     paths: dict[str, Path] = {}
     for name, frame in shape_tables(book, shape).items():
         path = out_dir / f"{name}.csv"
-        _write_csv(frame, path)
+        if shape == "fr_ledger" and name != "oracle":
+            _write_ledger(frame, path, name, book.invoices["issue_date"].max())
+        else:
+            _write_csv(frame, path)
         paths[name] = path
     return paths
 
@@ -77,3 +80,12 @@ def _write_csv(frame: pd.DataFrame, path: Path) -> None:
             fh,
             write_options=pacsv.WriteOptions(include_header=False, quoting_style="none"),
         )
+
+
+def _write_ledger(frame: pd.DataFrame, path: Path, name: str, day: pd.Timestamp) -> None:
+    """A French ledger's export (shape ``fr_ledger``): its title and a blank line above the
+    header, ``;`` between fields, cp1252, CRLF line ends."""
+    title = {"invoices": "Factures clients", "payments": "Règlements clients"}[name]
+    with path.open("w", encoding="cp1252", newline="") as fh:
+        fh.write(f"{title} au {pd.Timestamp(day):%d/%m/%Y}\r\n\r\n")
+        frame.to_csv(fh, sep=";", index=False, lineterminator="\r\n")

@@ -1,6 +1,7 @@
 """Every export shape the README documents goes through ingest → backtest → train → nightly and
 publishes a worklist: a company with only an invoice list, no customers file, no dispute or
-currency columns, one segment, or one-off customers gets its list the first evening."""
+currency columns, one segment, one-off customers, or a French ledger's export read without a
+mapping file gets its list the first evening."""
 
 from __future__ import annotations
 
@@ -66,3 +67,11 @@ def test_every_shape_publishes_a_worklist_the_first_evening(shape, small_book, t
         assert {r["currency"] for r in rows} == {"EUR"}  # unless a mapping constant says
     if shape == "one_off_customers":
         assert one_off_scored > 0
+    if shape == "fr_ledger":  # read as written, to the cent: the same book as the full shape
+        with duckdb.connect(str(settings.warehouse_path), read_only=True) as con:
+            total, credit_notes = con.execute(
+                "select sum(amount)::double, count(*) filter (where amount < 0) "
+                "from staging.invoices"
+            ).fetchone()
+        assert round(total, 2) == round(small_book.invoices["amount"].sum(), 2)
+        assert credit_notes == (small_book.invoices["amount"] < 0).sum() > 0
