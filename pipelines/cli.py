@@ -134,8 +134,8 @@ def generate(
         str,
         typer.Option(
             help="The files written, as an ERP exports them: full (every table), invoice_list, "
-            "no_customers, no_disputes, no_currency, one_segment, one_off_customers (README, "
-            "'Input format')."
+            "no_customers, no_disputes, no_currency, one_segment, one_off_customers, fr_ledger "
+            "(README, 'Input format')."
         ),
     ] = "full",
 ) -> None:
