@@ -99,41 +99,41 @@ def test_two_columns_of_one_precise_name_are_refused():
         _fields("N° facture;Numéro de facture;Code client")
 
 
-def test_a_customers_file_in_french_loads_without_a_mapping(tmp_path):
-    customers = tmp_path / "clients.csv"
-    customers.write_text(
-        "Code client;Raison sociale;Pays;Chargé de recouvrement\nC1;SARL Dupont;FR;Laura\n",
-        encoding="utf-8",
-    )
+def _load(tmp_path: Path, text: str, sql: str) -> tuple[str, list[tuple]]:
+    """Load one file of `text` into a new warehouse: its format as said, and what `sql` finds."""
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8")
     with connect(":memory:") as con:
-        ingest_files(con, [customers], load_date=LOAD_DATE)
-        assert con.execute(
-            "select customer_id, name, country, collector from staging.customers"
-        ).fetchall() == [("C1", "SARL Dupont", "FR", "Laura")]
+        [result] = ingest_files(con, [path], load_date=LOAD_DATE)
+        return result.source_format, con.execute(sql).fetchall()
+
+
+def test_a_customers_file_in_french_loads_without_a_mapping(tmp_path):
+    _, rows = _load(
+        tmp_path,
+        "Code client;Raison sociale;Pays;Chargé de recouvrement\nC1;SARL Dupont;FR;Laura\n",
+        "select customer_id, name, country, collector from staging.customers",
+    )
+    assert rows == [("C1", "SARL Dupont", "FR", "Laura")]
 
 
 def test_without_a_due_date_column_the_due_date_comes_from_the_terms_and_is_said(tmp_path):
-    invoices = tmp_path / "factures.csv"
-    invoices.write_text(
+    said, rows = _load(
+        tmp_path,
         "N° facture;Code client;Date facture;Conditions de paiement;Montant TTC\n"
         "F1;C1;15/01/2026;45 jours fin de mois;100,00\nF2;C1;15/01/2026;30;100,00\n",
-        encoding="utf-8",
+        "select invoice_id, due_date::varchar from staging.invoices order by 1",
     )
-    with connect(":memory:") as con:
-        [result] = ingest_files(con, [invoices], load_date=LOAD_DATE)
-        assert con.execute(
-            "select invoice_id, due_date::varchar from staging.invoices order by 1"
-        ).fetchall() == [("F1", "2026-03-17"), ("F2", "2026-02-14")]
-    assert "due dates from the payment terms (no due date column)" in result.source_format
+    assert rows == [("F1", "2026-03-17"), ("F2", "2026-02-14")]
+    assert "due dates from the payment terms (no due date column)" in said
 
 
 def test_an_open_amount_outside_an_open_items_export_is_said_not_read(tmp_path):
-    invoices = tmp_path / "factures.csv"
-    invoices.write_text(
+    said, rows = _load(
+        tmp_path,
         "N° facture;Code client;Date facture;Échéance;Montant TTC;Solde\n"
         "F1;C1;15/01/2026;15/02/2026;100,00;40,00\n",
-        encoding="utf-8",
+        "select count(*) from staging.payments",
     )
-    with connect(":memory:") as con:
-        [result] = ingest_files(con, [invoices], load_date=LOAD_DATE)
-    assert "'Solde' (open_amount) not read: only an open-items export's is" in result.source_format
+    assert "'Solde' (open_amount) not read: only an open-items export's is" in said
+    assert rows == [(0,)]  # (the 60 the file says were paid: not read)
