@@ -29,6 +29,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from models.penalties import interest_owed
+
 # The channel of a step; PREFERRED means the customer's preferred channel.
 PREFERRED = "preferred"
 CHANNELS = ("email", "letter", "sms", "phone")
@@ -101,22 +103,26 @@ def preferred_channel(values: pd.Series) -> pd.Series:
 
 
 def late_penalties(
-    open_amount: pd.Series,
-    days_past_due: pd.Series,
+    invoices: pd.DataFrame,
+    as_of: pd.Timestamp,
     *,
-    annual_rate: float,
+    rates: pd.DataFrame,
     recovery_fee: float = 40.0,
+    french_law: frozenset[str] = frozenset({"FR"}),
 ) -> pd.DataFrame:
-    """French statutory late-payment penalties owed on each invoice at the as-of date.
-
-    Interest = open amount × annual rate × days past due / 365 (Code de commerce L441-10: due
-    from the day after the due date, without reminder; the default rate is the ECB main
-    refinancing rate + 10 points), plus a flat recovery indemnity (€40) per late invoice. Invoices
-    not yet due, and credit notes, owe nothing. The interest is computed on the amount still open
-    at the as-of date (payments received earlier reduced the base of earlier days: a slight
-    underestimate for partly paid invoices).
-    """
-    late = (days_past_due > 0) & (open_amount > 0)
-    interest = (open_amount * annual_rate * days_past_due / 365).where(late, 0.0)
-    fee = pd.Series(np.where(late, recovery_fee, 0.0), index=open_amount.index)
-    return pd.DataFrame({"late_interest": interest.astype(float), "recovery_fee": fee})
+    """French statutory late-payment penalties owed on each invoice at `as_of`, as the letters
+    state them (models/penalties.py; Code de commerce L441-10): interest from the day after the
+    due date on the amount still open, per half-year at the ECB rate of `rates` + 10 points,
+    each half-year to the cent; and the flat recovery indemnity per late invoice of a customer
+    under French law (its `country` in `french_law`; none without a country). Invoices not yet
+    due, and credit notes, owe nothing. `invoices`: open_amount, due_date, days_past_due and
+    optionally country. (Payments received earlier reduced the base of earlier days: a slight
+    underestimate for partly paid invoices.)"""
+    interest = interest_owed(invoices["open_amount"], invoices["due_date"], as_of, rates)
+    late = ((invoices["days_past_due"] > 0) & (invoices["open_amount"] > 0)).to_numpy()
+    country = invoices.get("country", pd.Series(None, index=invoices.index, dtype=object))
+    french = country.fillna("").astype(str).str.upper().str[:2].isin(list(french_law))
+    fee = np.where(late & french.to_numpy(), recovery_fee, 0.0)
+    return pd.DataFrame(
+        {"late_interest": interest.to_numpy(float), "recovery_fee": fee}, index=invoices.index
+    )

@@ -42,8 +42,10 @@ from models.plan import dunning_plan
 
 UNASSIGNED = "unassigned"
 DEFAULT_CURRENCY = "EUR"
-# French statutory late-payment interest: ECB main refinancing rate (2.15%) + 10 points.
-FRENCH_LATE_INTEREST_RATE = 0.1215
+# The ECB rate table (models/penalties.py) a policy uses when given none: one rate for every
+# half-year, 2.15% (+ 10 points: 12.15%). The nightly passes the packaged table
+# (pipelines/publish/data/ecb_main_refinancing_rate.csv), the letters' own.
+FLAT_RATES = pd.DataFrame({"half_year_start": ["1999-01-01"], "ecb_main_refinancing_rate": [2.15]})
 
 # The worklist as a collector reads it, left to right: who, what to do, about what, why; then
 # the rest.
@@ -98,8 +100,9 @@ class WorklistPolicy:
 
     capacity_per_collector: int = 30
     high_risk_threshold: float = DEFAULT_HIGH_RISK
-    annual_interest_rate: float = FRENCH_LATE_INTEREST_RATE
+    rates: pd.DataFrame | None = None  # ECB rates per half-year; None: FLAT_RATES
     recovery_fee: float = 40.0
+    french_law: frozenset[str] = frozenset({"FR"})  # countries owed the recovery indemnity
     country: str = DEFAULT_COUNTRY  # the collectors' calendar (the list's horizon)
     ledger_start: pd.Timestamp | None = None  # None: the ledger's first action
 
@@ -161,10 +164,11 @@ def plan_invoices(
         )
     ).join(
         late_penalties(
-            frame["open_amount"],
-            frame["days_past_due"],
-            annual_rate=policy.annual_interest_rate,
+            frame,
+            as_of,
+            rates=FLAT_RATES if policy.rates is None else policy.rates,
             recovery_fee=policy.recovery_fee,
+            french_law=policy.french_law,
         )
     )
     for q in ("p10", "p50", "p90"):

@@ -9,7 +9,6 @@ from pathlib import Path
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from models.worklist import FRENCH_LATE_INTEREST_RATE
 from pipelines.publish.locale import DEFAULT_LOCALE, parse_locale
 
 
@@ -71,12 +70,6 @@ class Settings(BaseSettings):
         ge=0,
         le=1,
         description="Probability of lateness from which pre-due reminders come earlier.",
-    )
-    late_interest_rate: float = Field(
-        FRENCH_LATE_INTEREST_RATE,
-        ge=0,
-        description="Annual late-payment interest rate (French default: ECB main refinancing "
-        "rate + 10 points; 2.15% + 10 = 12.15%).",
     )
     recovery_fee: float = Field(
         40.0, ge=0, description="Flat recovery indemnity owed per late invoice (EUR 40 in France)."

@@ -1,7 +1,8 @@
 """A small hand-made book of scored open invoices as of 2026-11-01, each row chosen to exercise one
 rule of the worklist: the ladder before and after the due date, the high-risk ladder, disputes,
 kept and broken promises, an unassigned customer, text that would run as a spreadsheet formula or
-as HTML, and a customer invoiced in pounds (C: amounts are never added across currencies)."""
+as HTML, and a customer invoiced in pounds (C: amounts are never added across currencies; in
+Great Britain, not under French law)."""
 
 from __future__ import annotations
 
@@ -70,6 +71,8 @@ CUSTOMERS = pd.DataFrame(
         ],
         "collector": ["Laura", "Karim", "Laura", None, "Karim", "Laura"],
         "preferred_channel": ["email", "phone", "letter", "email", None, "sms"],
+        # C, in pounds, is not under French law: no recovery indemnity
+        "country": ["FR", "FR", "GB", "FR", "FR", "FR"],
     }
 )
 PROMISES = pd.DataFrame(

@@ -68,8 +68,9 @@ def policy(settings: Settings) -> WorklistPolicy:
     return WorklistPolicy(
         capacity_per_collector=settings.capacity_per_collector,
         high_risk_threshold=settings.high_risk_threshold,
-        annual_interest_rate=settings.late_interest_rate,
+        rates=ecb_rates(),
         recovery_fee=settings.recovery_fee,
+        french_law=frozenset(_countries(settings.french_law_countries)),
         country=settings.business_country,
         ledger_start=pd.Timestamp(settings.ledger_start) if settings.ledger_start else None,
     )
@@ -314,6 +315,12 @@ def _rank_and_publish(
 RATES_FILE = "ecb_main_refinancing_rate.csv"
 
 
+def ecb_rates() -> pd.DataFrame:
+    """The ECB main refinancing rate per half-year (pipelines/publish/data): the statutory
+    interest of the worklist and of the letters alike."""
+    return pd.read_csv(resources.files("pipelines.publish").joinpath("data", RATES_FILE))
+
+
 def draft_context(
     con: duckdb.DuckDBPyConnection, settings: Settings, as_of: date, invoices: pd.DataFrame
 ) -> DraftContext:
@@ -336,7 +343,7 @@ def draft_context(
         ).df()
     finally:
         con.unregister("draft_customers")
-    rates = pd.read_csv(resources.files("pipelines.publish").joinpath("data", RATES_FILE))
+    rates = ecb_rates()
     return DraftContext(
         as_of=pd.Timestamp(as_of),
         company={

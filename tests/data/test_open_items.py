@@ -282,7 +282,11 @@ def expected_settlements(truth: pd.DataFrame, days: list[date]) -> dict[str, dat
     return expected
 
 
-@pytest.mark.parametrize("every", [1, 7], ids=["daily", "weekly"])
+@pytest.mark.parametrize(
+    "every",
+    # (daily: 5 seconds of exports, in the slow suite; weekly checks the same rule quickly)
+    [pytest.param(1, id="daily", marks=pytest.mark.slow), pytest.param(7, id="weekly")],
+)
 def test_open_items_exports_of_a_book_give_its_settlements_to_the_export_dates(generated, every):
     """The property: loading only the exports (dated D, the invoices open at the start of D),
     each invoice the exports list is settled on the first export date after the day the full

@@ -71,4 +71,4 @@ def test_generate_writes_a_shape_and_refuses_an_unknown_one(tmp_path):
     result = CliRunner().invoke(app, [*args, "--out", str(tmp_path / "x"), "--shape", "sap"])
     assert result.exit_code != 0
     assert "'sap' is not one of full, invoice_list" in result.output
-    assert len(SHAPES) == 7
+    assert len(SHAPES) == 8

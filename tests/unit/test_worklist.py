@@ -25,16 +25,26 @@ from tests.handmade_book import AS_OF, CUSTOMERS, PROMISES, SCORES
 GOLDEN = Path(__file__).parents[1] / "golden" / "worklist.csv"
 
 
-def test_late_interest_and_the_recovery_fee():
-    owed = late_penalties(
-        pd.Series([1000.0, 1000.0, 1000.0, 250.5]),
-        pd.Series([10, 0, -5, 365]),
-        annual_rate=0.1215,
-        recovery_fee=40.0,
+def test_late_interest_per_half_year_and_the_recovery_fee_under_french_law():
+    rates = pd.DataFrame(
+        {"half_year_start": ["2026-01-01", "2026-07-01"], "ecb_main_refinancing_rate": [2.4, 2.15]}
     )
-    # 1000 × 12.15% × 10 / 365; nothing before or on the due date; a year late: the full rate
-    assert owed["late_interest"].tolist() == pytest.approx([3.3287671, 0.0, 0.0, 30.43575])
-    assert owed["recovery_fee"].tolist() == [40.0, 0.0, 0.0, 40.0]
+    invoices = pd.DataFrame(
+        {
+            "open_amount": [1000.0, 1000.0, 1000.0, 250.5, 300.0, -40.0],
+            "due_date": pd.to_datetime(
+                ["2026-10-22", "2026-11-01", "2026-11-06", "2026-06-20", "2026-10-01", "2026-10-01"]
+            ),
+            "country": ["FR", "FR", "FR", "fr", "GB", "FR"],
+        }
+    )
+    invoices["days_past_due"] = (AS_OF - invoices["due_date"]).dt.days
+    owed = late_penalties(invoices, AS_OF, rates=rates, recovery_fee=40.0)
+    # 1000 × 12.15% × 10 / 365 = 3.3288 → 3.33; nothing on or before the due date; 250.50 late
+    # since 06-21: 10 days at 12.40% (0.85) and 124 days at 12.15% (10.34); a customer in Great
+    # Britain owes interest but no indemnity; a credit note owes nothing
+    assert owed["late_interest"].tolist() == [3.33, 0.0, 0.0, 11.19, 3.1, 0.0]
+    assert owed["recovery_fee"].tolist() == [40.0, 0.0, 0.0, 40.0, 0.0, 0.0]
 
 
 def _worklist(capacity: int = 30, **extra) -> pd.DataFrame:
@@ -70,7 +80,7 @@ def test_each_row_is_one_action_about_its_own_invoices():
     d = worklist.set_index("customer_id").loc["D"]
     assert d.next_action_date == pd.Timestamp("2026-09-30")
     assert (d.overdue_amount, d.customer_overdue_amount) == (2000.0, 3500.0)
-    assert d.late_interest == pytest.approx(2000 * 0.1215 * 92 / 365)
+    assert d.late_interest == 61.25  # 2000 × 12.15% × 92 / 365 = 61.249, to the cent
     a = worklist.set_index("customer_id").loc["A"]
     assert a.next_action == RESOLVE_DISPUTE and a.dunning_stage == DISPUTE_PAUSED
     # the row's amounts are A2's (not due: nothing overdue), the customer's totals apart
