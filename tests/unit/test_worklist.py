@@ -7,10 +7,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from models.dunning import BROKEN_PROMISE, DISPUTE_PAUSED, RESOLVE_DISPUTE, late_penalties
+from models.penalties import penalties
 from models.worklist import (
     WORKLIST_COLUMNS,
     WorklistPolicy,
@@ -191,3 +193,27 @@ def test_an_action_is_about_invoices_of_one_currency():
         "final reminder before formal notice (1 invoice); "  # A3, in pounds
         "resolve the dispute (dunning paused) (1 invoice)"
     )
+
+
+@pytest.mark.parametrize("scale", [1.0, 1e7])  # (1e7: amounts past 64-bit products of cents)
+def test_the_worklists_interest_is_the_letters_to_the_cent(scale):
+    rates = pd.read_csv(
+        Path(__file__).parents[2] / "pipelines/publish/data/ecb_main_refinancing_rate.csv"
+    )
+    rng = np.random.default_rng(7)
+    n = 2_000
+    invoices = pd.DataFrame(
+        {
+            "invoice_id": [f"I{i}" for i in range(n)],
+            "currency": "EUR",
+            "open_amount": np.round(rng.uniform(0.01, 50_000, n), 2)
+            * scale,  # (invoices, as letters list)
+            "due_date": AS_OF - pd.to_timedelta(rng.integers(-30, 2_900, n), unit="D"),
+            "country": "FR",
+        }
+    )
+    invoices["days_past_due"] = (AS_OF - invoices["due_date"]).dt.days
+    owed = late_penalties(invoices, AS_OF, rates=rates)
+    letters = penalties(invoices, AS_OF, rates, french_law=pd.Series(True, index=invoices.index))
+    assert owed["late_interest"].tolist() == letters["interest"].tolist()
+    assert owed["recovery_fee"].tolist() == letters["indemnity_eur"].tolist()
