@@ -78,3 +78,17 @@ def test_a_payment_on_account_counts_in_the_credit_from_the_oldest_open_invoice(
     assert credit[["invoice_id", "open_credit", "kind"]].values.tolist() == [
         ["P2", 80.0, "payment on account"]
     ]
+
+
+def test_a_payment_on_account_is_in_its_customers_currency(tmp_path):
+    book = Book(tmp_path)
+    book.load(
+        "invoices.csv",
+        INV.replace("amount\n", "amount,currency\n")
+        + "G1,K,2026-03-01,2026-03-31,100.00,GBP\nG2,K,2026-04-01,2026-04-30,50.00,GBP\n",
+    )
+    book.load("payments.csv", PAY + "P1,,K,2026-04-20,80.00\n")
+    credit = unapplied_credit(book.con, date(2026, 5, 20))
+    assert credit[["invoice_id", "currency", "open_credit"]].values.tolist() == [
+        ["P1", "GBP", 80.0]
+    ]

@@ -39,14 +39,23 @@ final as (
         'credit note' as kind
     from credit_notes
 ),
+one_currency as (
+    -- the currency of a customer's invoices, when they are all in one (a payment on account's)
+    select customer_id, min(currency) as currency
+    from staging.invoices
+    where customer_id in (select customer_id from staging.payments_on_account)
+    group by customer_id
+    having count(distinct coalesce(currency, '')) = 1
+),
 on_account as (
     -- a payment the customer made to no invoice (staging.payments_on_account), as a credit
-    select a.payment_id as invoice_id, a.customer_id, null::varchar as currency,
+    select a.payment_id as invoice_id, a.customer_id, c.currency,
         a.payment_date as issue_date, -a.amount::double as amount,
         case when a.payment_date >= o.issue_date then a.amount end::double as open_credit,
         'payment on account' as kind
     from staging.payments_on_account as a
     left join oldest_open as o on o.customer_id = a.customer_id
+    left join one_currency as c on c.customer_id = a.customer_id
     where a.payment_date < $as_of
 )
 select * from final where open_credit > 0
