@@ -32,6 +32,12 @@ def half_year_rates(table: pd.DataFrame) -> pd.DataFrame:
     return rows[["start", "end", "rate"]].reset_index(drop=True)
 
 
+def rate_at(rates: pd.DataFrame, day: pd.Timestamp) -> float:
+    """The statutory annual rate (a fraction) in force on `day`: its half-year's."""
+    table = half_year_rates(rates)
+    return float(table.loc[table["start"] <= pd.Timestamp(day), "rate"].iloc[-1])
+
+
 def interest_by_period(
     open_amount: float, due_date: pd.Timestamp, as_of: pd.Timestamp, rates: pd.DataFrame
 ) -> pd.DataFrame:
