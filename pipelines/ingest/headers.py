@@ -7,7 +7,8 @@ Three tiers, so that a name never takes a field another column holds more precis
   field: duplicate_column);
 - names whose field depends on the other columns (`_in_context`): a settlement date is an
   invoice's `settled_date` beside an issue date, a payment's `payment_date` without one; a
-  `Débit` is the amount, and a `Crédit` the credit_amount, only as a pair;
+  `Débit` is the amount, and a `Crédit` the credit_amount, only as a pair; a bare `Date` is the
+  issue date beside a due date (a ledger's), and nothing otherwise;
 - generic words (`GENERIC`: "Facture", "Client", "Montant"), for a field no other column holds.
 What was read under another name is said with the file's format (pipelines/ingest/plan.py).
 """
@@ -36,6 +37,11 @@ ALIASES = {
     "num_facture": "invoice_id",
     "reference_facture": "invoice_id",
     "ref_facture": "invoice_id",
+    "piece": "invoice_id",  # a ledger's document number
+    "no_piece": "invoice_id",
+    "no_de_piece": "invoice_id",
+    "numero_piece": "invoice_id",
+    "numero_de_piece": "invoice_id",
     "code_client": "customer_id",
     "numero_client": "customer_id",
     "no_client": "customer_id",
@@ -105,6 +111,8 @@ def _in_context(word: str, words: set[str]) -> str | None:
     if word in SETTLEMENT_WORDS:
         issued = any(w == "issue_date" or ALIASES.get(w) == "issue_date" for w in words)
         return "settled_date" if issued else "payment_date"
-    if {"debit", "credit"} <= words:
-        return {"debit": "amount", "credit": "credit_amount"}.get(word)
+    if {"debit", "credit"} <= words and word in ("debit", "credit"):
+        return {"debit": "amount", "credit": "credit_amount"}[word]
+    if word == "date" and any(w == "due_date" or ALIASES.get(w) == "due_date" for w in words):
+        return "issue_date"  # a ledger's Date beside its Échéance: the document's date
     return None

@@ -74,15 +74,22 @@ def test_a_french_export_loads_without_a_mapping_and_says_how_it_was_read(tmp_pa
     assert "'Date de règlement' payment_date, 'Montant' amount" in second.source_format
 
 
-def test_a_debit_and_a_credit_are_read_as_a_pair_only():
-    assert _fields("Facture;Client;Date;Échéance;Débit;Crédit") == {
-        "invoice_id": "Facture",
+def test_a_ledgers_columns_are_read_in_context():
+    # Débit and Crédit as a pair; a bare Date beside Échéance is the document's date
+    assert _fields("N° pièce;Client;Date;Échéance;Libellé;Débit;Crédit") == {
+        "invoice_id": "N° pièce",
         "customer_id": "Client",
+        "issue_date": "Date",
         "due_date": "Échéance",
         "amount": "Débit",
         "credit_amount": "Crédit",
     }
     assert "amount" not in _fields("Facture;Client;Date facture;Échéance;Débit")
+    assert _fields("N° règlement;Facture;Date;Montant") == {  # no due date: Date is not read
+        "payment_id": "N° règlement",
+        "invoice_id": "Facture",
+        "amount": "Montant",
+    }
 
 
 def test_a_generic_word_never_takes_a_field_a_column_names_precisely():
