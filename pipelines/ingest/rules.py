@@ -162,6 +162,17 @@ def required_value(condition: str, message: str) -> Rule:
     return (condition, "required_value", quote(message))
 
 
+def several_invoices() -> Rule:
+    """A payment whose invoice_id names several loaded invoices ("F1, F2"): latepay applies a
+    payment to one invoice, and the split between them is not in the row."""
+    return (
+        "several_known",
+        "several_invoices",
+        "'invoice_id names several invoices (' || invoice_id || '): a payment is applied to one "
+        "invoice; export one row per invoice paid, with the amount each got'",
+    )
+
+
 def unknown_outcome(outcomes: tuple[str, ...]) -> Rule:
     """A worklist workbook's Outcome is not one of its list (`outcome`: as typed)."""
     accepted = ", ".join(outcomes)
@@ -509,6 +520,7 @@ def payment_rules(plan: Plan, s: Sql) -> list[Rule]:
             "pid is null or coalesce(invoice_id, customer_id) is null",
             "payment_id and invoice_id (or, for a payment on account, customer_id) are required",
         ),
+        several_invoices(),
         bad_date(s, "paid_on", "payment_date"),
         bad_amount(s, "amt", "amount"),
         non_positive_payment(),

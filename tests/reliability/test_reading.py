@@ -505,6 +505,24 @@ def test_a_promise_matched_later_ends_as_one_loaded_after_its_invoice(tmp_path):
     assert before.q(rejected) == after.q(rejected) == expected
 
 
+def test_a_payment_naming_several_invoices_is_refused_not_left_waiting(book):
+    book.load(
+        "invoices.csv",
+        INV + "F1,C1,2026-03-01,2026-03-31,50.00\nF2,C1,2026-03-01,2026-03-31,50.00\n"
+        '"F3, 4",C1,2026-03-01,2026-03-31,20.00\n',  # an id with a comma is one invoice
+    )
+    book.load(
+        "payments.csv",
+        "payment_id,invoice_id,payment_date,amount\n"
+        'P1,"F1, F2",2026-04-05,100.00\n'  # two loaded invoices: which got what?
+        "P2,F1 + F9,2026-04-05,10.00\n"  # F9 not loaded yet: it waits, as any payment does
+        'P3,"F3, 4",2026-04-05,20.00\n',
+    )
+    assert book.rejects() == [(2, "several_invoices")]
+    assert book.q("select payment_id from staging.pending_payments") == [("P2",)]
+    assert book.q("select payment_id, invoice_id from staging.payments") == [("P3", "F3, 4")]
+
+
 # -- 4 (part). mapping files -----------------------------------------------------------------
 
 
