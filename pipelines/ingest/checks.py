@@ -103,20 +103,6 @@ def check_invoices(plan: Plan, s: Sql) -> str:
     """
 
 
-# A payment's invoice_id that lists several ("F1, F2", "F1;F2", "F1 + F2"): its parts and how
-# many of them are loaded invoices (rules.several_invoices).
-SEVERAL = """several as (
-            select r.line, count(*) as parts, count(i.invoice_id) as known
-            from ided as r,
-                unnest(string_split_regex(r.invoice_id, '\\s*[,;+&]\\s*')) as t(part)
-            left join (select invoice_id from staging.invoices) as i
-                on i.invoice_id = trim(t.part)
-            where contains(r.invoice_id, ',') or contains(r.invoice_id, ';')
-                or contains(r.invoice_id, '+') or contains(r.invoice_id, '&')
-            group by r.line
-        )"""
-
-
 def check_payments(plan: Plan, s: Sql) -> str:
     # (what a payment is for, in the id made for it: its invoice, else its customer's account)
     paid_to = "coalesce(r.invoice_id, 'account ' || r.customer_id)"
@@ -134,12 +120,8 @@ def check_payments(plan: Plan, s: Sql) -> str:
             select r.*, {pid} as pid from ({plan.raw_rows}) as r
         ),
         {duplicates("ided", "pid")},
-        {SEVERAL},
         typed as (
             select r.*,
-                -- (an invoice whose own id holds a comma is one invoice)
-                i.known_id is null and coalesce(sv.parts > 1 and sv.known = sv.parts, false)
-                    as several_known,
                 {s.date("payment_date")} as paid_on,
                 {s.amount("amount")} as amt,
                 coalesce(r.line > dup.first_line, false) as repeated,
@@ -153,7 +135,6 @@ def check_payments(plan: Plan, s: Sql) -> str:
                        from staging.invoices) as i
                 on i.known_id = r.invoice_id
             left join dup on dup.k = r.pid
-            left join several as sv on sv.line = r.line
         ),
         checked as (
             select line, pid, invoice_id, customer_id, paid_on, amt, invoice_known, invoice_amount,

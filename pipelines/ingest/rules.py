@@ -9,8 +9,9 @@ is rejected with the first one it breaks. The check queries (checks.py) read the
 with its decimal mark, the mapping's value maps and constants) and give each row its rule and
 message, or none.
 
-Two rules need the warehouse as well as the row: a payment on an invoice already paid in full
-(`overpayment`) is found after the checks, by `upsert.overpaid_payments`, run before the
+Three rules need the warehouse as well as the row: a payment naming several loaded invoices
+(`several_invoices`) and one on an invoice already paid in full (`overpayment`) are found after
+the checks (`upsert.REJECT_SEVERAL`, `upsert.overpaid_payments`), run before the
 payments are written and again, with `payment_before_issue`, when pending payments stop waiting
 (`upsert.ARRIVED_PAYMENTS`); an action about another customer's invoice
 (`invoice_of_another_customer`) is checked again when a pending action stops waiting. A file
@@ -164,9 +165,11 @@ def required_value(condition: str, message: str) -> Rule:
 
 def several_invoices() -> Rule:
     """A payment whose invoice_id names several loaded invoices ("F1, F2"): latepay applies a
-    payment to one invoice, and the split between them is not in the row."""
+    payment to one invoice, and the split between them is not in the row. Its condition is over
+    the id's parts (`parts`) and those loaded (`known`): upsert.REJECT_SEVERAL checks it on the
+    rows that would wait for their invoice (an id of its own, with a comma, is one invoice)."""
     return (
-        "several_known",
+        "parts > 1 and known = parts",
         "several_invoices",
         "'invoice_id names several invoices (' || invoice_id || '): a payment is applied to one "
         "invoice; export one row per invoice paid, with the amount each got'",
@@ -520,7 +523,6 @@ def payment_rules(plan: Plan, s: Sql) -> list[Rule]:
             "pid is null or coalesce(invoice_id, customer_id) is null",
             "payment_id and invoice_id (or, for a payment on account, customer_id) are required",
         ),
-        several_invoices(),
         bad_date(s, "paid_on", "payment_date"),
         bad_amount(s, "amt", "amount"),
         non_positive_payment(),

@@ -20,7 +20,7 @@ import duckdb
 from pipelines.ingest.db import run
 from pipelines.ingest.ledger import match_pending_actions, refresh_invoice_disputes, upsert_actions
 from pipelines.ingest.plan import Plan
-from pipelines.ingest.rules import payment_before_issue
+from pipelines.ingest.rules import payment_before_issue, several_invoices
 from pipelines.ingest.terms import over_cap
 
 SETTLEMENT_SUFFIX = "#settlement"  # payment_id of a payment derived from an invoice row
@@ -297,6 +297,22 @@ def overpaid_payments(candidates: str) -> str:
     """
 
 
+# A payments file's rows that would wait for an invoice whose id lists several loaded ones
+# ("F1, F2"): rejected (rules.several_invoices). Only those rows are split and looked up.
+SEVERAL = several_invoices()
+REJECT_SEVERAL = f"""
+    update checked set rule = '{SEVERAL[1]}', status = null, message = {SEVERAL[2]}
+    from (
+        select c.line, count(*) as parts, count(i.invoice_id) as known
+        from (select line, invoice_id from checked
+              where status = 'pending' and regexp_matches(invoice_id, '[,;+&]')) as c,
+            unnest(string_split_regex(c.invoice_id, '\\s*[,;+&]\\s*')) as t(part)
+        left join (select invoice_id from staging.invoices) as i
+            on i.invoice_id = trim(t.part)
+        group by c.line
+    ) as s
+    where checked.line = s.line and {SEVERAL[0]}
+"""
 # A payments file's rows that passed their own rules (`checked`, status 'loaded').
 REJECT_OVERPAID = f"""
     update checked set rule = 'overpayment', status = null, message = o.message
@@ -309,7 +325,8 @@ REJECT_OVERPAID = f"""
     where checked.status = 'loaded' and checked.pid = o.payment_id
 """
 # Pending payments whose invoice arrived, typed as a payments file's rows are checked, then judged
-# by the same rules: payment_before_issue (rules.py), then overpayment among the others.
+# by the same rules: payment_before_issue (rules.py), then overpayment among the others; and those
+# naming several invoices now all loaded (several_invoices).
 BEFORE_ISSUE = payment_before_issue()
 ARRIVED_PAYMENTS = f"""
     create or replace temp table arrived as
@@ -329,6 +346,19 @@ ARRIVED_PAYMENTS = f"""
     )
 }) as o using (payment_id)
     where a.before_issue is not null or o.message is not null;
+    insert into arrived_rejected by name
+    select p.*, '{SEVERAL[1]}' as rule, {SEVERAL[2]} as message
+    from staging.pending_payments as p
+    join (
+        select c.payment_id, count(*) as parts, count(i.invoice_id) as known
+        from (select payment_id, invoice_id from staging.pending_payments
+              where regexp_matches(invoice_id, '[,;+&]')) as c,
+            unnest(string_split_regex(c.invoice_id, '\\s*[,;+&]\\s*')) as t(part)
+        left join (select invoice_id from staging.invoices) as i
+            on i.invoice_id = trim(t.part)
+        group by c.payment_id
+    ) as s using (payment_id)
+    where {SEVERAL[0]};
 """
 
 
@@ -362,6 +392,7 @@ def _reject_arrived_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> in
 def upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> dict[str, int]:
     """Payments whose invoice is known to staging.payments (after the overpayment rule), the
     others to staging.pending_payments. A changed payment replaces the one in staging."""
+    run(con, REJECT_SEVERAL)
     run(con, REJECT_OVERPAID)
     counts = _compare(
         con,

@@ -521,6 +521,10 @@ def test_a_payment_naming_several_invoices_is_refused_not_left_waiting(book):
     assert book.rejects() == [(2, "several_invoices")]
     assert book.q("select payment_id from staging.pending_payments") == [("P2",)]
     assert book.q("select payment_id, invoice_id from staging.payments") == [("P3", "F3, 4")]
+    # F9 arrives: P2 names two loaded invoices now, and is refused as a direct load would be
+    book.load("invoices.csv", INV + "F9,C1,2026-03-01,2026-03-31,10.00\n")
+    assert book.q("select payment_id from staging.pending_payments") == []
+    assert [rule for _, rule in book.rejects()] == ["several_invoices", "several_invoices"]
 
 
 # -- 4 (part). mapping files -----------------------------------------------------------------
