@@ -83,8 +83,9 @@ def unapplied_credit(con: duckdb.DuckDBPyConnection, as_of: date) -> pd.DataFram
     Grain: one row per credit note (amount < 0) issued, or payment on account
     (staging.payments_on_account) paid, before as_of with credit left. Columns: invoice_id (the
     credit note's, or the payment's id), customer_id, currency (as loaded, null when the export
-    had none; a payment's, its customer's invoices' when they are all in one), issue_date (a payment's date), amount (negative),
-    open_credit (what is left to use, > 0), kind ('credit note', 'payment on account').
+    had none; a payment's, its customer's invoices' when they are all in one), issue_date (a
+    payment's date), amount (negative), open_credit (what is left to use, > 0), kind ('credit
+    note', 'payment on account').
 
     latepay has no allocation data (which invoice a credit is applied to); what says how much of
     a credit note is left is an open-items export, the complete list of the items open on a

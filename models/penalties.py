@@ -88,7 +88,7 @@ def interest_owed(
     half, den = 365 * 1_000_000, 2 * 365 * 1_000_000
     for start, end, rate in statutory_periods(rates):
         lower = np.maximum(first, np.datetime64(start.date(), "D"))
-        upper = min(stop, np.datetime64(min(end, pd.Timestamp("2262-01-01")).date(), "D"))
+        upper = min(stop, np.datetime64(end.date(), "D"))
         days = np.clip((upper - lower).astype(np.int64), 0, None)
         if not days.any():
             continue
@@ -109,21 +109,18 @@ def penalties(
     invoices: pd.DataFrame, as_of: pd.Timestamp, rates: pd.DataFrame, *, french_law: pd.Series
 ) -> pd.DataFrame:
     """Per invoice (invoice_id, currency, open_amount, due_date): interest (its currency, the sum
-    of its half-years), the recovery indemnity in euros (0 outside French law) and days late."""
-    out = []
-    periods = statutory_periods(rates)
-    for row, french in zip(invoices.itertuples(), french_law, strict=True):
-        late = (pd.Timestamp(as_of) - pd.Timestamp(row.due_date)).days
-        owed = late_periods(row.open_amount, row.due_date, as_of, periods)
-        out.append(
-            {
-                "invoice_id": row.invoice_id,
-                "currency": row.currency,
-                "days_late": max(late, 0),
-                "interest": round(float(sum(p["interest"] for p in owed)), 2),
-                "indemnity_eur": RECOVERY_INDEMNITY_EUR if french and late > 0 else 0.0,
-            }
-        )
+    of its half-years: `interest_owed`), the recovery indemnity in euros (0 outside French law)
+    and days late."""
+    late = (pd.Timestamp(as_of) - pd.to_datetime(invoices["due_date"])).dt.days.clip(lower=0)
+    indemnity = (late > 0).to_numpy() & french_law.to_numpy(dtype=bool)
     return pd.DataFrame(
-        out, columns=["invoice_id", "currency", "days_late", "interest", "indemnity_eur"]
+        {
+            "invoice_id": invoices["invoice_id"].to_numpy(),
+            "currency": invoices["currency"].to_numpy(),
+            "days_late": late.to_numpy(),
+            "interest": interest_owed(
+                invoices["open_amount"], invoices["due_date"], as_of, rates
+            ).to_numpy(),
+            "indemnity_eur": np.where(indemnity, RECOVERY_INDEMNITY_EUR, 0.0),
+        }
     )

@@ -16,8 +16,8 @@ if TYPE_CHECKING:
 def plain(text: str) -> str:
     """An amount as written, in the plain form the decimal mark is decided on: a negative
     written (1.234,56), 1.234,56- (a trailing minus, as SAP writes it) or with the Unicode
-    minus is given a leading "-"; a currency symbol or code before or after it is removed. (`plain_sql`
-    is the same in SQL.)"""
+    minus is given a leading "-"; a currency symbol or code before or after it is removed.
+    (`plain_sql` is the same in SQL.)"""
     text = text.strip().replace("\u2212", "-")
     if len(text) > 2 and text.startswith("(") and text.endswith(")"):
         text = "-" + text[1:-1].strip()

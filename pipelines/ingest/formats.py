@@ -40,6 +40,7 @@ GROUPED = re.compile(r"\d[\s\u00a0\u202f',.]\d{3}(?!\d)")
 # What may follow an amount's last digit in a file: a closing parenthesis, a trailing minus,
 # a currency symbol (the whole-file scans' patterns end with it instead of "$").
 AMOUNT_END = r"[)\s€$£-]*$"
+COMMA_DECIMAL_AT_END = r",\d{1,2}" + AMOUNT_END  # (one or two decimals after a comma)
 
 # 1.500, 12.750, 1.234.567: a thousands dot, or a decimal one with three decimals?
 DOT_GROUPED_ONLY = re.compile(r"^[-+]?\d{1,3}(?:\.\d{3})+$")
@@ -123,12 +124,8 @@ def detect_decimal(plan: Plan, scan: Scan) -> tuple[str, bool]:
     if dot or not any("," in v for v in values):
         return ".", grouped
     # Only values like 1,234: a thousands comma or a decimal one? Look at the whole file.
-    cols = [f for f in AMOUNT_FIELDS if f in plan.fields]
-    checks = " + ".join(
-        f"count(*) filter (where regexp_matches(trim(c{plan.fields[f]}), ',\\d{{1,2}}{AMOUNT_END}'))"
-        for f in cols
-    )
-    [(evidence,)] = scan(f"select {checks} from {{src}}")
+    comma_decimal = _amounts_matching(plan, COMMA_DECIMAL_AT_END)
+    [(evidence,)] = scan(f"select {comma_decimal} from {{src}}")
     if evidence:
         return ",", True
     raise AmbiguousFormat(
@@ -141,15 +138,8 @@ def _dot_grouped(plan: Plan, scan: Scan, values: list[str]) -> tuple[str, bool]:
     """Amounts such as 1.500 and none with a decimal mark in the sample: the whole file decides
     (another amount with one or two decimals after a dot, or after a comma), then the date style
     (dates written 01.03.2026 go with thousands dots); never guessed into a decimal."""
-    cols = [f for f in AMOUNT_FIELDS if f in plan.fields]
-
-    def count(pattern: str) -> str:
-        return " + ".join(
-            f"count(*) filter (where regexp_matches(trim(c{plan.fields[f]}), '{pattern}'))"
-            for f in cols
-        )
-
-    dot_decimal, comma_decimal = count(r"[.]\d{1,2}" + AMOUNT_END), count(r",\d{1,2}" + AMOUNT_END)
+    dot_decimal = _amounts_matching(plan, r"[.]\d{1,2}" + AMOUNT_END)
+    comma_decimal = _amounts_matching(plan, COMMA_DECIMAL_AT_END)
     [(dot, comma)] = scan(f"select {dot_decimal}, {comma_decimal} from {{src}}")
     if dot and not comma:
         return ".", True
@@ -160,4 +150,14 @@ def _dot_grouped(plan: Plan, scan: Scan, values: list[str]) -> tuple[str, bool]:
     raise AmbiguousFormat(
         f"{plan.source.path}: rule ambiguous_decimal_mark: amounts such as {values[0]} could use "
         "'.' as thousands separator or as decimal mark; give decimal_mark in a mapping file"
+    )
+
+
+def _amounts_matching(plan: Plan, pattern: str) -> str:
+    """SQL over the whole file ({src}): how many amounts (of every amount column) match
+    `pattern`."""
+    return " + ".join(
+        f"count(*) filter (where regexp_matches(trim(c{plan.fields[f]}), '{pattern}'))"
+        for f in AMOUNT_FIELDS
+        if f in plan.fields
     )

@@ -5,9 +5,9 @@ rows are in `checks.py` (the collections ledger's, `check_actions`, in `rules_ac
 A rule is an SQL condition over a row's typed values, the rule's name and an SQL message built
 only for the rows it rejects. Each kind of file tries its rules in the order its list gives
 (`customer_rules`, `invoice_rules`, `payment_rules`, `promise_rules`, `action_rules`), and a row
-is rejected with the first one it breaks. The check queries (checks.py) read the file's rows, type them (`Sql`: dates in the file's order, amounts
-with its decimal mark, the mapping's value maps and constants) and give each row its rule and
-message, or none.
+is rejected with the first one it breaks. The check queries (checks.py) read the file's rows,
+type them (`Sql`: dates in the file's order, amounts with its decimal mark, the mapping's value
+maps and constants) and give each row its rule and message, or none.
 
 Three rules need the warehouse as well as the row: a payment naming several loaded invoices
 (`several_invoices`) and one on an invoice already paid in full (`overpayment`) are found after

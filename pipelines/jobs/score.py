@@ -208,16 +208,18 @@ def rank_with_reasons(
     actions = con.execute(
         "select customer_id, invoice_id, action_date, action from staging.actions"
     ).df()
+    rules = policy(settings)  # (once: it reads the ECB rate table)
     invoices = plan_invoices(
-        scores, customers, as_of, promises=promises, actions=actions, policy=policy(settings)
+        scores, customers, as_of, promises=promises, actions=actions, policy=rules
     )
-    worklist = rank_customers(invoices, customers, as_of, policy=policy(settings))
+    worklist = rank_customers(invoices, customers, as_of, policy=rules)
     by_customer = _reasons(model, scores, worklist[worklist["in_todays_list"]], settings.locale)
     for i, column in enumerate(REASON_COLUMNS):
         # (a lookup per listed customer: a loop over 400,000 customers took a third of a second)
         reason = {c: r[i] for c, r in by_customer.items() if len(r) > i}
         worklist[column] = worklist["customer_id"].map(reason).fillna("").tolist()
-    # the customer's credit notes and payments on account not yet applied, netted in its balance (not in the ranking)
+    # the customer's credit notes and payments on account not yet applied, netted in its
+    # balance (not in the ranking)
     return invoices, with_credit(worklist, unapplied_credit(con, as_of))
 
 

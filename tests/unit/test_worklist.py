@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from models.dunning import BROKEN_PROMISE, DISPUTE_PAUSED, RESOLVE_DISPUTE, late_penalties
-from models.penalties import penalties
+from models.penalties import late_periods, penalties, statutory_periods
 from models.worklist import (
     WORKLIST_COLUMNS,
     WorklistPolicy,
@@ -206,8 +206,8 @@ def test_the_worklists_interest_is_the_letters_to_the_cent(scale):
         {
             "invoice_id": [f"I{i}" for i in range(n)],
             "currency": "EUR",
-            "open_amount": np.round(rng.uniform(0.01, 50_000, n), 2)
-            * scale,  # (invoices, as letters list)
+            # (invoices, as letters list them)
+            "open_amount": np.round(rng.uniform(0.01, 50_000, n), 2) * scale,
             "due_date": AS_OF - pd.to_timedelta(rng.integers(-30, 2_900, n), unit="D"),
             "country": "FR",
         }
@@ -215,5 +215,11 @@ def test_the_worklists_interest_is_the_letters_to_the_cent(scale):
     invoices["days_past_due"] = (AS_OF - invoices["due_date"]).dt.days
     owed = late_penalties(invoices, AS_OF, rates=rates)
     letters = penalties(invoices, AS_OF, rates, french_law=pd.Series(True, index=invoices.index))
-    assert owed["late_interest"].tolist() == letters["interest"].tolist()
+    # the mise en demeure's table: each half-year priced in Decimal, to the cent, then summed
+    half_years = statutory_periods(rates)
+    printed = [
+        round(sum(p["interest"] for p in late_periods(a, d, AS_OF, half_years)), 2)
+        for a, d in zip(invoices["open_amount"], invoices["due_date"], strict=True)
+    ]
+    assert owed["late_interest"].tolist() == letters["interest"].tolist() == printed
     assert owed["recovery_fee"].tolist() == letters["indemnity_eur"].tolist()
