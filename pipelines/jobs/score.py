@@ -218,9 +218,7 @@ def rank_with_reasons(
         # (a lookup per listed customer: a loop over 400,000 customers took a third of a second)
         reason = {c: r[i] for c, r in by_customer.items() if len(r) > i}
         worklist[column] = worklist["customer_id"].map(reason).fillna("").tolist()
-    # the customer's credit notes and payments on account not yet applied, netted in its
-    # balance (not in the ranking)
-    return invoices, with_credit(worklist, unapplied_credit(con, as_of))
+    return invoices, worklist
 
 
 def _reasons(
@@ -267,6 +265,10 @@ def _rank_and_publish(
     features: pd.DataFrame,
 ) -> ScoreResult:
     invoices, worklist = rank_with_reasons(con, settings, model, as_of, features)
+    # the customers' credit notes and payments on account not yet applied, netted in their
+    # balance (not in the ranking), in the list and in the report's aged balance
+    credits = unapplied_credit(con, as_of)
+    worklist = with_credit(worklist, credits)
     published = todays_list(worklist)
     context = report.context(
         con,
@@ -276,6 +278,7 @@ def _rank_and_publish(
         model_version=version,
         champion=tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name),
         capacity=settings.capacity_per_collector,
+        credits=credits,
         locale=settings.locale,
         french_law=_countries(settings.french_law_countries),
     )

@@ -81,13 +81,15 @@ def context(
     champion: tuple[dict, dict] | None,
     capacity: int,
     customers: pd.DataFrame | None = None,
+    credits: pd.DataFrame | None = None,
     locale: str = DEFAULT_LOCALE,
     french_law: Collection[str] = ("FR",),
 ) -> dict:
     """Everything the report shows. `invoices`: the night's planned invoices (plan_invoices,
     with `currency`); `published`: today's list (with its reasons); `customers`: customer_id,
-    name, collector (default: staging.customers); `french_law`: the countries whose customers
-    French law applies to (LATEPAY_FRENCH_LAW_COUNTRIES)."""
+    name, collector (default: staging.customers); `credits`: unapplied_credit at as_of (default:
+    read here); `french_law`: the countries whose customers French law applies to
+    (LATEPAY_FRENCH_LAW_COUNTRIES)."""
     day = pd.Timestamp(as_of)
     if customers is None:
         customers = con.execute("select customer_id, name, collector from staging.customers").df()
@@ -111,7 +113,7 @@ def context(
         "compared": {name: when for name, (when, _) in earlier.items()},
         "headline": headline(today, {name: f for name, (_, f) in earlier.items()}),
         "terms_over_cap": terms_over_cap(con, invoices["invoice_id"], french_law),
-        "aged": _aged(book, _credits(con, as_of, customers)),
+        "aged": _aged(book, _with_collector(credits, con, as_of, customers)),
         "disputes": _disputes(book, day),
         "promises": _promises(book, day),
         "agency": _agency(book),
@@ -144,10 +146,15 @@ def _book(
     return book
 
 
-def _credits(con: duckdb.DuckDBPyConnection, as_of: date, customers: pd.DataFrame) -> pd.DataFrame:
-    """The credit notes and payments on account not yet applied at `as_of` (unapplied_credit), with their customer's
-    collector (unassigned when unknown)."""
-    credits = unapplied_credit(con, as_of)
+def _with_collector(
+    credits: pd.DataFrame | None,
+    con: duckdb.DuckDBPyConnection,
+    as_of: date,
+    customers: pd.DataFrame,
+) -> pd.DataFrame:
+    """The credit notes and payments on account not yet applied at `as_of` (`credits`, else
+    unapplied_credit), with their customer's collector (unassigned when unknown)."""
+    credits = unapplied_credit(con, as_of) if credits is None else credits
     if "collector" not in customers:
         return credits.assign(collector=None)
     return credits.merge(customers[["customer_id", "collector"]], on="customer_id", how="left")
