@@ -297,20 +297,27 @@ def overpaid_payments(candidates: str) -> str:
     """
 
 
+def _parts(key: str, table: str, condition: str = "true") -> str:
+    """SQL: per `key` of the rows of `table` (that meet `condition`) whose invoice_id lists
+    several ("F1, F2", "F1;F2", "F1 + F2"), how many `parts` it lists and how many are `known`
+    invoices."""
+    return f"""
+        select c.{key}, count(*) as parts, count(i.invoice_id) as known
+        from (select {key}, invoice_id from {table}
+              where {condition} and regexp_matches(invoice_id, '[,;+&]')) as c,
+            unnest(string_split_regex(c.invoice_id, '\\s*[,;+&]\\s*')) as t(part)
+        left join (select invoice_id from staging.invoices) as i
+            on i.invoice_id = trim(t.part)
+        group by c.{key}
+    """
+
+
 # A payments file's rows that would wait for an invoice whose id lists several loaded ones
 # ("F1, F2"): rejected (rules.several_invoices). Only those rows are split and looked up.
 SEVERAL = several_invoices()
 REJECT_SEVERAL = f"""
     update checked set rule = '{SEVERAL[1]}', status = null, message = {SEVERAL[2]}
-    from (
-        select c.line, count(*) as parts, count(i.invoice_id) as known
-        from (select line, invoice_id from checked
-              where status = 'pending' and regexp_matches(invoice_id, '[,;+&]')) as c,
-            unnest(string_split_regex(c.invoice_id, '\\s*[,;+&]\\s*')) as t(part)
-        left join (select invoice_id from staging.invoices) as i
-            on i.invoice_id = trim(t.part)
-        group by c.line
-    ) as s
+    from ({_parts("line", "checked", "status = 'pending'")}) as s
     where checked.line = s.line and {SEVERAL[0]}
 """
 # A payments file's rows that passed their own rules (`checked`, status 'loaded').
@@ -349,15 +356,7 @@ ARRIVED_PAYMENTS = f"""
     insert into arrived_rejected by name
     select p.*, '{SEVERAL[1]}' as rule, {SEVERAL[2]} as message
     from staging.pending_payments as p
-    join (
-        select c.payment_id, count(*) as parts, count(i.invoice_id) as known
-        from (select payment_id, invoice_id from staging.pending_payments
-              where regexp_matches(invoice_id, '[,;+&]')) as c,
-            unnest(string_split_regex(c.invoice_id, '\\s*[,;+&]\\s*')) as t(part)
-        left join (select invoice_id from staging.invoices) as i
-            on i.invoice_id = trim(t.part)
-        group by c.payment_id
-    ) as s using (payment_id)
+    join ({_parts("payment_id", "staging.pending_payments")}) as s using (payment_id)
     where {SEVERAL[0]};
 """
 

@@ -38,9 +38,8 @@ CASH_IN_WEEKS = 12
 # days, as the worklist calls for a call on a promise broken in the last 7 days.
 PROMISE_DAYS = 7
 LISTED = 5  # invoices listed under the disputes, the promises and the agency, per currency
-# The worklist's columns of a customer's unapplied credit (credit notes and payments on account not yet applied,
-# positive)
-# and of its open amount net of it, placed after customer_open_amount.
+# The worklist's columns of a customer's unapplied credit (credit notes and payments on account
+# not yet applied, positive) and of its open amount net of it, after customer_open_amount.
 CREDIT_COLUMNS = ("customer_credit_amount", "customer_net_open_amount")
 
 

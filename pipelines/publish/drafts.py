@@ -219,8 +219,9 @@ def _values(row, invoices: pd.DataFrame, customer: dict, context: DraftContext) 
 
 
 def _credit(row) -> dict[str, float]:
-    """The customer's unapplied credit (credit notes and payments on account not yet applied) in the row's currency, as
-    the worklist gives it (customer_credit_amount); none without the column."""
+    """The customer's unapplied credit (credit notes and payments on account not yet applied)
+    in the row's currency, as the worklist gives it (customer_credit_amount); none without the
+    column."""
     amount = getattr(row, "customer_credit_amount", 0.0)
     return {row.currency: float(amount)} if amount == amount and amount > 0 else {}
 
@@ -229,8 +230,9 @@ def _totals(
     invoices: pd.DataFrame, owed: pd.DataFrame, money, credit: dict[str, float] | None = None
 ) -> dict:
     """Totals per currency (never summed across currencies); the euro indemnities apart. The
-    customer's `credit` per currency (credit notes and payments on account not yet applied) is deducted from what is asked,
-    never below 0: total_net (the invoices less it) and total_due; total_credit is "" without."""
+    customer's `credit` per currency (credit notes and payments on account not yet applied) is
+    deducted from what is asked, never below 0: total_net (the invoices less it) and total_due;
+    total_credit is "" without."""
     frame = invoices[["currency", "open_amount"]].assign(interest=owed["interest"].to_numpy())
     by = frame.groupby("currency", sort=True)[["open_amount", "interest"]].sum()
     indemnity = float(owed["indemnity_eur"].sum())
