@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -208,7 +209,7 @@ def rank_with_reasons(
     actions = con.execute(
         "select customer_id, invoice_id, action_date, action from staging.actions"
     ).df()
-    rules = policy(settings)  # (once: it reads the ECB rate table)
+    rules = policy(settings)
     invoices = plan_invoices(
         scores, customers, as_of, promises=promises, actions=actions, policy=rules
     )
@@ -283,7 +284,7 @@ def _rank_and_publish(
         french_law=_countries(settings.french_law_countries),
     )
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
-    drafts = draft_context(con, settings, as_of, behind)  # (reads the rate table)
+    drafts = draft_context(con, settings, as_of, behind)
     # the run is recorded as published only once its folder is switched in (then committed)
     con.execute("begin transaction")
     try:
@@ -320,9 +321,11 @@ def _rank_and_publish(
 RATES_FILE = "ecb_main_refinancing_rate.csv"
 
 
+@cache
 def ecb_rates() -> pd.DataFrame:
     """The ECB main refinancing rate per half-year (pipelines/publish/data): the statutory
-    interest of the worklist and of the letters alike."""
+    interest of the worklist and of the letters alike. Read once per process (never changed
+    by its readers)."""
     return pd.read_csv(resources.files("pipelines.publish").joinpath("data", RATES_FILE))
 
 
