@@ -19,6 +19,7 @@ invoice's currency.
 from __future__ import annotations
 
 from datetime import date
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -265,8 +266,9 @@ def _row_formats(workbook, frame: pd.DataFrame, columns: list[str], locale: str)
     that knows its currencies: the row's currency symbol (euros for EURO_COLUMNS)."""
     if "currency" not in frame:
         return {}
-    made: dict[str, object] = {}
+    made: dict[str, object] = {}  # one format per distinct text, one text per currency
 
+    @cache
     def number_format(code: str):
         text = excel_amount_format(code, locale)
         if text not in made:
