@@ -32,7 +32,7 @@ from babel.numbers import format_currency, format_percent
 from fpdf import FPDF, FPDFException
 
 from models.penalties import late_periods, penalties, statutory_periods
-from pipelines.publish.files import safe_name
+from pipelines.publish.files import neutralise_frame, safe_name
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 SUBJECTS = {
@@ -422,16 +422,20 @@ def _document(html: str, styles: tuple[str, ...]) -> FPDF:
 
 def _agency_pack(folder: Path, row, invoices: pd.DataFrame, customer: dict, context: DraftContext):
     """The file an agency needs: the invoices, the ledger's history, a one-page summary."""
-    from pipelines.publish.files import write_table
-
     folder.mkdir(parents=True, exist_ok=True)
     values = _values(row, invoices, customer, context)
     columns = ["invoice_id", "currency", "issue_date", "due_date", "open_amount", "days_past_due"]
-    table = invoices[columns]
-    write_table(table, folder / "invoices.csv")
-    table.to_excel(folder / "invoices.xlsx", index=False)
+    # the agency opens these in a spreadsheet: a text that starts like a formula stays text
+    table = neutralise_frame(invoices[columns])
+    table.to_csv(folder / "invoices.csv", index=False)
+    table.to_excel(
+        folder / "invoices.xlsx",
+        index=False,
+        engine="xlsxwriter",
+        engine_kwargs={"options": {"strings_to_formulas": False, "strings_to_urls": False}},
+    )
     history = context.history[context.history["customer_id"] == row.customer_id]
-    write_table(history, folder / "history.csv")
+    neutralise_frame(history).to_csv(folder / "history.csv", index=False)
     actions = history["action"].astype(str)
     promised = context.invoices[context.invoices["customer_id"] == row.customer_id]
     notices = history.loc[actions == "formal_notice_sent", "action_date"]

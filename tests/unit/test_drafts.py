@@ -229,3 +229,39 @@ def test_a_line_break_in_a_name_never_adds_a_header_to_an_email(tmp_path: Path) 
     assert message["Bcc"] is None and message["X-Spam"] is None
     assert message["From"].strip('"') == "Acme SAS"
     assert (folder / "UK2_first_reminder.eml").exists()
+
+
+def test_an_agency_pack_keeps_a_formula_like_text_as_text(tmp_path: Path) -> None:
+    """The agency opens the pack in a spreadsheet: an invoice number or a note that starts like
+    a formula is shown as written, never run (xlsx and CSV)."""
+    import openpyxl
+
+    invoices = pd.DataFrame([_invoice("=1+2", "FR1", "2025-05-01", 700.00)])
+    history = pd.DataFrame(
+        {
+            "customer_id": ["FR1"],
+            "invoice_id": ["=1+2"],
+            "action_date": [pd.Timestamp("2025-06-01")],
+            "action": ["formal_notice_sent"],
+            "channel": ["registered letter"],
+            "note": ["@SUM(A1)"],
+        }
+    )
+    context = DraftContext(
+        as_of=AS_OF,
+        company=COMPANY,
+        customers=pd.DataFrame({"customer_id": ["FR1"], "name": ["Dupont"], "country": ["FR"]}),
+        invoices=invoices,
+        history=history,
+        rates=RATES,
+        french_law={"FR"},
+        french_language={"FR"},
+    )
+    published = pd.DataFrame([_row("FR1", "collection_agency", "email", "=1+2")])
+    write_drafts(tmp_path, published, context)
+    pack = tmp_path / "drafts" / "agency" / "FR1"
+    cell = openpyxl.load_workbook(pack / "invoices.xlsx").active["A2"]
+    assert cell.data_type == "s" and cell.value.endswith("=1+2")
+    assert pd.read_csv(pack / "invoices.csv")["invoice_id"].tolist() == ["'=1+2"]
+    assert pd.read_csv(pack / "history.csv")["note"].tolist() == ["'@SUM(A1)"]
+    assert "Dupont" in PdfReader(pack / "summary.pdf").pages[0].extract_text()
