@@ -34,11 +34,10 @@ from models.worklist import (
     todays_list,
 )
 from pipelines import publish, tracking
-from pipelines.publish import report
+from pipelines.publish import collectors, report
 from pipelines.publish.book import with_credit
-from pipelines.publish.drafts import DraftContext, write_drafts
+from pipelines.publish.drafts import DraftContext
 from pipelines.publish.files import write_worklist_csv
-from pipelines.publish.workbooks import write_collector_workbooks
 from pipelines.settings import Settings
 from pipelines.warehouse import connect
 from pipelines.warehouse import scoring as store
@@ -283,17 +282,15 @@ def _rank_and_publish(
         locale=settings.locale,
         french_law=_countries(settings.french_law_countries),
     )
-    behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
-    drafts = draft_context(con, settings, as_of, behind)
+    collectors_files = _collectors_files(con, settings, as_of, invoices, worklist, published)
     # the run is recorded as published only once its folder is switched in (then committed)
     con.execute("begin transaction")
     try:
-        with publish.staged(settings.outputs_dir, as_of.isoformat()) as folder:
+        with (
+            publish.staged(settings.outputs_dir, as_of.isoformat()) as folder,
+            collectors.writing(folder, collectors_files),  # (other processes when large)
+        ):
             write_worklist_csv(published, folder / "worklist.csv")
-            write_collector_workbooks(
-                published, behind, folder, as_of, coming_up(worklist), locale=settings.locale
-            )
-            write_drafts(folder, published, drafts)
             (folder / "report.html").write_text(report.render(context), encoding="utf-8")
             store.store_run(con, run_id, as_of, version, invoices, worklist, context["dso"])
         con.execute("commit")
@@ -315,6 +312,22 @@ def _rank_and_publish(
         published=published,
         output_dir=settings.outputs_dir / as_of.isoformat(),
         scores=invoices,
+    )
+
+
+def _collectors_files(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: date,
+    invoices: pd.DataFrame,
+    worklist: pd.DataFrame,
+    published: pd.DataFrame,
+) -> collectors.CollectorsFiles:
+    """What the collectors' workbooks and drafts are written from."""
+    behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
+    drafts = draft_context(con, settings, as_of, behind)
+    return collectors.CollectorsFiles(
+        published, behind, coming_up(worklist), drafts, as_of, settings.locale
     )
 
 

@@ -2,7 +2,8 @@
 
 - this module: the atomic publish of a night's folder;
 - `files.py`: text from the data made inert, the CSV worklist;
-- `workbooks.py`: the collectors' workbooks (XlsxWriter);
+- `workbooks.py`: the collectors' workbooks (XlsxWriter); `collectors.py`: each collector's
+  workbook and drafts (`drafts.py`), by a pool of processes when the day's writing is large;
 - `report.py` and `templates/`: the managers' report (Jinja2, self-contained HTML); `book.py`
   its figures per currency, `strings.py` its words in English and French;
 - `locale.py`: amounts, numbers and dates in the readers' locale (Babel), Excel amount formats;

@@ -128,6 +128,12 @@ def collector_file_name(collector: str, taken: set[str]) -> str:
     return name
 
 
+def collector_file_names(collectors: pd.Series) -> dict[str, str]:
+    """Collector -> the name of its workbook, unique among `collectors` (in sorted order)."""
+    taken: set[str] = set()
+    return {c: collector_file_name(c, taken) for c in sorted(collectors.astype(str).unique())}
+
+
 def write_collector_workbooks(
     published: pd.DataFrame,
     invoices: pd.DataFrame,
@@ -135,16 +141,18 @@ def write_collector_workbooks(
     as_of: date,
     coming: pd.DataFrame | None = None,
     locale: str = DEFAULT_LOCALE,
+    names: dict[str, str] | None = None,
 ) -> dict[str, Path]:
     """One workbook per collector of `published` (today's list); `invoices`: the open invoices
     behind it; `coming`: the customers whose next action is later (every collector's); `locale`:
-    where amounts put their currency symbol. Returns collector -> path. XlsxWriter: ten times
+    where amounts put their currency symbol; `names`: collector -> file name (by default
+    `collector_file_names` of `published`'s). Returns collector -> path. XlsxWriter: ten times
     faster than openpyxl on the largest customers."""
-    taken: set[str] = set()
+    names = names or collector_file_names(published["collector"])
     written = {}
     coming = coming if coming is not None else published.iloc[0:0]
     for collector, rows in published.groupby("collector", sort=True):
-        path = folder / collector_file_name(str(collector), taken)
+        path = folder / names[str(collector)]
         options = {
             "strings_to_formulas": False,
             "strings_to_urls": False,
