@@ -148,21 +148,29 @@ class RiskModel:
         x = self.array(frame)
         out = pd.DataFrame(index=frame.index)
         young = _young(frame)
+        undecided = not_yet_late(frame, self.grace_days).to_numpy()
         for target, booster in self.boosters.items():
-            raw = booster.predict(x, raw_score=True)
-            # (models saved before the young terms existed have two numbers)
-            calibration = (*self.calibration.get(target, NO_CALIBRATION), 0.0, 0.0)
-            slope, intercept, young_slope, young_shift = calibration[:4]
-            logit = (slope + young_slope * young) * raw + intercept + young_shift * young
-            out[target] = 1.0 / (1.0 + np.exp(-logit))
-        if "p_late" in out:
-            out.loc[~not_yet_late(frame, self.grace_days), "p_late"] = 1.0
+            # p_late is 1 for an invoice already past due + grace: its booster reads the others
+            rows = undecided if target == "p_late" else np.ones(len(x), dtype=bool)
+            values = np.ones(len(x))
+            if rows.any():
+                raw = booster.predict(x if rows.all() else x[rows], raw_score=True)
+                values[rows] = self._calibrated(target, raw, young[rows])
+            out[target] = values
         if self.quantile_boosters:
             values = np.column_stack([b.predict(x) for b in self.quantile_boosters.values()])
             values = np.sort(np.clip(values, 0, None), axis=1)
             for i, name in enumerate(self.quantile_boosters):
                 out[name] = values[:, i]
         return out
+
+    def _calibrated(self, target: str, raw: np.ndarray, young: np.ndarray) -> np.ndarray:
+        """The probability of `target` from its booster's raw scores (log-odds)."""
+        # (models saved before the young terms existed have two numbers)
+        calibration = (*self.calibration.get(target, NO_CALIBRATION), 0.0, 0.0)
+        slope, intercept, young_slope, young_shift = calibration[:4]
+        logit = (slope + young_slope * young) * raw + intercept + young_shift * young
+        return 1.0 / (1.0 + np.exp(-logit))
 
 
 def _category_codes(values: pd.Series, levels: list[str]) -> np.ndarray:
