@@ -18,6 +18,7 @@ made with fpdf2 and the DejaVu font matplotlib ships (every accent, the euro sig
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from email import errors, policy
@@ -320,10 +321,13 @@ def _day(value: object) -> str:
     return f"{pd.Timestamp(value):%Y-%m-%d}"
 
 
-def _environment(context: DraftContext, language: str, html: bool) -> jinja2.Environment:
+@functools.cache
+def _environment(templates_dir: Path | None, language: str, html: bool) -> jinja2.Environment:
+    """The drafts' templates of `language`: the user's in `templates_dir` first. One per process
+    and kind: Jinja compiles a template once per environment (and reloads a changed file)."""
     loaders: list[jinja2.BaseLoader] = []
-    if context.templates_dir:
-        loaders.append(jinja2.FileSystemLoader(str(Path(context.templates_dir) / language)))
+    if templates_dir:
+        loaders.append(jinja2.FileSystemLoader(str(Path(templates_dir) / language)))
     loaders.append(jinja2.PackageLoader("pipelines.publish", f"templates/drafts/{language}"))
     return jinja2.Environment(
         loader=jinja2.ChoiceLoader(loaders),
@@ -339,7 +343,7 @@ CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def _render(context: DraftContext, customer: dict, name: str, values: dict) -> str:
-    env = _environment(context, customer["language"], html=name.endswith(".html.j2"))
+    env = _environment(context.templates_dir, customer["language"], html=name.endswith(".html.j2"))
     return CONTROL.sub("", env.get_template(name).render(**values))
 
 
