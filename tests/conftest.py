@@ -56,6 +56,30 @@ def set_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.setenv(f"LATEPAY_{name.upper()}", "" if value is None else str(value))
 
 
+@pytest.fixture(autouse=True)
+def settlements_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every load of every test after the first updates the settlements in place (whatever
+    share of the invoices it touched), and the table must then equal a rebuild: a statement that
+    changes an invoice's facts without marking it touched fails the test that ran it."""
+    import pipelines.ingest as ingest
+    from pipelines.warehouse import SCOPE, sql_text
+
+    update = ingest.update_settlements
+
+    def checked(con, touched: str) -> None:
+        update(con, touched)
+        rebuilt = f"select * from ({sql_text('invoice_settlements').replace(SCOPE, '')})"
+        stored = "select * from staging.invoice_settlements"
+        wrong = con.execute(
+            f"select distinct invoice_id from (({stored} except all {rebuilt}) "
+            f"union all ({rebuilt} except all {stored})) order by 1 limit 10"
+        ).fetchall()
+        assert not wrong, f"settlements updated in place differ from a rebuild for {wrong}"
+
+    monkeypatch.setattr(ingest, "update_settlements", checked)
+    monkeypatch.setattr(ingest, "REBUILD_SHARE", float("inf"))
+
+
 @pytest.fixture
 def tmp_settings(tmp_path: Path) -> Settings:
     return settings_in(tmp_path)

@@ -35,12 +35,12 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.ingest.db import quote, run
+from pipelines.ingest.db import TOUCHED, quote, run, touch
 from pipelines.ingest.load import LoadResult, load_file
 from pipelines.ingest.mapping import Mapping, MappingError, load_mapping
 from pipelines.ingest.open_items import mark_open_items
 from pipelines.ingest.plan import IngestError, Plan, ReadRowByRow, plan_file, read_row_by_row
-from pipelines.warehouse import ensure_schema, rebuild_settlements, tuned
+from pipelines.warehouse import ensure_schema, rebuild_settlements, tuned, update_settlements
 
 __all__ = ["LOAD_ORDER", "IngestError", "LoadResult", "expand_paths", "ingest_files"]
 
@@ -172,19 +172,53 @@ def _load_once(
     failure (and the temp tables made inside it forgotten)."""
     con.execute("begin transaction")
     try:
+        con.execute(f"create or replace temp table {TOUCHED} (invoice_id varchar)")
         results = [load_file(con, plan, load_date) for plan in ordered]
-        if not all(r.skipped for r in results):
-            # compressed: its customer ids (few distinct) shrink to a dictionary, which
-            # costs less to write than the plain text and makes the features faster
-            con.execute(f"set disabled_compression_methods = {quote(compression)}")
-            rebuild_settlements(con)
-            con.execute(f"set disabled_compression_methods = {quote(off)}")
+        loaded = [r.load_id for r in results if not r.skipped and r.load_id is not None]
+        if loaded:
+            settle(con, min(loaded), compression, off)
         con.execute("commit")
     except BaseException:
         con.execute("rollback")
         _forget_rolled_back_tables(con, plans)
         raise
     return results
+
+
+# Above this share of the invoices touched since the table was last rebuilt whole, it is
+# rebuilt whole: its rows back in customer order (the features group them by customer), and
+# cheaper than replacing most of them.
+REBUILD_SHARE = 0.1
+
+
+def settle(con: duckdb.DuckDBPyConnection, first_load: int, compression: str, off: str) -> None:
+    """staging.invoice_settlements after the loads from `first_load` on: the invoices they
+    touched recomputed (`TOUCHED`, with those their rows were written for), or the whole table
+    when it is new or the touched invoices, with those appended since its last rebuild, pass
+    REBUILD_SHARE of it."""
+    [(exists,)] = run(
+        con,
+        "select count(*) from duckdb_tables() "
+        "where schema_name = 'staging' and table_name = 'invoice_settlements'",
+    )
+    if exists:
+        for table in ("invoices", "payments"):
+            touch(con, f"select invoice_id from staging.{table} where load_id >= $f", f=first_load)
+        touched = f"select distinct invoice_id from {TOUCHED}"
+        [(rows, appended, n)] = run(
+            con,
+            "select (select count(*) from staging.invoice_settlements), "
+            "(select coalesce(sum(touched), 0) from staging.settlements_appended), "
+            f"(select count(*) from ({touched}))",
+        )
+        if appended + n <= REBUILD_SHARE * rows:
+            update_settlements(con, touched)
+            return
+    # compressed: its customer ids (few distinct) shrink to a dictionary, which costs less to
+    # write than the plain text and makes the features faster
+    con.execute(f"set disabled_compression_methods = {quote(compression)}")
+    rebuild_settlements(con)
+    con.execute(f"set disabled_compression_methods = {quote(off)}")
 
 
 def _forget_rolled_back_tables(con: duckdb.DuckDBPyConnection, plans: list[Plan]) -> None:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import duckdb
 
-from pipelines.ingest.db import quote, run
+from pipelines.ingest.db import quote, run, touch
 from pipelines.ingest.plan import Plan
 from pipelines.ingest.rules_actions import PROMISE_ACTIONS, pending_check
 
@@ -248,6 +248,7 @@ def feed_promises(con: duckdb.DuckDBPyConnection, load_id: int) -> None:
 def refresh_disputes(con: duckdb.DuckDBPyConnection, scope: str) -> None:
     """Recompute staging.disputes for the invoices `scope` (a query of invoice_id) from the
     export's opening (export_opened_date) and every ledger dispute action on the invoice."""
+    touch(con, f"select invoice_id from ({scope}) where invoice_id is not null")
     disputes = _listed(DISPUTE_ACTIONS)
     run(
         con,

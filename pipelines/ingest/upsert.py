@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from pipelines.ingest.db import run
+from pipelines.ingest.db import run, touch
 from pipelines.ingest.ledger import match_pending_actions, refresh_invoice_disputes, upsert_actions
 from pipelines.ingest.plan import Plan
 from pipelines.ingest.rules import payment_before_issue, several_invoices
@@ -212,6 +212,7 @@ def derive_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
         where p.payment_id is null or p.payment_date <> d.payment_date or p.amount <> d.amount
         """,
     )
+    touch(con, "select invoice_id from checked where rule is null")
     run(
         con,
         f"""
@@ -237,6 +238,13 @@ def match_pending(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> in
     if kind == "payments":
         waiting -= _reject_arrived_payments(con, load_id)
     if waiting:
+        if kind == "payments":  # (moved with the load that read them, and maybe replacing)
+            touch(con, f"select invoice_id from staging.pending_payments where {arrived}")
+            touch(
+                con,
+                "select invoice_id from staging.payments where payment_id in "
+                f"(select payment_id from staging.pending_payments where {arrived})",
+            )
         run(
             con,
             f"delete from staging.{kind} where {key} in "
@@ -399,6 +407,11 @@ def upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) ->
         "s.invoice_id = c.invoice_id and s.payment_date = c.paid_on and s.amount = c.amt",
     )
     if counts["updated"]:
+        touch(  # (a replaced payment may have been on another invoice)
+            con,
+            "select invoice_id from staging.payments where payment_id in "
+            "(select payment_id from existing where not same)",
+        )
         run(
             con,
             "delete from staging.payments where payment_id in "
@@ -413,6 +426,11 @@ def _on_account(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
     """The file's payments on account (no invoice, a customer) to staging.payments_on_account;
     a payment_id the file applies to an invoice leaves it, one it leaves unapplied leaves
     staging.payments and pending_payments. Returns how many the file holds."""
+    touch(
+        con,
+        "select invoice_id from staging.payments where payment_id in "
+        "(select pid from checked where status = 'on_account')",
+    )
     for table, statuses in (
         ("payments_on_account", "'loaded', 'pending', 'on_account'"),
         ("payments", "'on_account'"),

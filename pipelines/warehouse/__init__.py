@@ -70,11 +70,27 @@ def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:
     migrate(con)
 
 
+SCOPE = "/* scope */"
+
+
 def rebuild_settlements(con: duckdb.DuckDBPyConnection) -> None:
     """Recompute staging.invoice_settlements from staging invoices and payments."""
+    settlements = sql_text("invoice_settlements").replace(SCOPE, "")
+    con.execute(f"create or replace table staging.invoice_settlements as {settlements}")
+    con.execute("delete from staging.settlements_appended")
+
+
+def update_settlements(con: duckdb.DuckDBPyConnection, touched: str) -> None:
+    """Recompute the settlements of the invoices `touched` (a query of distinct invoice_id)
+    only: their rows are replaced, appended at the end of the table (out of customer order),
+    and counted in staging.settlements_appended until the next rebuild."""
+    con.execute(f"delete from staging.invoice_settlements where invoice_id in ({touched})")
+    scope = f"where invoice_id in ({touched})"
     con.execute(
-        f"create or replace table staging.invoice_settlements as {sql_text('invoice_settlements')}"
+        "insert into staging.invoice_settlements by name "
+        + sql_text("invoice_settlements").replace(SCOPE, scope)
     )
+    con.execute(f"insert into staging.settlements_appended select count(*) from ({touched})")
 
 
 @contextmanager

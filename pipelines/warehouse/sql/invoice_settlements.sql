@@ -1,4 +1,5 @@
--- Grain: one row per invoice_id in staging.invoices. Rebuilt after every load.
+-- Grain: one row per invoice_id in staging.invoices. Updated after every load: rebuilt whole, or
+-- for the invoices the load touched only (the two scope marks below then restrict to them).
 -- Each invoice's own facts (customer, dates, amount, dispute opened and resolved) beside its
 -- payments, stored with a customer's invoices together: the features read this table alone,
 -- and group it by customer far faster when a customer's rows are adjacent (ordered by a hash of
@@ -12,7 +13,7 @@
 with
 
 invoices as not materialized (
-    select invoice_id, customer_id, issue_date, due_date, amount from staging.invoices
+    select invoice_id, customer_id, issue_date, due_date, amount from staging.invoices /* scope */
 ),
 
 paid as (
@@ -22,7 +23,7 @@ paid as (
         count(*) as n_payments,
         min(payment_date) as first_payment_date,
         max(payment_date) as last_payment_date
-    from staging.payments
+    from staging.payments /* scope */
     group by invoice_id
 ),
 

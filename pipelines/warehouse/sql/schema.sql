@@ -121,6 +121,9 @@ create table if not exists staging.invoices (
     load_id integer,
     terms_over_cap boolean
 );
+-- Grain: one row per load that updated staging.invoice_settlements in place since it was last
+-- rebuilt whole (pipelines/ingest `settle`): how many invoices it recomputed.
+create table if not exists staging.settlements_appended (touched bigint);
 create table if not exists staging.payments (
     payment_id varchar not null,
     invoice_id varchar not null,
