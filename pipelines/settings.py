@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     )
     nightly_cron: str = Field("0 2 * * *", description="Schedule of the nightly run (cron).")
     nightly_timezone: str = Field("Europe/Paris", description="Time zone of the nightly cron.")
+    publish_processes: int | None = Field(
+        None,
+        ge=0,
+        description="Processes that write the collectors' workbooks and drafts: 0, the nightly's "
+        "own; N, at most N; empty: one per core when the day's writing is large.",
+    )
     capacity_per_collector: int = Field(
         30, ge=1, description="Customers per collector in the daily list (the worklist cut)."
     )
@@ -164,7 +170,12 @@ class Settings(BaseSettings):
         return value
 
     @field_validator(
-        "inbox_mapping", "ledger_start", "templates_dir", "dask_address", mode="before"
+        "inbox_mapping",
+        "ledger_start",
+        "templates_dir",
+        "dask_address",
+        "publish_processes",
+        mode="before",
     )
     @classmethod
     def _empty_is_none(cls, value: object) -> object:

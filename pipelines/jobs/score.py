@@ -288,7 +288,7 @@ def _rank_and_publish(
     try:
         with (
             publish.staged(settings.outputs_dir, as_of.isoformat()) as folder,
-            collectors.writing(folder, collectors_files),  # (other processes when large)
+            collectors.writing(folder, collectors_files, settings.publish_processes),
         ):
             write_worklist_csv(published, folder / "worklist.csv")
             (folder / "report.html").write_text(report.render(context), encoding="utf-8")

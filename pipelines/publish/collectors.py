@@ -78,22 +78,24 @@ def write(folder: Path, files: CollectorsFiles, names: dict[str, str]) -> list[P
     return [*workbooks.values(), *write_drafts(folder, files.published, files.drafts)]
 
 
-def processes_for(files: CollectorsFiles) -> int:
-    """How many processes write `files`: one per SECONDS_PER_PROCESS of writing, at most one per
-    core and per collector; 0 (this process alone) when one would be."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    wanted = int(files.seconds() // SECONDS_PER_PROCESS)
-    n = min(wanted, cores or 1, files.published["collector"].nunique())
-    return n if n > 1 else 0
+def processes_for(files: CollectorsFiles, at_most: int | None = None) -> int:
+    """How many processes write `files`: `at_most` (LATEPAY_PUBLISH_PROCESSES), or one per
+    SECONDS_PER_PROCESS of writing and per core; never more than one per collector; 0 (this
+    process alone) when one would be."""
+    if at_most is None:
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        at_most = min(int(files.seconds() // SECONDS_PER_PROCESS), cores or 1)
+        at_most = at_most if at_most > 1 else 0
+    return min(at_most, files.published["collector"].nunique())
 
 
 @contextmanager
 def writing(folder: Path, files: CollectorsFiles, processes: int | None = None) -> Iterator[None]:
-    """Write the collectors' files into `folder` while the block runs (`processes`: by default
-    `processes_for`; 0 writes them here, before the block); on leaving, wait for them, raising
-    the first error a process met. An error in the block cancels what has not started."""
+    """Write the collectors' files into `folder` while the block runs, by `processes_for(files,
+    processes)` processes (0 writes them here, before the block); on leaving, wait for them,
+    raising the first error a process met. An error in the block cancels what has not started."""
     names = collector_file_names(files.published["collector"])
-    processes = processes_for(files) if processes is None else processes
+    processes = processes_for(files, processes)
     if not processes:
         write(folder, files, names)
         yield

@@ -4,6 +4,7 @@ exports do not change."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import duckdb
@@ -137,3 +138,25 @@ def test_a_run_that_cannot_publish_is_recorded_as_failed_not_published(book_copy
                 "select count(*) from scoring.worklist where as_of = $d", {"d": AS_OF}
             ).fetchall()
             assert rows == 0
+
+
+@pytest.mark.slow
+def test_a_pool_of_processes_publishes_the_files_one_process_does(scored, monkeypatch):
+    """LATEPAY_PUBLISH_PROCESSES=2 through the CLI: the collectors' workbooks and drafts are
+    written by two other processes, and are the files the nightly's own process wrote."""
+    from tests.unit.test_collectors_files import _contents
+
+    def collectors_files() -> dict[str, object]:
+        found = _contents(scored.outputs_dir / AS_OF)
+        return {
+            k: re.sub(rb"(?m)^Date: .*\n", b"", v) if k.endswith(".eml") else v  # (the time)
+            for k, v in found.items()
+            if k.endswith(".xlsx") or k.startswith("drafts/")
+        }
+
+    alone = collectors_files()
+    assert any(k.startswith("drafts/") for k in alone) and any(k.endswith(".xlsx") for k in alone)
+    monkeypatch.setenv("LATEPAY_PUBLISH_PROCESSES", "2")
+    result = CliRunner().invoke(app, ["score", "--as-of", AS_OF], terminal_width=160)
+    assert result.exit_code == 0, result.output
+    assert collectors_files() == alone
