@@ -16,7 +16,7 @@ from pipelines.cli import app
 
 
 @pytest.mark.slow
-def test_flows_ingest_train_nightly(small_book_dir, settings_env):
+def test_flows_ingest_train_nightly(small_book_dir, settings_env, monkeypatch):
     from pipelines.deployments import nightly_deployment
     from pipelines.flows import backfill_flow, ingest_flow, nightly_flow, score_flow, train_flow
 
@@ -36,6 +36,8 @@ def test_flows_ingest_train_nightly(small_book_dir, settings_env):
     settings_env.inbox_dir.mkdir()
     payments[late].to_csv(settings_env.inbox_dir / "payments_october.csv", index=False)
 
+    # the collectors' files written by two processes under Prefect's task runner too
+    monkeypatch.setenv("LATEPAY_PUBLISH_PROCESSES", "2")
     with prefect_test_harness():
         loads = ingest_flow([str(early_dir)])
         assert {r.kind for r in loads} == {"customers", "invoices", "payments", "promises"}
