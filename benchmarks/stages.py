@@ -41,7 +41,10 @@ STAGES = (
     "backtest_quality",
     "score",
     "bare_predict",
+    "ingest_day",
 )
+# A day's exports for `ingest_day`: this share of the book's invoices, new, half of them paid.
+DAY_SHARE = 1 / 700
 # The book's last date (the generator's default) and the first date with no facts.
 BOOK_END = date(2026, 10, 31)
 DATA_END = BOOK_END + timedelta(days=1)
@@ -272,6 +275,52 @@ def score(bench: Bench) -> StageResult:
     return r
 
 
+def ingest_day(bench: Bench) -> StageResult:
+    """A night's own load: a day's new invoices (DAY_SHARE of the book's, their ids renamed)
+    and payments of half of them, `latepay ingest` into a copy of the warehouse (the copy and
+    the files made outside the timed child, the copy removed after)."""
+    day = bench.work / "day"
+    shutil.rmtree(day, ignore_errors=True)
+    (day / "exports").mkdir(parents=True)
+    n = max(1, int(bench.invoices * DAY_SHARE))
+    paid = _day_exports(bench.book, day / "exports", n)
+    shutil.copy(bench.warehouse, day / "warehouse.duckdb")
+    env = {
+        **child_env(bench.work, bench.code),
+        "LATEPAY_WAREHOUSE_PATH": str(day / "warehouse.duckdb"),
+    }
+    argv = bench.latepay("ingest", str(day / "exports"))
+    try:
+        r = run_stage("ingest_day", argv, env=env, cwd=bench.work, logs=bench.logs,
+                      timeout_s=bench.timeout_s, mem_cap_gb=bench.mem_cap_gb)  # fmt: skip
+    finally:
+        shutil.rmtree(day, ignore_errors=True)
+    r.note = f"{n:,} new invoices, {paid:,} payments, into {bench.invoices:,}"
+    return r
+
+
+def _day_exports(book: Path, folder: Path, n: int) -> int:
+    """invoices.csv: the book's last `n` invoices as new ones (ids prefixed DAY-); payments.csv:
+    every other one paid in full on its issue date. Returns the payments written."""
+    import duckdb
+
+    con = duckdb.connect()
+    con.execute(
+        "create table day as select * replace ('DAY-' || invoice_id as invoice_id) "
+        "from (select * from read_csv(?, header = true) order by issue_date desc, invoice_id "
+        "limit ?)",
+        [str(book / "invoices.csv"), n],
+    )
+    con.execute(f"copy day to '{folder / 'invoices.csv'}' (header)")
+    [(paid,)] = con.execute(
+        f"copy (select 'PAY-' || invoice_id as payment_id, invoice_id, issue_date as "
+        f"payment_date, amount from day where amount > 0 qualify row_number() over "
+        f"(order by invoice_id) % 2 = 1) to '{folder / 'payments.csv'}' (header)"
+    ).fetchall()
+    con.close()
+    return paid
+
+
 def champion_store(bench: Bench) -> Path | None:
     """The work folder whose MLflow store holds the champion: this run's when it trained one,
     else a borrowed one (None when there is none)."""
@@ -301,6 +350,7 @@ RUNNERS: dict[str, Callable[[Bench], StageResult]] = {
     "backtest_quality": backtest_quality,
     "score": score,
     "bare_predict": bare_predict,
+    "ingest_day": ingest_day,
 }
 
 
