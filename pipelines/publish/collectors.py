@@ -79,9 +79,9 @@ def write(folder: Path, files: CollectorsFiles, names: dict[str, str]) -> list[P
 
 
 def processes_for(files: CollectorsFiles, at_most: int | None = None) -> int:
-    """How many processes write `files`: `at_most` (LATEPAY_PUBLISH_PROCESSES), or one per
-    SECONDS_PER_PROCESS of writing and per core; never more than one per collector; 0 (this
-    process alone) when one would be."""
+    """How many processes write `files` (0: this process alone): `at_most`
+    (LATEPAY_PUBLISH_PROCESSES), else one per SECONDS_PER_PROCESS of writing and per core, and 0
+    rather than one; never more than one per collector."""
     if at_most is None:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         at_most = min(int(files.seconds() // SECONDS_PER_PROCESS), cores or 1)
