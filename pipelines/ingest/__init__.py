@@ -40,7 +40,13 @@ from pipelines.ingest.load import LoadResult, load_file
 from pipelines.ingest.mapping import Mapping, MappingError, load_mapping
 from pipelines.ingest.open_items import mark_open_items
 from pipelines.ingest.plan import IngestError, Plan, ReadRowByRow, plan_file, read_row_by_row
-from pipelines.warehouse import ensure_schema, rebuild_settlements, tuned, update_settlements
+from pipelines.warehouse import (
+    ensure_schema,
+    rebuild_settlements,
+    settlements_current,
+    tuned,
+    update_settlements,
+)
 
 __all__ = ["LOAD_ORDER", "IngestError", "LoadResult", "expand_paths", "ingest_files"]
 
@@ -194,14 +200,9 @@ REBUILD_SHARE = 0.1
 def settle(con: duckdb.DuckDBPyConnection, first_load: int, compression: str, off: str) -> None:
     """staging.invoice_settlements after the loads from `first_load` on: the invoices they
     touched recomputed (`TOUCHED`, with those their rows were written for), or the whole table
-    when it is new or the touched invoices, with those appended since its last rebuild, pass
-    REBUILD_SHARE of it."""
-    [(exists,)] = run(
-        con,
-        "select count(*) from duckdb_tables() "
-        "where schema_name = 'staging' and table_name = 'invoice_settlements'",
-    )
-    if exists:
+    when it is new, was made by another version of its SQL, or the touched invoices, with those
+    appended since its last rebuild, pass REBUILD_SHARE of it."""
+    if settlements_current(con):
         for table in ("invoices", "payments"):
             touch(con, f"select invoice_id from staging.{table} where load_id >= $f", f=first_load)
         touched = f"select distinct invoice_id from {TOUCHED}"

@@ -80,6 +80,19 @@ def rebuild_settlements(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("delete from staging.settlements_appended")
 
 
+def settlements_current(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether staging.invoice_settlements exists with the columns its SQL makes now (a version
+    of latepay that changes them has it rebuilt whole, not updated)."""
+    stored = con.execute(
+        "select column_name, data_type from duckdb_columns() "
+        "where schema_name = 'staging' and table_name = 'invoice_settlements' "
+        "order by column_index"
+    ).fetchall()
+    sql = sql_text("invoice_settlements").replace(SCOPE, "where false")
+    made = con.execute(f"select column_name, column_type from (describe {sql})").fetchall()
+    return stored == made
+
+
 def update_settlements(con: duckdb.DuckDBPyConnection, touched: str) -> None:
     """Recompute the settlements of the invoices `touched` (a query of distinct invoice_id)
     only: their rows are replaced, appended at the end of the table (out of customer order),
