@@ -262,7 +262,10 @@ def shap_summary_figure(
     x = model.matrix(sample)
     for column in model.categories:
         x[column] = x[column].cat.codes.replace(-1, np.nan)
-    shap.summary_plot(values.to_numpy(), x, show=False, max_display=15)
+    # (its own generator for the dots' jitter: the same plot whatever seeded NumPy's global one)
+    shap.summary_plot(
+        values.to_numpy(), x, show=False, max_display=15, rng=np.random.default_rng(seed)
+    )
     fig = plt.gcf()
     fig.suptitle(f"SHAP values ({target}, log-odds)")
     fig.tight_layout()
