@@ -36,7 +36,7 @@ from datetime import date
 
 import duckdb
 
-from pipelines.ingest.db import run, touch
+from pipelines.ingest.db import delete_payments, run
 from pipelines.ingest.plan import IngestError, Plan
 from pipelines.ingest.rules import Sql, bad_amount, bad_open_amount
 from pipelines.ingest.upsert import upsert_invoices
@@ -224,8 +224,7 @@ def _reopen(con: duckdb.DuckDBPyConnection, params: dict) -> int:
         """,
         d=params["d"],
     )
-    touch(con, "select invoice_id from changes")
-    run(con, "delete from staging.payments where payment_id in (select payment_id from changes)")
+    delete_payments(con, "select payment_id from changes")
     return _events(con, "reopened", params)
 
 
@@ -263,8 +262,7 @@ def _follow_open_amounts(con: duckdb.DuckDBPyConnection, params: dict) -> tuple[
         """,
         d=params["d"],
     )
-    touch(con, "select invoice_id from changes")
-    run(con, "delete from staging.payments where payment_id in (select payment_id from changes)")
+    delete_payments(con, "select payment_id from changes")
     run(
         con,
         "insert into staging.payments select payment_id, invoice_id, $d, amount + earlier, $id "
@@ -307,12 +305,7 @@ def _reduce(con: duckdb.DuckDBPyConnection, params: dict, needs: str, why: str) 
         select *, least(amount, greatest(need - later, 0)) as cut from derived
         """,
     )
-    touch(con, "select invoice_id from reduction where cut > 0")
-    run(
-        con,
-        "delete from staging.payments where payment_id in "
-        "(select payment_id from reduction where cut > 0)",
-    )
+    delete_payments(con, "select payment_id from reduction where cut > 0")
     run(
         con,
         "insert into staging.payments select payment_id, invoice_id, payment_date, "

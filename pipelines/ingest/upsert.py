@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import duckdb
 
-from pipelines.ingest.db import run, touch
+from pipelines.ingest.db import delete_payments, run, touch
 from pipelines.ingest.ledger import match_pending_actions, refresh_invoice_disputes, upsert_actions
 from pipelines.ingest.plan import Plan
 from pipelines.ingest.rules import payment_before_issue, several_invoices
@@ -212,13 +212,8 @@ def derive_payments(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
         where p.payment_id is null or p.payment_date <> d.payment_date or p.amount <> d.amount
         """,
     )
-    touch(con, "select invoice_id from checked where rule is null")
-    run(
-        con,
-        f"""
-        delete from staging.payments where payment_id in (
-            select invoice_id || '{SETTLEMENT_SUFFIX}' from checked where rule is null)
-        """,
+    delete_payments(
+        con, f"select invoice_id || '{SETTLEMENT_SUFFIX}' from checked where rule is null"
     )
     run(
         con,
@@ -238,18 +233,12 @@ def match_pending(con: duckdb.DuckDBPyConnection, kind: str, load_id: int) -> in
     if kind == "payments":
         waiting -= _reject_arrived_payments(con, load_id)
     if waiting:
-        if kind == "payments":  # (moved with the load that read them, and maybe replacing)
+        replaced = f"select {key} from staging.pending_{kind} where {arrived}"
+        if kind == "payments":  # (they keep the load_id of the load that read them)
             touch(con, f"select invoice_id from staging.pending_payments where {arrived}")
-            touch(
-                con,
-                "select invoice_id from staging.payments where payment_id in "
-                f"(select payment_id from staging.pending_payments where {arrived})",
-            )
-        run(
-            con,
-            f"delete from staging.{kind} where {key} in "
-            f"(select {key} from staging.pending_{kind} where {arrived})",
-        )
+            delete_payments(con, replaced)
+        else:
+            run(con, f"delete from staging.{kind} where {key} in ({replaced})")
         run(
             con,
             f"insert into staging.{kind} select {columns} from staging.pending_{kind} "
@@ -406,17 +395,8 @@ def upsert_payments(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) ->
         "payments",
         "s.invoice_id = c.invoice_id and s.payment_date = c.paid_on and s.amount = c.amt",
     )
-    if counts["updated"]:
-        touch(  # (a replaced payment may have been on another invoice)
-            con,
-            "select invoice_id from staging.payments where payment_id in "
-            "(select payment_id from existing where not same)",
-        )
-        run(
-            con,
-            "delete from staging.payments where payment_id in "
-            "(select payment_id from existing where not same)",
-        )
+    if counts["updated"]:  # (a replaced payment may have been on another invoice)
+        delete_payments(con, "select payment_id from existing where not same")
     _write(con, plan, load_id, "payments", "pid, invoice_id, paid_on, amt", counts)
     counts["on_account"] = _on_account(con, load_id)
     return counts
@@ -426,14 +406,8 @@ def _on_account(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
     """The file's payments on account (no invoice, a customer) to staging.payments_on_account;
     a payment_id the file applies to an invoice leaves it, one it leaves unapplied leaves
     staging.payments and pending_payments. Returns how many the file holds."""
-    touch(
-        con,
-        "select invoice_id from staging.payments where payment_id in "
-        "(select pid from checked where status = 'on_account')",
-    )
     for table, statuses in (
         ("payments_on_account", "'loaded', 'pending', 'on_account'"),
-        ("payments", "'on_account'"),
         ("pending_payments", "'on_account'"),
     ):
         run(
@@ -441,6 +415,7 @@ def _on_account(con: duckdb.DuckDBPyConnection, load_id: int) -> int:
             f"delete from staging.{table} where payment_id in "
             f"(select pid from checked where status in ({statuses}))",
         )
+    delete_payments(con, "select pid from checked where status = 'on_account'")
     run(
         con,
         "insert into staging.payments_on_account "
