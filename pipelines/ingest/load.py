@@ -268,27 +268,31 @@ def _record_counts(
 
 
 def number_rows(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
-    """Read a CSV with DuckDB's parallel reader into a temp table, numbering rows in file order
-    (the one statement that needs insertion order), then check that rows are lines."""
+    """Read a CSV with DuckDB's parallel reader into a temp table in file order (the one
+    statement that needs insertion order), each row's line then given by its position
+    (`Plan.rows`), and check that rows are lines."""
     source = plan.source
     table = f"_rows_{abs(hash(str(source.path)))}"
     con.execute("set preserve_insertion_order = true")
     try:
-        [(rows,)] = run(
+        # Not numbered here: row_number() over () would read the file on one thread.
+        run(
             con,
             f"create or replace temp table {table} as "
-            f"select *, null::integer as n_fields from {source.relation}",
+            f"select *, null::integer as n_fields from {source.csv}",
         )
     except duckdb.Error as exc:  # DuckDB's reader refused a row: the transaction is lost
         raise ReadRowByRow(plan) from exc  # (ingest_files resets the setting)
     con.execute("set preserve_insertion_order = false")
+    # rows in file order have consecutive rowids, from one that is not 0 inside a transaction
+    [(rows, first_rowid)] = run(con, f"select count(*), coalesce(min(rowid), 0) from {table}")
     if rows + 1 + source.skip != source.newlines:
         # Rows do not map one-to-one to lines (multi-line fields, blank lines): the line
         # numbers would be wrong. Read the file row by row instead.
         run(con, f"drop table {table}")
         read_row_by_row(con, plan)
         return
-    plan.work_table = table
+    plan.work_table, plan.first_rowid = table, first_rowid
 
 
 def fill_row_text(con: duckdb.DuckDBPyConnection, plan: Plan, load_id: int) -> None:

@@ -53,7 +53,8 @@ class Plan:
     mapping_hash: str | None = None
     mapping_file: str | None = None
     notes: list[str] = field(default_factory=list)
-    work_table: str | None = None  # temp table of the numbered rows, during the load only
+    work_table: str | None = None  # temp table of the rows in file order, during the load only
+    first_rowid: int = 0  # the work table's first row's rowid (not 0 inside a transaction)
     # A collector's worklist workbook (workbook.py): its rows converted to actions, with the
     # outcome typed in column `outcome` and each sheet row's cells in `texts` (line, row_text)
     workbook: bool = False
@@ -70,8 +71,12 @@ class Plan:
 
     @property
     def rows(self) -> str:
-        """The file's rows (line, c0.., n_fields): the table they were read into for this load."""
-        return self.work_table or self.source.relation
+        """The file's rows (line, c0.., n_fields): the table they were read into for this load,
+        in file order (`load.number_rows`: a row's line follows from its position, rowid)."""
+        if self.work_table:
+            line = f"rowid - {self.first_rowid} + {self.source.first_line}"
+            return f"(select {line} as line, * from {self.work_table})"
+        return self.source.relation
 
     @property
     def raw_rows(self) -> str:

@@ -5,8 +5,8 @@ header. `Source.relation` is then a DuckDB FROM expression giving one row per da
 `line` column (the row's first line in the file; for Excel the sheet row, for Parquet the row
 number starting at 1) and the file's columns as text, named c0, c1, ... in header order.
 
-Canonical UTF-8 CSV is read by DuckDB's parallel reader, numbered `row_number() over () + 1`. That
-numbering is only right when every row sits on one line: the loader compares the rows DuckDB
+Canonical UTF-8 CSV is read by DuckDB's parallel reader into a table in file order, each row's
+line following from its position (`load.number_rows`, `Plan.rows`). That numbering is only right when every row sits on one line: the loader compares the rows DuckDB
 returned with the file's newline count and, when they differ (a quoted field holding a newline,
 blank lines) or DuckDB cannot parse a row (wrong number of fields), falls back to `materialize`,
 which reads the file with Python's csv module and records each row's true first line.
@@ -85,15 +85,26 @@ class Source:
         if self.table:
             return self.table
         if self.file_type == "csv":
-            cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(self.columns)))
-            delim = self.delimiter.replace("'", "''")
-            path = str(self.readable_path or self.path).replace("'", "''")
             return (
-                f"(select row_number() over () + {1 + self.skip} as line, * from read_csv("
-                f"'{path}', delim = '{delim}', quote = '\"', escape = '\"', header = true, "
-                f"skip = {self.skip}, auto_detect = false, columns = {{{cols}}}))"
+                f"(select row_number() over () + {self.first_line - 1} as line, * from {self.csv})"
             )
         raise AssertionError("Excel and Parquet sources are materialized when sniffed")
+
+    @property
+    def first_line(self) -> int:
+        """The line of the first data row (CSV): below the title lines skipped and the header."""
+        return self.skip + 2
+
+    @property
+    def csv(self) -> str:
+        """DuckDB's reader of the CSV: c0, c1, ... (all text), in file order, no line numbers."""
+        cols = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(self.columns)))
+        delim = self.delimiter.replace("'", "''")
+        path = str(self.readable_path or self.path).replace("'", "''")
+        return (
+            f"read_csv('{path}', delim = '{delim}', quote = '\"', escape = '\"', header = true, "
+            f"skip = {self.skip}, auto_detect = false, columns = {{{cols}}})"
+        )
 
     def cleanup(self) -> None:
         for temp in self._temp_files:

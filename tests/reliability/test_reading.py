@@ -393,6 +393,22 @@ def test_blank_lines_and_quoted_newlines_keep_line_numbers(book):
     assert book.rejects() == [(4, "bad_amount")]
 
 
+def test_line_numbers_of_a_file_read_in_parallel_chunks(book):
+    """A file of several of DuckDB's reading chunks (read by two threads): every row keeps its
+    own line, in raw and in rejects, however the chunks were read."""
+    n = 800_000  # 34 MB: DuckDB reads a file this large in chunks, on several threads
+    bad = {3, 150_001, n + 1}
+    rows = (
+        f"I{line},C{line % 97},2026-03-01,2026-04-01,{'x' if line in bad else '100.00'}"
+        for line in range(2, n + 2)
+    )
+    book.con.execute("set threads = 2")
+    book.load("invoices.csv", INV + "\n".join(rows) + "\n")
+    assert book.rejects() == [(line, "bad_amount") for line in sorted(bad)]
+    assert book.q("select count(*) from raw.invoices where invoice_id <> 'I' || line") == [(0,)]
+    assert book.q("select count(*), min(line), max(line) from raw.invoices") == [(n, 2, n + 1)]
+
+
 def test_a_header_only_file_loads_nothing(book):
     [result] = book.load("invoices.csv", INV)
     assert book.amounts() == {} and result.rows_read == 0
