@@ -211,7 +211,9 @@ def _add_state_features(con: duckdb.DuckDBPyConnection, table: str, grace_days: 
         row_issue=rows["issue_day"],
         row_first=rows["first_day"],
     )
-    p_late, deteriorating = coded_state(coded, StatePrior())
+    # as many threads as DuckDB's (one on a Dask worker's task)
+    [(threads,)] = con.execute("select current_setting('threads')").fetchall()
+    p_late, deteriorating = coded_state(coded, StatePrior(), threads=int(threads))
     state = pd.DataFrame(
         {"row_id": rows["row_id"], "p_late": p_late, "deteriorating": deteriorating}
     )

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -338,7 +339,9 @@ def _chunk_features(
     return p_late, (changed / norm)[inverse]
 
 
-def state_features(events: pd.DataFrame, rows: pd.DataFrame, prior: StatePrior) -> pd.DataFrame:
+def state_features(
+    events: pd.DataFrame, rows: pd.DataFrame, prior: StatePrior, threads: int = 1
+) -> pd.DataFrame:
     """The state features of `rows` (customer_id, as_of, issue_date, and first_issue_date: the
     customer's first invoice), on the rows' index.
 
@@ -358,25 +361,34 @@ def state_features(events: pd.DataFrame, rows: pd.DataFrame, prior: StatePrior) 
     out = pd.DataFrame(index=rows.index, columns=list(STATE_FEATURES), dtype="float64")
     if rows.empty:
         return out
-    out["state_p_late"], out["state_deteriorating"] = coded_state(coded_book(events, rows), prior)
+    coded = coded_book(events, rows)
+    out["state_p_late"], out["state_deteriorating"] = coded_state(coded, prior, threads)
     return out
 
 
-def coded_state(coded: CodedBook, prior: StatePrior) -> tuple[np.ndarray, np.ndarray]:
-    """state_p_late and state_deteriorating of the rows of `coded` (see `state_features`)."""
+def coded_state(
+    coded: CodedBook, prior: StatePrior, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """state_p_late and state_deteriorating of the rows of `coded` (see `state_features`).
+    A block's chunks of rows are computed by `threads` threads: numpy lets go of the GIL in
+    its array loops, and each chunk writes its own rows (the same values whatever the threads)."""
     p_late = np.empty(len(coded.row_code))
     deteriorating = np.empty(len(coded.row_code))
     if not len(p_late):
         return p_late, deteriorating
     book = _prepare_book(coded, prior.bin_days)
     hyp = _hypotheses(prior, book.n_bins)
-    for lo, hi, block_rows in _customer_blocks(book):
-        begin = book.starts[book.row_code[block_rows]] - lo
-        cuts = np.unique(np.concatenate([begin, begin + book.seen[block_rows]]))
-        counted = (cuts, _counts_at_cuts(book, lo, hi, cuts))
-        for chunk in np.array_split(block_rows, max(1, len(block_rows) // _ROW_CHUNK)):
-            if len(chunk):
-                p_late[chunk], deteriorating[chunk] = _chunk_features(
-                    counted, lo, chunk, book, hyp, prior
-                )
+
+    def fill(counted: tuple[np.ndarray, np.ndarray], lo: int, chunk: np.ndarray) -> None:
+        p_late[chunk], deteriorating[chunk] = _chunk_features(counted, lo, chunk, book, hyp, prior)
+
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        for lo, hi, block_rows in _customer_blocks(book):
+            begin = book.starts[book.row_code[block_rows]] - lo
+            cuts = np.unique(np.concatenate([begin, begin + book.seen[block_rows]]))
+            counted = (cuts, _counts_at_cuts(book, lo, hi, cuts))
+            chunks = np.array_split(block_rows, max(1, len(block_rows) // _ROW_CHUNK))
+            # (one block at a time: its running counts are the memory a block takes)
+            for done in [pool.submit(fill, counted, lo, c) for c in chunks if len(c)]:
+                done.result()
     return p_late, deteriorating

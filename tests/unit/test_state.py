@@ -41,8 +41,8 @@ def row(as_of: date, *, customer: str = "C", issue: date | None = None, first: d
     }
 
 
-def features(events: pd.DataFrame, *rows: dict) -> pd.DataFrame:
-    return state_features(events, pd.DataFrame(list(rows)), PRIOR)
+def features(events: pd.DataFrame, *rows: dict, threads: int = 1) -> pd.DataFrame:
+    return state_features(events, pd.DataFrame(list(rows)), PRIOR, threads)
 
 
 def enumerated(events: pd.DataFrame, r: dict, prior: StatePrior = PRIOR) -> tuple[float, float]:
@@ -164,8 +164,9 @@ def test_no_rows_give_no_features():
 )
 def test_rows_computed_together_equal_each_row_alone_across_blocks_and_chunks(patterns, rows):
     """Rows of one customer sharing a date share a posterior, blocks and chunks cut the book
-    anywhere: each row's values are still those of the row computed alone, to the bit. The
-    customer numbered len(patterns) or more has no invoice fallen due."""
+    anywhere, chunks are computed by several threads: each row's values are still those of the
+    row computed alone, to the bit. The customer numbered len(patterns) or more has no invoice
+    fallen due."""
     import features.state as state
 
     events = pd.concat(
@@ -177,7 +178,7 @@ def test_rows_computed_together_equal_each_row_alone_across_blocks_and_chunks(pa
         for k, days, back in rows
     ]  # fmt: skip
     together_small = _with(
-        state, block_events=5, row_chunk=3, call=lambda: features(events, *table)
+        state, block_events=5, row_chunk=3, call=lambda: features(events, *table, threads=3)
     )
     together = features(events, *table)
     for i, r in enumerate(table):
