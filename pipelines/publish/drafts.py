@@ -13,7 +13,7 @@ Nothing is sent. A draft is never made for an invoice in dispute or already with
 Templates are Jinja files (templates/drafts/<fr|en>/), overridden file by file by
 LATEPAY_TEMPLATES_DIR/<fr|en>/; French for customers in LATEPAY_FRENCH_LANGUAGE_COUNTRIES.
 Amounts are in the invoice's currency, formatted with Babel in the draft's language; PDFs are
-made with fpdf2 and the DejaVu font matplotlib ships (every accent, the euro sign).
+made with fpdf2 and the DejaVu font matplotlib ships (every accent, the euro sign; fonts.py).
 """
 
 from __future__ import annotations
@@ -27,13 +27,13 @@ from email.utils import formatdate
 from pathlib import Path
 
 import jinja2
-import matplotlib
 import pandas as pd
 from babel.numbers import format_currency, format_percent
 from fpdf import FPDF, FPDFException
 
 from models.penalties import late_periods, penalties, statutory_periods
 from pipelines.publish.files import neutralise_frame, safe_name
+from pipelines.publish.fonts import FONTS, font_files
 
 LOCALES = {"fr": "fr_FR", "en": "en_GB"}
 SUBJECTS = {
@@ -397,12 +397,9 @@ def _recipients(value: object) -> tuple[str, str]:
     return text, ""
 
 
-FONTS = {"": "DejaVuSans.ttf", "B": "DejaVuSans-Bold.ttf", "I": "DejaVuSans-Oblique.ttf"}
-
-
 def _pdf(path: Path, html: str, context: DraftContext) -> None:
-    # Reading a font costs about 25 ms a document: the italic one only when the text uses it
-    # (our templates do not; a user's own may)
+    # Reading a font costs time for each document (fonts.py): the italic one only when the text
+    # uses it (our templates do not; a user's own may)
     try:
         pdf = _document(html, styles=("", "B"))
     except FPDFException:
@@ -413,11 +410,10 @@ def _pdf(path: Path, html: str, context: DraftContext) -> None:
 
 
 def _document(html: str, styles: tuple[str, ...]) -> FPDF:
-    """An A4 document of `html` in DejaVu (matplotlib ships it), with the font `styles`."""
-    fonts = Path(matplotlib.get_data_path()) / "fonts" / "ttf"
+    """An A4 document of `html` in DejaVu, with the font `styles` (fonts.py)."""
     pdf = FPDF(format="A4")
-    for style in styles:
-        pdf.add_font("DejaVu", style, str(fonts / FONTS[style]))
+    for style, path in font_files(html, styles).items():
+        pdf.add_font("DejaVu", style, str(path))
     pdf.set_font("DejaVu", size=10)
     pdf.add_page()
     pdf.write_html(html)
