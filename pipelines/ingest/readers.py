@@ -5,8 +5,9 @@ header. `Source.relation` is then a DuckDB FROM expression giving one row per da
 `line` column (the row's first line in the file; for Excel the sheet row, for Parquet the row
 number starting at 1) and the file's columns as text, named c0, c1, ... in header order.
 
-Canonical UTF-8 CSV is read by DuckDB's parallel reader into a table in file order, each row's
-line following from its position (`load.number_rows`, `Plan.rows`). That numbering is only right when every row sits on one line: the loader compares the rows DuckDB
+Canonical UTF-8 CSV is read by DuckDB's parallel reader (`Source.csv`) into a table in file
+order, each row's line following from its position (`load.number_rows`, `Plan.rows`). That
+numbering is only right when every row sits on one line: the loader compares the rows DuckDB
 returned with the file's newline count and, when they differ (a quoted field holding a newline,
 blank lines) or DuckDB cannot parse a row (wrong number of fields), falls back to `materialize`,
 which reads the file with Python's csv module and records each row's true first line.
