@@ -311,9 +311,9 @@ def read_row_by_row(con: duckdb.DuckDBPyConnection, plan: Plan) -> None:
 
 def scan_file(con: duckdb.DuckDBPyConnection, plan: Plan, query: str) -> list[tuple]:
     """A detection query over the whole file (outside the load transaction); `{src}` in the
-    query stands for the file's rows (c0, c1, ...: not numbered, read on every thread)."""
+    query stands for the file's rows."""
     try:
-        return con.execute(query.replace("{src}", plan.source.table or plan.source.csv)).fetchall()
+        return con.execute(query.replace("{src}", plan.source.relation)).fetchall()
     except duckdb.Error:
         if plan.source.table:
             raise

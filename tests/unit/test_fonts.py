@@ -33,9 +33,7 @@ def test_a_latin_letter_is_the_same_page_in_the_subset(cache: Path, tmp_path: Pa
     assert {p.parent for p in files.values()} == {cache}
     subset = _page(tmp_path / "subset.pdf", LETTER)
     whole = {s: fonts._dejavu() / fonts.FONTS[s] for s in ("", "B")}
-    fonts._latin.cache_clear()
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(fonts, "font_files", lambda text, styles: whole)
         patch.setattr("pipelines.publish.drafts.font_files", lambda text, styles: whole)
         reference = _page(tmp_path / "whole.pdf", LETTER)
     # the same glyphs at the same places, the same text
