@@ -266,7 +266,12 @@ def _typed(sheet, series: pd.Series) -> tuple:
         return sheet.write_boolean, series.tolist()
     if pd.api.types.is_numeric_dtype(series):
         return sheet.write_number, [None if v != v else v for v in series.astype(float).tolist()]
-    return sheet.write, [_cell(v) for v in series]
+    cells = [_cell(v) for v in series]
+    if all(v is None or isinstance(v, str) for v in cells):
+        # text alone: write_string, without write()'s test of each value's type; an empty text
+        # left blank, as write() leaves it
+        return sheet.write_string, [v or None for v in cells]
+    return sheet.write, cells
 
 
 def _row_formats(workbook, frame: pd.DataFrame, columns: list[str], locale: str) -> dict:

@@ -170,6 +170,26 @@ def test_each_collector_workbook_reads_back(tmp_path, ranked):
     assert [(r[1], r[2]) for r in behind] == [("E", "E1"), ("E", "E2")]
 
 
+def test_a_sheet_writes_text_as_text_and_leaves_empty_text_blank(tmp_path):
+    """A column of text alone is written as strings (an empty one is a blank cell, as write()
+    leaves it); a column mixing text and numbers keeps each value's type."""
+    import xlsxwriter
+
+    frame = pd.DataFrame(
+        {"name": ["Alpha", "", None, "007"], "note": ["x", 3, None, "=1+1"]}, dtype=object
+    )
+    path = tmp_path / "sheet.xlsx"
+    with xlsxwriter.Workbook(path, {"strings_to_formulas": False}) as book:
+        workbooks._sheet(book, "Sheet", frame, {"name": "Name", "note": "Note"}, "fr_FR")
+    rows = [[(c.value, c.data_type) for c in row] for row in load_workbook(path)["Sheet"]]
+    assert rows[1:] == [
+        [("Alpha", "s"), ("x", "s")],
+        [(None, "n"), (3, "n")],
+        [(None, "n"), (None, "n")],
+        [("007", "s"), ("'=1+1", "s")],
+    ]
+
+
 @pytest.mark.parametrize(
     ("locale", "pounds", "euros"),
     [
