@@ -53,6 +53,16 @@ def font_files(text: str, styles: tuple[str, ...]) -> dict[str, Path]:
     return whole if None in latin.values() else latin
 
 
+def _latin(font: Path, cache: Path) -> Path | None:
+    """The LATIN subset of `font` in `cache` (None when it cannot be kept); made again when it
+    was removed since (a long-running worker, a cleaned cache)."""
+    path = _made(font, cache)
+    if path is not None and not path.exists():
+        _made.cache_clear()
+        path = _made(font, cache)
+    return path
+
+
 def _dejavu() -> Path:
     return Path(matplotlib.get_data_path()) / "fonts" / "ttf"
 
@@ -64,10 +74,10 @@ def _cache() -> Path:
 
 
 @functools.cache
-def _latin(font: Path, cache: Path) -> Path | None:
-    """The LATIN subset of `font` in `cache`, made when missing (None when it cannot be kept).
-    Its name carries a hash of the font, the ranges and fontTools' version: a change of any
-    makes a new one."""
+def _made(font: Path, cache: Path) -> Path | None:
+    """The LATIN subset of `font` in `cache`, made when missing (None when it cannot be kept:
+    remembered, not tried again for each document). Its name carries a hash of the font, the
+    ranges and fontTools' version: a change of any makes a new one."""
     key = hashlib.sha256(font.read_bytes() + repr((LATIN_RANGES, fontTools.version)).encode())
     path = cache / f"{font.stem}-latin-{key.hexdigest()[:16]}.ttf"
     if path.exists():

@@ -56,10 +56,14 @@ def test_a_character_outside_latin_is_written_in_the_whole_font(
 def test_the_subset_is_made_once_and_kept(cache: Path) -> None:
     [first] = fonts.font_files(LETTER, ("",)).values()
     made = first.stat().st_mtime_ns
-    fonts._latin.cache_clear()  # as a new process
+    fonts._made.cache_clear()  # as a new process
     [again] = fonts.font_files(LETTER, ("",)).values()
     assert again == first and again.stat().st_mtime_ns == made
     assert [p.name for p in cache.iterdir()] == [first.name]  # no partial file left
+    # removed while the process runs (a cleaned cache): made again, never a missing file
+    first.unlink()
+    [remade] = fonts.font_files(LETTER, ("",)).values()
+    assert remade == first and remade.exists()
 
 
 def test_no_cache_folder_means_the_whole_font(tmp_path: Path, monkeypatch) -> None:
