@@ -82,6 +82,10 @@ def _made(font: Path, cache: Path) -> Path | None:
     path = cache / f"{font.stem}-latin-{key.hexdigest()[:16]}.ttf"
     if path.exists():
         return path
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
     options = subset.Options()
     options.layout_features = ["*"]  # (fpdf2 does not shape text; kept as they are)
     options.name_IDs = ["*"]
@@ -92,7 +96,6 @@ def _made(font: Path, cache: Path) -> Path | None:
     subsetter.populate(unicodes=LATIN)
     subsetter.subset(made)
     try:
-        cache.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.name}.{os.getpid()}.part")
         made.save(partial)
         partial.replace(path)  # atomic: a pool process never reads half a file
