@@ -85,6 +85,12 @@ ACTIONS_FR = {
     "broken_promise_call": "appeler : la promesse de paiement n'a pas été tenue",
 }
 NO_DRAFT = {"resolve_dispute"}  # a dispute is resolved by talking, not by a reminder
+# What the drafts read of the planned invoices, which carry every feature besides: a draft's
+# frames and rows (itertuples) are then a dozen columns wide, not ninety
+INVOICE_COLUMNS = (
+    "invoice_id", "customer_id", "currency", "issue_date", "due_date", "open_amount",
+    "days_past_due", "is_disputed", "with_agency", "promised_date", "promise_status",
+)  # fmt: skip
 
 
 @dataclass
@@ -94,7 +100,7 @@ class DraftContext:
     as_of: pd.Timestamp
     company: dict  # name, address (list of lines), siren, iban, email, signature
     customers: pd.DataFrame  # customer_id, name, country (and email when known)
-    invoices: pd.DataFrame  # the planned invoices, with currency and issue_date
+    invoices: pd.DataFrame  # the planned invoices, with currency and issue_date (INVOICE_COLUMNS)
     history: pd.DataFrame  # the ledger: customer_id, invoice_id, action_date, action, channel, note
     rates: pd.DataFrame  # half_year_start, ecb_main_refinancing_rate
     french_law: set[str]
@@ -102,6 +108,11 @@ class DraftContext:
     deadline_days: int = 8
     templates_dir: Path | None = None
     written: list[Path] = field(default_factory=list)
+    half_years: list = field(init=False)  # statutory_periods(rates), for every draft
+
+    def __post_init__(self) -> None:
+        self.invoices = self.invoices[[c for c in self.invoices if c in INVOICE_COLUMNS]]
+        self.half_years = statutory_periods(self.rates)
 
 
 def write_drafts(folder: Path, published: pd.DataFrame, context: DraftContext) -> list[Path]:
@@ -262,9 +273,10 @@ def _totals(
 
 def _periods(invoices: pd.DataFrame, context: DraftContext, money) -> list[dict]:
     rows = []
-    half_years = statutory_periods(context.rates)
     for invoice in invoices.itertuples():
-        periods = late_periods(invoice.open_amount, invoice.due_date, context.as_of, half_years)
+        periods = late_periods(
+            invoice.open_amount, invoice.due_date, context.as_of, context.half_years
+        )
         for p in periods:
             rows.append(
                 {
