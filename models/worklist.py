@@ -461,7 +461,11 @@ def todays_list(worklist: pd.DataFrame) -> pd.DataFrame:
     return worklist[worklist["in_todays_list"]].drop(columns=["in_todays_list", "coming_up"])
 
 
-def coming_up(worklist: pd.DataFrame) -> pd.DataFrame:
-    """Customers whose next action is after today's horizon, soonest first."""
-    ahead = worklist[worklist["coming_up"]].sort_values(["next_action_date", "customer_id"])
+def coming_up(worklist: pd.DataFrame, until: pd.Timestamp | None = None) -> pd.DataFrame:
+    """Customers whose next action is after today's horizon (and on or before `until`, when
+    given), soonest first."""
+    ahead = worklist["coming_up"].astype(bool)
+    if until is not None:
+        ahead &= worklist["next_action_date"] <= pd.Timestamp(until)
+    ahead = worklist[ahead].sort_values(["next_action_date", "customer_id"])
     return ahead.drop(columns=["in_todays_list", "coming_up"])

@@ -71,6 +71,12 @@ class Settings(BaseSettings):
     capacity_per_collector: int = Field(
         30, ge=1, description="Customers per collector in the daily list (the worklist cut)."
     )
+    coming_up_days: int = Field(
+        14,
+        ge=1,
+        description="The workbooks' Coming up sheet: customers whose next action is due within "
+        "this many days after the list's date (all of them stay in scoring.worklist).",
+    )
     high_risk_threshold: float = Field(
         0.5,
         ge=0,

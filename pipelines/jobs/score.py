@@ -326,8 +326,9 @@ def _collectors_files(
     """What the collectors' workbooks and drafts are written from."""
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
     drafts = draft_context(con, settings, as_of, behind)
+    until = as_of + timedelta(days=settings.coming_up_days)
     return collectors.CollectorsFiles(
-        published, behind, coming_up(worklist), drafts, as_of, settings.locale
+        published, behind, coming_up(worklist, until), drafts, as_of, settings.locale, until
     )
 
 

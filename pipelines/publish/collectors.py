@@ -36,7 +36,8 @@ SECONDS_PER_PROCESS = 4.0  # a process is started for at least this much writing
 @dataclasses.dataclass(frozen=True)
 class CollectorsFiles:
     """What the collectors' files are written from: today's list, the open invoices behind it,
-    the customers whose action is later, and what the drafts need."""
+    the customers whose action is later (up to `coming_until`, when given), and what the drafts
+    need."""
 
     published: pd.DataFrame
     behind: pd.DataFrame
@@ -44,6 +45,7 @@ class CollectorsFiles:
     drafts: DraftContext
     as_of: date
     locale: str
+    coming_until: date | None = None
 
     def seconds(self) -> float:
         """The writing's estimated cost on one core."""
@@ -73,8 +75,9 @@ class CollectorsFiles:
 def write(folder: Path, files: CollectorsFiles, names: dict[str, str]) -> list[Path]:
     """The workbooks and drafts of `files`' collectors into `folder`; the files written."""
     workbooks = write_collector_workbooks(
-        files.published, files.behind, folder, files.as_of, files.coming, files.locale, names
-    )
+        files.published, files.behind, folder, files.as_of, files.coming, files.locale, names,
+        coming_until=files.coming_until,
+    )  # fmt: skip
     return [*workbooks.values(), *write_drafts(folder, files.published, files.drafts)]
 
 

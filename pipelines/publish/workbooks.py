@@ -5,7 +5,8 @@
   (Outcome, Done on, Promised date, Promised amount, Note: read back into the ledger when the
   workbook is dropped in the inbox, models/ledger.py), then the rest. Header row and customer
   frozen; printed landscape, one page wide, header repeated, collector and date in the header.
-- **Coming up**: the collector's customers whose next action is after today.
+- **Coming up**: the collector's customers whose next action is after today, within a horizon
+  (LATEPAY_COMING_UP_DAYS: the next two weeks by default, not the months a new invoice waits).
 - **Invoices**: the open invoices behind today's customers, grouped by customer.
 - **About**: the list's date (read back as the default "Done on") and how to read it.
 
@@ -142,9 +143,11 @@ def write_collector_workbooks(
     coming: pd.DataFrame | None = None,
     locale: str = DEFAULT_LOCALE,
     names: dict[str, str] | None = None,
+    coming_until: date | None = None,
 ) -> dict[str, Path]:
     """One workbook per collector of `published` (today's list); `invoices`: the open invoices
-    behind it; `coming`: the customers whose next action is later (every collector's); `locale`:
+    behind it; `coming`: the customers whose next action is later (every collector's; up to
+    `coming_until`, which the About sheet states, when it is given); `locale`:
     where amounts put their currency symbol; `names`: collector -> file name (by default
     `collector_file_names` of `published`'s). Returns collector -> path. XlsxWriter: ten times
     faster than openpyxl on the largest customers."""
@@ -175,7 +178,7 @@ def write_collector_workbooks(
                 workbook, "Invoices", _behind(rows, invoices), INVOICE_HEADERS, locale
             )
             invoice_sheet.freeze_panes(1, 1)
-            _about(workbook, collector, as_of, len(rows))
+            _about(workbook, collector, as_of, len(rows), coming_until)
         written[str(collector)] = path
     return written
 
@@ -325,7 +328,9 @@ def _number_format(column: str, values: pd.Series) -> str | None:
     return None
 
 
-def _about(workbook, collector: object, as_of: date, rows: int) -> None:
+def _about(
+    workbook, collector: object, as_of: date, rows: int, coming_until: date | None = None
+) -> None:
     sheet = workbook.add_worksheet("About")
     lines = [
         ("Worklist of", str(collector)),
@@ -358,7 +363,7 @@ def _about(workbook, collector: object, as_of: date, rows: int) -> None:
             "its credit' is its open amount less that credit. Offset the credit before chasing: "
             "the customer already holds it.",
         ),
-        ("Coming up", "Your customers whose next action is after today."),
+        ("Coming up", _coming_up_text(coming_until)),
         ("Invoices", "The open invoices behind each of today's customers."),
     ]
     for r, (key, value) in enumerate(lines):
@@ -366,3 +371,12 @@ def _about(workbook, collector: object, as_of: date, rows: int) -> None:
         sheet.write(r, 1, neutralise(value))
     sheet.set_column(0, 0, 14)
     sheet.set_column(1, 1, 100)
+
+
+def _coming_up_text(until: date | None) -> str:
+    if until is None:
+        return "Your customers whose next action is after today."
+    return (
+        f"Your customers whose next action is after today, up to {until.isoformat()}; "
+        "those whose next action is later are not listed."
+    )

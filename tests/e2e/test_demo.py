@@ -89,14 +89,29 @@ def test_demo_end_to_end(demo_run):
         "select sum(rows_read), sum(rows_loaded), sum(rows_pending), sum(rows_rejected) from loads"
     ).fetchall()
     assert read == loaded + pending + rejected and loaded > 12_000
+    # Coming up: the customers whose next action is in the next 14 days (LATEPAY_COMING_UP_DAYS)
+    coming, later = con.execute(
+        """
+        select list(customer_id order by customer_id)
+                   filter (where next_action_date <= as_of + 14),
+               count(*) filter (where next_action_date > as_of + 14)
+        from scoring.worklist where coming_up
+        """
+    ).fetchone()
     con.close()
 
+    in_sheets = []
     for path in folder.glob("worklist_*.xlsx"):
-        sheet = load_workbook(path)["Worklist"]
+        book = load_workbook(path)
+        sheet = book["Worklist"]
         collector = path.stem.removeprefix("worklist_")
         header = [c.value for c in sheet[1]]
         column = header.index("Collector")
         assert {row[column].value for row in sheet.iter_rows(2)} == {collector}
+        ahead = book["Coming up"]
+        at = [c.value for c in ahead[1]].index("Customer id")
+        in_sheets += [row[at].value for row in ahead.iter_rows(2)]
+    assert sorted(in_sheets) == coming and later > 0  # the demo's book has customers further out
     html = (folder / "report.html").read_text(encoding="utf-8")
     # the report's sections; a cash-in chart per currency of the open invoices
     for section in ("headline", "aged-balance", "disputes", "promises", "cash-in", "worklist"):

@@ -170,6 +170,21 @@ def test_each_collector_workbook_reads_back(tmp_path, ranked):
     assert [(r[1], r[2]) for r in behind] == [("E", "E1"), ("E", "E2")]
 
 
+def test_the_about_sheet_says_where_coming_up_stops(tmp_path, ranked):
+    invoices, worklist = ranked
+    published = todays_list(worklist)
+    until = date(2026, 11, 15)
+    written = workbooks.write_collector_workbooks(
+        published, invoices, tmp_path, date(2026, 11, 1),
+        coming_up(worklist, pd.Timestamp(until)), coming_until=until,
+    )  # fmt: skip
+    about = dict(load_workbook(written["Karim"])["About"].iter_rows(values_only=True))
+    assert about["Coming up"] == (
+        "Your customers whose next action is after today, up to 2026-11-15; those whose next "
+        "action is later are not listed."
+    )
+
+
 def test_a_sheet_writes_text_as_text_and_leaves_empty_text_blank(tmp_path):
     """A column of text alone is written as strings (an empty one is a blank cell, as write()
     leaves it); a column mixing text and numbers keeps each value's type."""

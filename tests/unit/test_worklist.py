@@ -150,6 +150,20 @@ def test_each_collector_gets_at_most_their_capacity_of_work_due():
     assert coming_up(worklist)["customer_id"].tolist() == ["B", "F"]
 
 
+def test_coming_up_stops_at_its_horizon():
+    # B's next action is on 2026-11-05, F's on 2026-11-23; the horizon's day is included
+    worklist = _worklist(capacity=1)
+    ahead = {
+        until: coming_up(worklist, pd.Timestamp(until))["customer_id"].tolist()
+        for until in ("2026-11-04", "2026-11-05", "2026-11-22", "2026-11-23")
+    }
+    assert ahead == {
+        "2026-11-04": [], "2026-11-05": ["B"], "2026-11-22": ["B"], "2026-11-23": ["B", "F"],
+    }  # fmt: skip
+    # never a customer with work due today, whatever the horizon
+    assert coming_up(worklist, pd.Timestamp("2030-01-01"))["customer_id"].tolist() == ["B", "F"]
+
+
 def test_ties_are_broken_deterministically():
     tied = SCORES.assign(p_late_30=0.0)
     first = rank_customers(plan_invoices(tied, CUSTOMERS, AS_OF), CUSTOMERS, AS_OF)
