@@ -46,8 +46,10 @@ CREDIT_COLUMNS = ("customer_credit_amount", "customer_net_open_amount")
 def with_currency(invoices: pd.DataFrame) -> pd.DataFrame:
     """The invoices with a `currency` on every row (DEFAULT_CURRENCY when unknown)."""
     values = invoices["currency"] if "currency" in invoices else pd.Series(None, invoices.index)
-    values = values.where(values.notna(), "")  # (once per distinct value: NaN is no key)
-    return invoices.assign(currency=values.map({v: currency_code(v) for v in values.unique()}))
+    # each distinct value's code once (a map of 820,000 Arrow strings took a fifth of a second)
+    positions, distinct = pd.factorize(values, use_na_sentinel=False)
+    codes = [currency_code(v) for v in distinct]
+    return invoices.assign(currency=np.asarray(codes, dtype=object)[positions])
 
 
 def book_figures(invoices: pd.DataFrame) -> pd.DataFrame:
