@@ -11,8 +11,8 @@ the expected amount at risk of that work, each row telling one story.
   invoices only. The customer's other due actions are named in `other_actions`; its totals are in
   the `customer_*` columns.
 - Customers with work due are ranked by the expected amount at risk of their action and cut to
-  each collector's capacity (`in_todays_list`); the others have their next action ahead
-  (`coming_up`).
+  each collector's capacity (`in_todays_list`; those cut off stay due: `not_reached`); the
+  others have their next action ahead (`coming_up`).
 
 Expected amount at risk = Σ open amount × probability that the invoice is still unpaid
 `serious_late_days` (30) after the later of its due date and the as-of date (`p_late_30`).
@@ -459,6 +459,13 @@ def todays_list(worklist: pd.DataFrame) -> pd.DataFrame:
     """The published rows: each collector's first `capacity` customers with work due, in rank
     order."""
     return worklist[worklist["in_todays_list"]].drop(columns=["in_todays_list", "coming_up"])
+
+
+def not_reached(worklist: pd.DataFrame) -> pd.DataFrame:
+    """The customers with work due (today or overdue) that their collector's list could not hold
+    (the capacity cut): their actions stay due, in rank order."""
+    waiting = ~worklist["coming_up"].astype(bool) & ~worklist["in_todays_list"].astype(bool)
+    return worklist[waiting].drop(columns=["in_todays_list", "coming_up"])
 
 
 def coming_up(worklist: pd.DataFrame, until: pd.Timestamp | None = None) -> pd.DataFrame:

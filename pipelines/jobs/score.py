@@ -29,6 +29,7 @@ from models.worklist import (
     REASON_COLUMNS,
     WorklistPolicy,
     coming_up,
+    not_reached,
     plan_invoices,
     rank_customers,
     todays_list,
@@ -297,6 +298,7 @@ def _rank_and_publish(
     credits = unapplied_credit(con, as_of)
     worklist = with_credit(worklist, credits)
     published = todays_list(worklist)
+    waiting = not_reached(worklist)
     context = report.context(
         con,
         as_of,
@@ -308,8 +310,11 @@ def _rank_and_publish(
         credits=credits,
         locale=settings.locale,
         french_law=_countries(settings.french_law_countries),
+        not_reached=waiting,
     )
-    collectors_files = _collectors_files(con, settings, as_of, invoices, worklist, published)
+    collectors_files = _collectors_files(
+        con, settings, as_of, invoices, worklist, published, waiting
+    )
     # the run is recorded as published only once its folder is switched in (then committed)
     con.execute("begin transaction")
     try:
@@ -349,14 +354,18 @@ def _collectors_files(
     invoices: pd.DataFrame,
     worklist: pd.DataFrame,
     published: pd.DataFrame,
+    waiting: pd.DataFrame,
 ) -> collectors.CollectorsFiles:
-    """What the collectors' workbooks and drafts are written from."""
+    """What the collectors' workbooks and drafts are written from (`waiting`: the customers
+    with work due the lists could not hold)."""
     behind = invoices[invoices["customer_id"].isin(published["customer_id"])]
     drafts = draft_context(con, settings, as_of, behind)
     until = as_of + timedelta(days=settings.coming_up_days)
+    per_collector = waiting["collector"].astype(str).value_counts()
     return collectors.CollectorsFiles(
-        published, behind, coming_up(worklist, until), drafts, as_of, settings.locale, until
-    )
+        published, behind, coming_up(worklist, until), drafts, as_of, settings.locale, until,
+        not_reached={str(c): int(n) for c, n in per_collector.items()},
+    )  # fmt: skip
 
 
 RATES_FILE = "ecb_main_refinancing_rate.csv"

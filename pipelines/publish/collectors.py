@@ -36,8 +36,8 @@ SECONDS_PER_PROCESS = 4.0  # a process is started for at least this much writing
 @dataclasses.dataclass(frozen=True)
 class CollectorsFiles:
     """What the collectors' files are written from: today's list, the open invoices behind it,
-    the customers whose action is later (up to `coming_until`, when given), and what the drafts
-    need."""
+    the customers whose action is later (up to `coming_until`, when given), what the drafts
+    need, and per collector how many customers with work due the list could not hold."""
 
     published: pd.DataFrame
     behind: pd.DataFrame
@@ -46,6 +46,7 @@ class CollectorsFiles:
     as_of: date
     locale: str
     coming_until: date | None = None
+    not_reached: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def seconds(self) -> float:
         """The writing's estimated cost on one core."""
@@ -76,7 +77,7 @@ def write(folder: Path, files: CollectorsFiles, names: dict[str, str]) -> list[P
     """The workbooks and drafts of `files`' collectors into `folder`; the files written."""
     workbooks = write_collector_workbooks(
         files.published, files.behind, folder, files.as_of, files.coming, files.locale, names,
-        coming_until=files.coming_until,
+        coming_until=files.coming_until, not_reached=files.not_reached,
     )  # fmt: skip
     return [*workbooks.values(), *write_drafts(folder, files.published, files.drafts)]
 

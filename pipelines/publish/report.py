@@ -84,9 +84,11 @@ def context(
     credits: pd.DataFrame | None = None,
     locale: str = DEFAULT_LOCALE,
     french_law: Collection[str] = ("FR",),
+    not_reached: pd.DataFrame | None = None,
 ) -> dict:
     """Everything the report shows. `invoices`: the night's planned invoices (plan_invoices,
-    with `currency`); `published`: today's list (with its reasons); `customers`: customer_id,
+    with `currency`); `published`: today's list (with its reasons); `not_reached`: the worklist's
+    rows with work due that the lists could not hold (worklist.not_reached); `customers`: customer_id,
     name, collector (default: staging.customers); `credits`: unapplied_credit at as_of (default:
     read here); `french_law`: the countries whose customers French law applies to
     (LATEPAY_FRENCH_LAW_COUNTRIES)."""
@@ -119,6 +121,7 @@ def context(
         "agency": _agency(book),
         "cash": _blocks(cash),
         "top": top_rows(published),
+        "not_reached": _not_reached(not_reached),
         "quality": model_quality(champion),
         "realised": realised_accuracy(con, as_of),
         "charts": _charts(cash, formats, words),
@@ -387,6 +390,21 @@ def _charts(cash: pd.DataFrame, formats: Formats, words: Words) -> dict[str, str
         )
         charts[f"cash_{currency}"] = svg(figure)
     return charts
+
+
+def _not_reached(rows: pd.DataFrame | None) -> dict:
+    """How many customers with work due today's lists could not hold, since when the oldest of
+    their actions is due, and per currency (most at risk first) their expected amount at risk."""
+    if rows is None or rows.empty:
+        return {"customers": 0, "since": None, "currencies": []}
+    at_risk = with_currency(rows).groupby("currency")["expected_amount_at_risk"].sum()
+    return {
+        "customers": len(rows),
+        "since": rows["next_action_date"].min(),
+        "currencies": [
+            {"currency": c, "at_risk": a} for c, a in at_risk.sort_values(ascending=False).items()
+        ],
+    }
 
 
 def top_rows(published: pd.DataFrame) -> list[dict]:

@@ -165,6 +165,17 @@ STRINGS: dict[str, dict[str, str]] = {
         "les factures qu'elle concerne. La liste complète de chacun est dans "
         "worklist_<collector>.xlsx.",
     },
+    "not_reached": {
+        "en": "Not reached: {customers} with work due did not fit in today's lists ({at_risk} "
+        "expected at risk; the oldest action due since {day}). Their actions stay due, and each "
+        "night lists the most money at risk first: more capacity, or automated reminders for "
+        "the smaller amounts, would reach them.",
+        "fr": "Non traités : {customers} avec une action due n'ont pas trouvé place dans les "
+        "listes du jour ({at_risk} à risque attendu ; l'action la plus ancienne est due depuis "
+        "le {day}). Leurs actions restent dues, et chaque nuit liste d'abord le plus d'argent à "
+        "risque : plus de capacité, ou des relances automatiques pour les petits montants, les "
+        "atteindraient.",
+    },
     "col_rank": {"en": "#", "fr": "N°"},
     "col_action": {"en": "What to do", "fr": "À faire"},
     "col_status": {"en": "Status", "fr": "Statut"},

@@ -144,10 +144,12 @@ def write_collector_workbooks(
     locale: str = DEFAULT_LOCALE,
     names: dict[str, str] | None = None,
     coming_until: date | None = None,
+    not_reached: dict[str, int] | None = None,
 ) -> dict[str, Path]:
     """One workbook per collector of `published` (today's list); `invoices`: the open invoices
     behind it; `coming`: the customers whose next action is later (every collector's; up to
-    `coming_until`, which the About sheet states, when it is given); `locale`:
+    `coming_until`, which the About sheet states, when it is given); `not_reached`: collector ->
+    its customers with work due that the list could not hold (said on the About sheet); `locale`:
     where amounts put their currency symbol; `names`: collector -> file name (by default
     `collector_file_names` of `published`'s). Returns collector -> path. XlsxWriter: ten times
     faster than openpyxl on the largest customers."""
@@ -178,7 +180,8 @@ def write_collector_workbooks(
                 workbook, "Invoices", _behind(rows, invoices), INVOICE_HEADERS, locale
             )
             invoice_sheet.freeze_panes(1, 1)
-            _about(workbook, collector, as_of, len(rows), coming_until)
+            waiting = None if not_reached is None else not_reached.get(str(collector), 0)
+            _about(workbook, collector, as_of, len(rows), coming_until, waiting)
         written[str(collector)] = path
     return written
 
@@ -329,13 +332,19 @@ def _number_format(column: str, values: pd.Series) -> str | None:
 
 
 def _about(
-    workbook, collector: object, as_of: date, rows: int, coming_until: date | None = None
+    workbook,
+    collector: object,
+    as_of: date,
+    rows: int,
+    coming_until: date | None = None,
+    not_reached: int | None = None,
 ) -> None:
     sheet = workbook.add_worksheet("About")
     lines = [
         ("Worklist of", str(collector)),
         ("As of", as_of.isoformat()),
         ("Customers", rows),
+        *([] if not_reached is None else [("Also due", _also_due_text(not_reached))]),
         (
             "Order",
             "Work due today (or overdue) first, highest expected amount at risk first: open "
@@ -379,4 +388,14 @@ def _coming_up_text(until: date | None) -> str:
     return (
         f"Your customers whose next action is after today, up to {until.isoformat()}; "
         "those whose next action is later are not listed."
+    )
+
+
+def _also_due_text(waiting: int) -> str:
+    if not waiting:
+        return "Nothing else: all your work due is in today's list."
+    customers = "customer has" if waiting == 1 else "customers have"
+    return (
+        f"{waiting:,} more of your {customers} work due that did not fit in today's list. "
+        "It stays due: each day's list takes the most money at risk first."
     )

@@ -183,6 +183,24 @@ def test_the_about_sheet_says_where_coming_up_stops(tmp_path, ranked):
         "Your customers whose next action is after today, up to 2026-11-15; those whose next "
         "action is later are not listed."
     )
+    assert "Also due" not in about  # not told: not said
+
+
+def test_the_about_sheet_says_how_much_work_due_the_list_could_not_hold(tmp_path, ranked):
+    invoices, worklist = ranked
+    published = todays_list(worklist)
+    written = workbooks.write_collector_workbooks(
+        published, invoices, tmp_path, date(2026, 11, 1), not_reached={"Laura": 1234}
+    )
+    also = {
+        collector: dict(load_workbook(path)["About"].iter_rows(values_only=True))["Also due"]
+        for collector, path in written.items()
+    }
+    assert also["Laura"] == (
+        "1,234 more of your customers have work due that did not fit in today's list. It "
+        "stays due: each day's list takes the most money at risk first."
+    )
+    assert also["Karim"] == "Nothing else: all your work due is in today's list."
 
 
 def test_a_sheet_writes_text_as_text_and_leaves_empty_text_blank(tmp_path):

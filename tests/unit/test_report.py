@@ -13,7 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from models.worklist import WorklistPolicy, plan_invoices, rank_customers, todays_list
+from models.worklist import (
+    WorklistPolicy,
+    not_reached,
+    plan_invoices,
+    rank_customers,
+    todays_list,
+)
 from pipelines.publish import report
 from pipelines.publish.book import book_figures, cash_in, payment_cdf
 from pipelines.publish.locale import Formats, currency_code, excel_amount_format, language
@@ -153,8 +159,11 @@ def _warehouse(con, planned) -> None:
     )
 
 
-def _context(planned, locale: str = "en_GB") -> dict:
+def _context(planned, locale: str = "en_GB", capacity: int = 30) -> dict:
     invoices, worklist = planned
+    if capacity != 30:
+        policy = WorklistPolicy(capacity_per_collector=capacity)
+        worklist = rank_customers(invoices, CUSTOMERS, AS_OF, policy=policy)
     with connect(":memory:") as con:
         _warehouse(con, planned)
         return report.context(
@@ -164,10 +173,35 @@ def _context(planned, locale: str = "en_GB") -> dict:
             todays_list(worklist),
             model_version="7",
             champion=CHAMPION,
-            capacity=30,
+            capacity=capacity,
             customers=CUSTOMERS,
             locale=locale,
+            not_reached=not_reached(worklist),
         )
+
+
+def test_the_report_says_how_much_work_due_the_lists_could_not_hold(planned):
+    # one customer a collector: Laura's C (C1 and C2, £500 at risk) waits behind A, Karim's E
+    # (E1: 800 x 0.3) behind B; C's action has been due since C1's 2026-09-22
+    values = _context(planned, capacity=1)
+    assert values["not_reached"] == {
+        "customers": 2,
+        "since": pd.Timestamp("2026-09-22"),
+        "currencies": [
+            {"currency": "GBP", "at_risk": 500.0},
+            {"currency": "EUR", "at_risk": 240.0},
+        ],
+    }
+    said = re.compile(r'<p class="note" id="not-reached">(.*?)</p>', re.S)
+    english = said.search(unescape(report.render(values))).group(1)
+    assert english.startswith(
+        "Not reached: 2 customers with work due did not fit in today's lists (£500.00, €240.00 "
+        "expected at risk; the oldest action due since 22 Sept)."
+    )
+    french = said.search(unescape(report.render(_context(planned, "fr_FR", capacity=1))))
+    assert french.group(1).startswith("Non traités : 2 clients avec une action due")
+    # nothing held back: nothing said
+    assert 'id="not-reached"' not in report.render(_context(planned))
 
 
 def test_totals_per_currency_never_summed_across(planned):

@@ -17,6 +17,7 @@ from models.worklist import (
     WORKLIST_COLUMNS,
     WorklistPolicy,
     coming_up,
+    not_reached,
     plan_invoices,
     rank_customers,
     todays_list,
@@ -148,6 +149,10 @@ def test_each_collector_gets_at_most_their_capacity_of_work_due():
     assert ranks.dropna().to_dict() == {"D": 1, "A": 1, "C": 2, "E": 1}
     assert ranks[["B", "F"]].isna().all()
     assert coming_up(worklist)["customer_id"].tolist() == ["B", "F"]
+    # C's work is due but Laura's list holds one: it waits, still due
+    assert not_reached(worklist)[["customer_id", "action_status"]].values.tolist() == [
+        ["C", "today"]
+    ]
 
 
 def test_coming_up_stops_at_its_horizon():
