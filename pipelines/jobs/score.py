@@ -300,18 +300,11 @@ def _rank_and_publish(
     published = todays_list(worklist)
     waiting = not_reached(worklist)
     context = report.context(
-        con,
-        as_of,
-        invoices,
-        published,
-        model_version=version,
+        con, as_of, invoices, published, model_version=version,
         champion=tracking.champion_run(settings.mlflow_tracking_uri, settings.model_name),
-        capacity=settings.capacity_per_collector,
-        credits=credits,
-        locale=settings.locale,
-        french_law=_countries(settings.french_law_countries),
-        not_reached=waiting,
-    )
+        capacity=settings.capacity_per_collector, credits=credits, locale=settings.locale,
+        french_law=_countries(settings.french_law_countries), not_reached=waiting,
+    )  # fmt: skip
     collectors_files = _collectors_files(
         con, settings, as_of, invoices, worklist, published, waiting
     )
