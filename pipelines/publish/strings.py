@@ -170,11 +170,11 @@ STRINGS: dict[str, dict[str, str]] = {
         "expected at risk; the oldest action due since {day}). Their actions stay due, and each "
         "night lists the most money at risk first: more capacity, or automated reminders for "
         "the smaller amounts, would reach them.",
-        "fr": "Non traités : {customers} avec une action due n'ont pas trouvé place dans les "
-        "listes du jour ({at_risk} à risque attendu ; l'action la plus ancienne est due depuis "
-        "le {day}). Leurs actions restent dues, et chaque nuit liste d'abord le plus d'argent à "
-        "risque : plus de capacité, ou des relances automatiques pour les petits montants, les "
-        "atteindraient.",
+        "fr": "Non traités faute de place dans les listes du jour : {customers} avec une action "
+        "due ({at_risk} à risque attendu ; l'action la plus ancienne est due depuis le {day}). "
+        "Ces actions restent dues, et chaque nuit liste d'abord le plus d'argent à risque : plus "
+        "de capacité, ou des relances automatiques pour les petits montants, permettraient de "
+        "les traiter.",
     },
     "col_rank": {"en": "#", "fr": "N°"},
     "col_action": {"en": "What to do", "fr": "À faire"},
