@@ -199,10 +199,10 @@ def rank_with_reasons(
     customers, in the words of `settings.locale`)."""
     # (features scored on a cluster carry their predictions: pipelines/cluster)
     scored = "p_late_30" in features
+    currencies, customers, promises, actions = _of_scored(con, features, as_of)
     scores = (features if scored else features.join(model.predict(features))).merge(
-        _currencies(con, features["invoice_id"]), on="invoice_id", how="left"
+        currencies, on="invoice_id", how="left"
     )
-    customers, promises, actions = _of_scored(con, scores, as_of)
     rules = policy(settings)
     invoices = plan_invoices(
         scores, customers, as_of, promises=promises, actions=actions, policy=rules
@@ -239,14 +239,18 @@ def _reasons(
 
 
 def _of_scored(
-    con: duckdb.DuckDBPyConnection, scores: pd.DataFrame, as_of: date
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """(customers, promises, ledger actions) the plan and the ranking of `scores` read: the
-    scored invoices' customers, their promises, and the actions dated before `as_of` about a
-    scored invoice or (invoice_id empty) on a scored invoice's whole customer. On the 10M book
-    that is 532,000 of 2.8 million actions (the rest are about invoices paid since)."""
-    con.register("scored", scores[["customer_id", "invoice_id"]])
+    con: duckdb.DuckDBPyConnection, scored: pd.DataFrame, as_of: date
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """What the plan and the ranking of the `scored` invoices (customer_id, invoice_id) read of
+    the warehouse: (their currencies: invoice_id, currency, null when the export had none; their
+    customers; their promises; the ledger actions dated before `as_of` about a scored invoice
+    or, invoice_id empty, on a scored invoice's whole customer). On the 10M book that is
+    532,000 of 2.8 million actions (the rest are about invoices paid since)."""
+    con.register("scored", scored[["customer_id", "invoice_id"]])
     try:
+        currencies = con.execute(
+            "select invoice_id, currency from staging.invoices semi join scored using (invoice_id)"
+        ).df()
         customers = con.execute(
             "select * from staging.customers semi join scored using (customer_id)"
         ).df()
@@ -268,19 +272,7 @@ def _of_scored(
         ).df()
     finally:
         con.unregister("scored")
-    return customers, promises, actions
-
-
-def _currencies(con: duckdb.DuckDBPyConnection, invoice_ids: pd.Series) -> pd.DataFrame:
-    """invoice_id, currency of the given invoices (null when the export had none)."""
-    con.register("scored_ids", pd.DataFrame({"invoice_id": invoice_ids.unique()}))
-    try:
-        return con.execute(
-            "select i.invoice_id, i.currency from staging.invoices as i "
-            "join scored_ids using (invoice_id)"
-        ).df()
-    finally:
-        con.unregister("scored_ids")
+    return currencies, customers, promises, actions
 
 
 def _rank_and_publish(

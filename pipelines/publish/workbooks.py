@@ -336,8 +336,8 @@ def _about(
     collector: object,
     as_of: date,
     rows: int,
-    coming_until: date | None = None,
-    not_reached: int | None = None,
+    coming_until: date | None,
+    not_reached: int | None,
 ) -> None:
     sheet = workbook.add_worksheet("About")
     lines = [

@@ -37,7 +37,7 @@ def test_the_ranking_reads_the_scored_invoices_actions_and_the_same_plan_follows
         "insert into staging.promises (promise_id, invoice_id, promised_on, promised_date) values "
         "('P1', 'E1', '2026-10-20', '2026-10-25'), ('P9', 'A9', '2026-09-01', '2026-09-10')"
     )
-    customers, promises, actions = _of_scored(con, SCORES, AS_OF.date())
+    _, customers, promises, actions = _of_scored(con, SCORES, AS_OF.date())
     assert sorted(customers["customer_id"]) == ["A", "B", "C", "D", "E", "F"]
     assert promises["invoice_id"].tolist() == ["E1"]
     read = actions.assign(
