@@ -80,6 +80,10 @@ MIN_LEAVES, MIN_LEAF_ROWS, MIN_ROUNDS = 4, 20, 50
 # each class in the calibration slice (fewer: an unpenalised slope on a few hundred rows can even
 # reverse the ranking of fresh invoices).
 MIN_YOUNG_PER_CLASS = 100
+# LightGBM's threads wait for each other at every split: on a fit of fewer rows than this, one
+# thread is faster than two (the sample's backtest 23 s -> 8.5 s; on 64 random features the two
+# break even between 50,000 and 80,000 rows: benchmarks/RESULTS.md, 2026-12-06).
+THREADED_FROM_ROWS = 50_000
 
 
 def size_params(invoices: int) -> tuple[dict[str, object], int]:
@@ -258,7 +262,7 @@ def fit_risk_model(
 
     def fit(rows: np.ndarray, label: str, objective: dict, rounds: int) -> lgb.Booster:
         """Fit on the rows at positions `rows` of `train`."""
-        settings = {**merged, **monotone, **objective}
+        settings = {**merged, **monotone, **objective, **_threads(len(rows))}
         return lgb.train(settings, dataset(rows, label), num_boost_round=rounds)
 
     for target, label in TARGETS.items():
@@ -286,8 +290,14 @@ def _settings(
     return {**DEFAULT_PARAMS, **sized, **given, "seed": seed}, rounds
 
 
+def _threads(rows: int) -> dict[str, object]:
+    """One LightGBM thread for a fit of fewer than THREADED_FROM_ROWS rows; else the settings'."""
+    return {"num_threads": 1} if rows < THREADED_FROM_ROWS else {}
+
+
 def _fit_quantiles(days: lgb.Dataset, params: dict[str, object]) -> dict[str, lgb.Booster]:
     """The P10/P50/P90 boosters of days to pay, on one binned dataset."""
+    params = {**params, **_threads(days.num_data())}
     return {
         name: lgb.train({**params, "objective": "quantile", "alpha": alpha}, days, QUANTILE_ROUNDS)
         for name, alpha in QUANTILES.items()

@@ -115,3 +115,29 @@ def test_a_level_never_seen_in_training_or_no_level_at_all_is_scored(model, open
     pd.testing.assert_frame_equal(model.predict(unseen), expected)
     pd.testing.assert_frame_equal(model.predict(missing), expected)
     assert expected["p_late"].between(0, 1).all()
+
+
+def test_a_small_fit_runs_on_one_thread_and_a_large_one_on_the_settings(
+    model, trained_book, monkeypatch
+):
+    """LightGBM's threads cost more than they save on a small fit (models.train
+    THREADED_FROM_ROWS): the sample's boosters were fitted on one; a fit at least that large
+    takes DEFAULT_PARAMS' threads."""
+    import models.train as train
+    from models.backtest import TrainingConfig, fit_model
+    from models.labels import label_snapshots
+
+    boosters = {**model.boosters, **model.quantile_boosters}
+    assert {name: b.params["num_threads"] for name, b in boosters.items()} == dict.fromkeys(
+        boosters, 1
+    )
+    labelled = label_snapshots(
+        trained_book.data.features, None, known_at=trained_book.data.data_end
+    )
+    monkeypatch.setattr(train, "THREADED_FROM_ROWS", 1)
+    large = fit_model(labelled, TrainingConfig(), {"rounds": 2})
+    threads = train.DEFAULT_PARAMS["num_threads"]
+    assert {
+        b.params["num_threads"]
+        for b in (*large.boosters.values(), *large.quantile_boosters.values())
+    } == {threads}
