@@ -17,10 +17,13 @@ from pipelines.publish import report
 from tests.unit.test_report import SECTIONS, _context, planned  # noqa: F401 (a fixture)
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None and not os.environ.get("CI"),
-    reason="no chromium here (`apt-get install chromium`); CI installs it and runs this test",
-)
+pytestmark = [
+    pytest.mark.slow,  # a browser: 3-4 s a page
+    pytest.mark.skipif(
+        CHROMIUM is None and not os.environ.get("CI"),
+        reason="no chromium here (`apt-get install chromium`); CI installs it and runs this test",
+    ),
+]
 HEADER_BLUE = np.array([0x1F, 0x4E, 0x79]) / 255  # the tables' header row and the h2 rules
 
 
