@@ -80,9 +80,10 @@ MIN_LEAVES, MIN_LEAF_ROWS, MIN_ROUNDS = 4, 20, 50
 # each class in the calibration slice (fewer: an unpenalised slope on a few hundred rows can even
 # reverse the ranking of fresh invoices).
 MIN_YOUNG_PER_CLASS = 100
-# LightGBM's threads wait for each other at every split: on a fit of fewer rows than this, one
-# thread is faster than two (the sample's backtest 23 s -> 8.5 s; on 64 random features the two
-# break even between 50,000 and 80,000 rows: benchmarks/RESULTS.md, 2026-12-06).
+# With OpenMP's PASSIVE wait (pipelines/__init__.py) LightGBM's threads sleep and wake at every
+# split: on a fit of fewer rows than this, one thread is faster than two (the test suite's book
+# of 6,000 invoices: its backtest 23 s -> 8.5 s; on 64 random features the two break even between
+# 50,000 and 80,000 rows: benchmarks/lightgbm_threads.py, RESULTS.md 2026-12-06).
 THREADED_FROM_ROWS = 50_000
 
 

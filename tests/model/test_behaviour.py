@@ -121,7 +121,7 @@ def test_a_small_fit_runs_on_one_thread_and_a_large_one_on_the_settings(
     model, trained_book, monkeypatch
 ):
     """LightGBM's threads cost more than they save on a small fit (models.train
-    THREADED_FROM_ROWS): the sample's boosters were fitted on one; a fit at least that large
+    THREADED_FROM_ROWS): the trained book's boosters were fitted on one; a fit at least that large
     takes DEFAULT_PARAMS' threads."""
     import models.train as train
     from models.backtest import TrainingConfig, fit_model
