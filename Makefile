@@ -29,7 +29,7 @@ lint: install
 test: lint
 	$(BIN)/pytest
 
-# The quick run between edits (under 2 minutes): ruff, then the tests not marked slow.
+# The quick run between edits (2 to 3 minutes on 2 cores): ruff, then the tests not marked slow.
 test-fast: lint
 	$(BIN)/pytest -m "not slow"
 
