@@ -46,7 +46,7 @@ class CollectorsFiles:
     as_of: date
     locale: str
     coming_until: date | None = None
-    not_reached: dict[str, int] = dataclasses.field(default_factory=dict)
+    not_reached: dict[str, int] | None = None  # None: not counted, and so not said
 
     def seconds(self) -> float:
         """The writing's estimated cost on one core."""

@@ -344,7 +344,7 @@ def _about(
         ("Worklist of", str(collector)),
         ("As of", as_of.isoformat()),
         ("Customers", rows),
-        *([] if not_reached is None else [("Also due", _also_due_text(not_reached))]),
+        *([] if not_reached is None else [("Not reached", _not_reached_text(not_reached))]),
         (
             "Order",
             "Work due today (or overdue) first, highest expected amount at risk first: open "
@@ -391,7 +391,7 @@ def _coming_up_text(until: date | None) -> str:
     )
 
 
-def _also_due_text(waiting: int) -> str:
+def _not_reached_text(waiting: int) -> str:
     if not waiting:
         return "Nothing else: all your work due is in today's list."
     customers = "customer has" if waiting == 1 else "customers have"

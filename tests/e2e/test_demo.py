@@ -116,7 +116,7 @@ def test_demo_end_to_end(demo_run):
         column = header.index("Collector")
         assert {row[column].value for row in sheet.iter_rows(2)} == {collector}
         about = dict(book["About"].iter_rows(values_only=True))
-        assert about["Also due"].startswith(
+        assert about["Not reached"].startswith(
             f"{waiting[collector]:,} more" if waiting.get(collector) else "Nothing else"
         )
         ahead = book["Coming up"]

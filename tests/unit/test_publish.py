@@ -183,7 +183,7 @@ def test_the_about_sheet_says_where_coming_up_stops(tmp_path, ranked):
         "Your customers whose next action is after today, up to 2026-11-15; those whose next "
         "action is later are not listed."
     )
-    assert "Also due" not in about  # not told: not said
+    assert "Not reached" not in about  # not told: not said
 
 
 def test_the_about_sheet_says_how_much_work_due_the_list_could_not_hold(tmp_path, ranked):
@@ -193,7 +193,7 @@ def test_the_about_sheet_says_how_much_work_due_the_list_could_not_hold(tmp_path
         published, invoices, tmp_path, date(2026, 11, 1), not_reached={"Laura": 1234}
     )
     also = {
-        collector: dict(load_workbook(path)["About"].iter_rows(values_only=True))["Also due"]
+        collector: dict(load_workbook(path)["About"].iter_rows(values_only=True))["Not reached"]
         for collector, path in written.items()
     }
     assert also["Laura"] == (
